@@ -1,0 +1,31 @@
+import { Hono } from 'hono';
+import { apiKeyAuth, type AuthEnv } from './auth.ts';
+import { boardRoutes, BOARD_PATH } from './board.ts';
+import type { GatewayDeps } from './deps.ts';
+import { errorHandler, problem } from './problem.ts';
+import { healthRoutes } from './routes/health.ts';
+import { cancelTaskRoute } from './routes/tasks.cancel.ts';
+import { createTaskRoute } from './routes/tasks.create.ts';
+import { readTaskRoutes } from './routes/tasks.read.ts';
+import { reportRoute } from './routes/tasks.report.ts';
+import { usageRoutes } from './routes/usage.ts';
+
+/** The gateway: the v1 API (DESIGN.md §5), health, and Bull Board. */
+export function createApp(deps: GatewayDeps): Hono {
+  const app = new Hono({ strict: false });
+  app.onError(errorHandler(deps.log));
+  app.notFound((c) => problem(c, 'not_found', `no route for ${c.req.method} ${c.req.path}`));
+
+  app.route('/', healthRoutes(deps));
+  app.route(BOARD_PATH, boardRoutes(deps.producer, { user: deps.config.ADMIN_USER, password: deps.config.ADMIN_PASSWORD }));
+
+  const v1 = new Hono<AuthEnv>({ strict: false });
+  v1.use('*', apiKeyAuth(deps.config.API_KEYS));
+  v1.route('/tasks', createTaskRoute(deps));
+  v1.route('/tasks', readTaskRoutes(deps));
+  v1.route('/tasks', cancelTaskRoute(deps));
+  v1.route('/tasks', reportRoute(deps));
+  v1.route('/', usageRoutes(deps));
+  app.route('/v1', v1);
+  return app;
+}

@@ -1,0 +1,25 @@
+import { Producer } from '../../queues/producer.ts';
+import { redisConnection } from '../../queues/connection.ts';
+import { loadConfig } from '../../shared/config.ts';
+import { createLogger } from '../../shared/log.ts';
+import { closeAll, openBooks, quitRedis, requireSharedServices } from '../runtime/infra.ts';
+import { serveApp } from '../runtime/serve.ts';
+import { dieOnStartError, onShutdown } from '../runtime/signals.ts';
+import { createApp } from './app.ts';
+
+/** `npm run gateway`: the HTTP API and Bull Board, as a process of its own. */
+async function main() {
+  const config = loadConfig();
+  const { redisUrl } = requireSharedServices(config, 'gateway');
+  const log = createLogger(config.LOG_LEVEL, 'gateway');
+  const { database, repos } = await openBooks(config);
+  const redis = redisConnection(redisUrl, 'producer');
+  const producer = new Producer(redis, config.QUEUE_PREFIX);
+  const server = await serveApp(createApp({ repos, database, producer, redis, log, config }), config.PORT, config.HOST);
+  log.info({ port: server.port }, `gateway listening on http://${config.HOST}:${server.port}`);
+  onShutdown(async () => {
+    await closeAll([server.close, () => producer.close(), () => quitRedis(redis), database.close]);
+  }, config.SHUTDOWN_TIMEOUT_MS + 1_000);
+}
+
+main().catch(dieOnStartError('gateway'));

@@ -1,0 +1,23 @@
+import type { Context } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import { ApiError, problemBody, type ErrorCode, type FieldError } from '../../shared/errors.ts';
+import type { Logger } from '../../shared/log.ts';
+
+/** Answers with an RFC 9457 problem+json body. */
+export function problem(c: Context, code: ErrorCode, detail: string, errors?: FieldError[]): Response {
+  const body = problemBody(code, detail, errors);
+  return c.newResponse(JSON.stringify(body), body.status as 400, { 'content-type': 'application/problem+json' });
+}
+
+/** The app's error handler: known errors become their problem; anything else a logged 500. */
+export function errorHandler(log: Logger) {
+  return (err: Error, c: Context): Response => {
+    if (err instanceof ApiError) return problem(c, err.code, err.message, err.errors);
+    if (err instanceof HTTPException) {
+      const code: ErrorCode = err.status === 401 ? 'unauthorized' : err.status === 413 ? 'payload_too_large' : err.status === 404 ? 'not_found' : 'validation_failed';
+      return problem(c, code, err.message || 'request rejected');
+    }
+    log.error({ err: err.message, stack: err.stack, path: c.req.path }, 'unhandled error');
+    return problem(c, 'internal_error', 'an unexpected error occurred; it has been logged');
+  };
+}

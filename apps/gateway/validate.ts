@@ -1,0 +1,26 @@
+import type { Context } from 'hono';
+import type { z } from 'zod';
+import { ApiError } from '../../shared/errors.ts';
+
+const MAX_BODY_BYTES = 64 * 1024;
+
+/** Reads a JSON body: wrong media type → 415, too large → 413, not JSON → 400. */
+export async function readJson(c: Context): Promise<unknown> {
+  const type = c.req.header('content-type') ?? '';
+  if (!/^application\/([\w.+-]+\+)?json\b/i.test(type)) throw new ApiError('unsupported_media_type', `expected Content-Type: application/json, got "${type || 'none'}"`);
+  const text = await c.req.text();
+  if (Buffer.byteLength(text) > MAX_BODY_BYTES) throw new ApiError('payload_too_large', `the body exceeds ${MAX_BODY_BYTES} bytes`);
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new ApiError('invalid_json', `the body is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+/** Validates input against a schema; every problem is named with its path. */
+export function validate<T extends z.ZodType>(schema: T, input: unknown, what = 'request'): z.infer<T> {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  const errors = result.error.issues.map((i) => ({ path: i.path.length ? i.path.join('.') : '(root)', message: i.message }));
+  throw new ApiError('validation_failed', `the ${what} is not valid: ${errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`, errors);
+}

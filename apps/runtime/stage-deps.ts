@@ -1,0 +1,39 @@
+import type { StageDeps } from '../../queues/deps.ts';
+import type { Producer } from '../../queues/producer.ts';
+import type { Config } from '../../shared/config.ts';
+import type { Repositories } from '../../shared/db/index.ts';
+import { createWriter } from '../../shared/llm/index.ts';
+import type { Logger } from '../../shared/log.ts';
+import { createProviders } from '../../shared/providers/index.ts';
+
+export interface ProviderLocations {
+  marketplaceUrl: string;
+  tokenIssuerUrl: string;
+  voiceIdUrl: string;
+  openaiBaseUrl?: string;
+}
+
+/** Provider URLs from the configuration; a worker cannot run without them. */
+export function providerLocations(config: Config): ProviderLocations {
+  const missing = (['MARKETPLACE_URL', 'TOKEN_ISSUER_URL', 'VOICEID_URL'] as const).filter((k) => !config[k]);
+  if (missing.length) throw new Error(`the workers call the providers, so they need ${missing.join(', ')} (npm run mocks serves stand-ins)`);
+  return { marketplaceUrl: config.MARKETPLACE_URL!, tokenIssuerUrl: config.TOKEN_ISSUER_URL!, voiceIdUrl: config.VOICEID_URL!, openaiBaseUrl: config.OPENAI_BASE_URL };
+}
+
+/** Everything the stage processors use, from the configuration. */
+export function buildStageDeps(config: Config, repos: Repositories, producer: Producer, log: Logger, where: ProviderLocations): StageDeps {
+  return {
+    repos,
+    producer,
+    log,
+    providers: createProviders({
+      marketplaceUrl: where.marketplaceUrl,
+      tokenIssuerUrl: where.tokenIssuerUrl,
+      voiceIdUrl: where.voiceIdUrl,
+      issuerApiKey: config.TOKEN_ISSUER_API_KEY,
+      timeoutMs: config.PROVIDER_TIMEOUT_MS,
+    }),
+    writer: createWriter({ apiKey: config.OPENAI_API_KEY, baseURL: where.openaiBaseUrl, model: config.OPENAI_MODEL, timeoutMs: config.PROVIDER_TIMEOUT_MS * 3 }),
+    marketplaceUrl: where.marketplaceUrl.replace(/\/+$/, ''),
+  };
+}

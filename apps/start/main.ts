@@ -1,0 +1,94 @@
+import { join } from 'node:path';
+import { startMocks, type MockName } from '../../mocks/index.ts';
+import { QUEUE_NAMES } from '../../queues/names.ts';
+import { Producer } from '../../queues/producer.ts';
+import { redisConnection } from '../../queues/connection.ts';
+import { startSweeper } from '../../queues/sweeper.ts';
+import { startWorkers, stopWorkers } from '../../queues/worker.ts';
+import { loadConfig } from '../../shared/config.ts';
+import { createLogger } from '../../shared/log.ts';
+import { createApp } from '../gateway/app.ts';
+import { closeAll, openBooks, quitRedis } from '../runtime/infra.ts';
+import { serveApp } from '../runtime/serve.ts';
+import { dieOnStartError, onShutdown } from '../runtime/signals.ts';
+import { buildStageDeps } from '../runtime/stage-deps.ts';
+import { startPrivateRedis } from './redis.ts';
+
+/**
+ * `npm start`: everything in one process. Redis from REDIS_URL or a private redis-server; Postgres
+ * from DATABASE_URL or embedded PGlite; a stand-in for each provider whose URL is unset; the gateway,
+ * Bull Board and every stage's workers.
+ */
+async function main() {
+  const config = loadConfig();
+  const log = createLogger(config.LOG_LEVEL, 'arp');
+  const privateRedis = config.REDIS_URL ? undefined : await startPrivateRedis(join(config.DATA_DIR, 'redis'));
+  const redisUrl = config.REDIS_URL ?? privateRedis!.url;
+
+  const wanted: MockName[] = [];
+  if (!config.TOKEN_ISSUER_URL) wanted.push('tokenIssuer');
+  if (!config.MARKETPLACE_URL) wanted.push('marketplace');
+  if (!config.VOICEID_URL) wanted.push('voiceid');
+  if (!config.OPENAI_BASE_URL && config.OPENAI_API_KEY) wanted.push('llm');
+  const [mocks, books] = await Promise.all([
+    wanted.length
+      ? startMocks({
+          only: wanted,
+          issuerApiKey: config.TOKEN_ISSUER_API_KEY,
+          receiptSecret: config.RECEIPT_SECRET,
+          voiceEnrolled: config.VOICEID_ENROLLED.split(',').map((s) => s.trim()).filter(Boolean),
+          dataDir: config.DATA_DIR,
+          issuerUrl: config.TOKEN_ISSUER_URL,
+        })
+      : undefined,
+    openBooks(config),
+  ]);
+  const { database, repos } = books;
+  const where = {
+    marketplaceUrl: config.MARKETPLACE_URL ?? mocks!.urls.marketplace!,
+    tokenIssuerUrl: config.TOKEN_ISSUER_URL ?? mocks!.urls.tokenIssuer!,
+    voiceIdUrl: config.VOICEID_URL ?? mocks!.urls.voiceid!,
+    openaiBaseUrl: config.OPENAI_BASE_URL ?? mocks?.urls.llm,
+  };
+
+  const producerRedis = redisConnection(redisUrl, 'producer');
+  const workerRedis = redisConnection(redisUrl, 'worker');
+  const producer = new Producer(producerRedis, config.QUEUE_PREFIX);
+  const deps = buildStageDeps(config, repos, producer, log, where);
+  const workers = startWorkers([...QUEUE_NAMES], deps, workerRedis, {
+    prefix: config.QUEUE_PREFIX,
+    concurrency: { worker: config.WORKER_CONCURRENCY, detail: config.DETAIL_CONCURRENCY },
+  });
+  const sweeper = config.SWEEP_INTERVAL_MS ? startSweeper(deps, config.SWEEP_INTERVAL_MS, config.STALE_TASK_MS) : undefined;
+  const server = await serveApp(createApp({ repos, database, producer, redis: producerRedis, log, config }), config.PORT, config.HOST);
+
+  log.info(
+    {
+      gateway: `http://${config.HOST}:${server.port}`,
+      board: `http://${config.HOST}:${server.port}/admin/queues`,
+      redis: privateRedis ? `private ${redisUrl}` : redisUrl,
+      postgres: database.kind === 'pglite' ? `embedded PGlite in ${join(config.DATA_DIR, 'pglite')}` : 'DATABASE_URL',
+      providers: where,
+      writer: deps.writer.name,
+    },
+    `agent-research-pay is up on http://${config.HOST}:${server.port}`,
+  );
+  if (!process.env.API_KEYS) log.warn('API_KEYS is unset: the API accepts the development key "dev-key" (tenant "local")');
+
+  onShutdown(async (signal) => {
+    log.info({ signal }, 'stopping');
+    await closeAll([
+      server.close,
+      sweeper?.stop,
+      () => stopWorkers(workers, Math.min(config.SHUTDOWN_TIMEOUT_MS, 3_000)),
+      () => producer.close(),
+      () => quitRedis(producerRedis),
+      () => quitRedis(workerRedis),
+      mocks?.close,
+      database.close,
+      privateRedis?.stop,
+    ]);
+  }, 4_800);
+}
+
+main().catch(dieOnStartError('npm start'));

@@ -1,0 +1,38 @@
+import { parseArgs } from 'node:util';
+import { Producer } from '../../queues/producer.ts';
+import { redisConnection } from '../../queues/connection.ts';
+import { startSweeper } from '../../queues/sweeper.ts';
+import { startWorkers, stopWorkers } from '../../queues/worker.ts';
+import { loadConfig } from '../../shared/config.ts';
+import { createLogger } from '../../shared/log.ts';
+import { closeAll, openBooks, quitRedis, requireSharedServices } from '../runtime/infra.ts';
+import { dieOnStartError, onShutdown } from '../runtime/signals.ts';
+import { buildStageDeps, providerLocations } from '../runtime/stage-deps.ts';
+import { parseStages } from './stages.ts';
+
+/** `npm run worker -- <stage…>`: workers for the named stages (all when none), plus the sweeper. */
+async function main() {
+  const { positionals, values } = parseArgs({ allowPositionals: true, options: { 'no-sweeper': { type: 'boolean' } } });
+  const stages = parseStages(positionals);
+  const config = loadConfig();
+  const { redisUrl } = requireSharedServices(config, 'worker');
+  const where = providerLocations(config);
+  const log = createLogger(config.LOG_LEVEL, `worker:${stages.join('+')}`);
+  const { database, repos } = await openBooks(config);
+  const producerRedis = redisConnection(redisUrl, 'producer');
+  const workerRedis = redisConnection(redisUrl, 'worker');
+  const producer = new Producer(producerRedis, config.QUEUE_PREFIX);
+  const deps = buildStageDeps(config, repos, producer, log, where);
+  const workers = startWorkers(stages, deps, workerRedis, {
+    prefix: config.QUEUE_PREFIX,
+    concurrency: { worker: config.WORKER_CONCURRENCY, detail: config.DETAIL_CONCURRENCY },
+  });
+  const sweeper = values['no-sweeper'] || config.SWEEP_INTERVAL_MS === 0 ? undefined : startSweeper(deps, config.SWEEP_INTERVAL_MS, config.STALE_TASK_MS);
+  log.info({ stages, prefix: config.QUEUE_PREFIX }, 'worker started');
+  onShutdown(async (signal) => {
+    log.info({ signal }, 'worker stopping');
+    await closeAll([sweeper?.stop, () => stopWorkers(workers, config.SHUTDOWN_TIMEOUT_MS), () => producer.close(), () => quitRedis(producerRedis), () => quitRedis(workerRedis), database.close]);
+  }, config.SHUTDOWN_TIMEOUT_MS + 1_000);
+}
+
+main().catch(dieOnStartError('worker'));

@@ -1,0 +1,100 @@
+import { z } from 'zod';
+import { parseFaults, type ResolvedFaults } from './faults.ts';
+import type { MockName } from './index.ts';
+
+/** Which environment variable places each mock. */
+export const URL_VARIABLES: Readonly<Record<MockName, string>> = {
+  marketplace: 'MARKETPLACE_URL',
+  tokenIssuer: 'TOKEN_ISSUER_URL',
+  voiceid: 'VOICEID_URL',
+  llm: 'OPENAI_BASE_URL',
+};
+
+const blankIsUnset = (value: unknown): unknown => (typeof value === 'string' && value.trim() === '' ? undefined : value);
+const optionalUrl = z.preprocess(blankIsUnset, z.url({ protocol: /^https?$/ }).optional());
+
+const MocksEnv = z.object({
+  MARKETPLACE_URL: optionalUrl,
+  TOKEN_ISSUER_URL: optionalUrl,
+  VOICEID_URL: optionalUrl,
+  OPENAI_BASE_URL: optionalUrl,
+  TOKEN_ISSUER_API_KEY: z.preprocess(blankIsUnset, z.string().default('dev-issuer-key')),
+  RECEIPT_SECRET: z.preprocess(blankIsUnset, z.string().default('dev-receipt-secret')),
+  VOICEID_ENROLLED: z.preprocess(
+    blankIsUnset,
+    z
+      .string()
+      .default('demo-voice')
+      .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+      .refine((list) => list.length > 0, 'must list at least one voice id'),
+  ),
+  DATA_DIR: z.preprocess(blankIsUnset, z.string().default('./.data')),
+  MOCKS_HOST: z.preprocess(blankIsUnset, z.string().default('127.0.0.1')),
+  MOCK_FAULTS: z.preprocess(
+    blankIsUnset,
+    z
+      .string()
+      .optional()
+      .transform((text, ctx): ResolvedFaults | undefined => {
+        if (text === undefined) return undefined;
+        try {
+          return parseFaults(text);
+        } catch (err) {
+          ctx.addIssue({ code: 'custom', message: (err as Error).message });
+          return z.NEVER;
+        }
+      }),
+  ),
+});
+
+/** The settings of `npm run mocks`, read from the environment. */
+export interface MocksConfig {
+  /** Mocks to serve, with their port (0 = free). */
+  serve: Array<{ name: MockName; port: number; configuredUrl?: string }>;
+  /** Mocks not served, with why (an https URL points at a real provider). */
+  skipped: Array<{ name: MockName; reason: string }>;
+  host: string;
+  issuerApiKey: string;
+  receiptSecret: string;
+  voiceEnrolled: string[];
+  dataDir: string;
+  faults?: ResolvedFaults;
+}
+
+/**
+ * Reads and validates the mocks' environment once. Throws an Error whose message names the bad variable.
+ * Each mock is served on the port of its URL variable, or on a free port when the variable is unset; a mock
+ * whose URL is https is a real provider and is not served.
+ */
+export function parseMocksEnv(env: NodeJS.ProcessEnv): MocksConfig {
+  const parsed = MocksEnv.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => `${issue.path.map(String).join('.') || 'environment'}: ${issue.message}`);
+    throw new Error(`invalid environment: ${lines.join('; ')}`);
+  }
+  const e = parsed.data;
+  const config: MocksConfig = {
+    serve: [],
+    skipped: [],
+    host: e.MOCKS_HOST,
+    issuerApiKey: e.TOKEN_ISSUER_API_KEY,
+    receiptSecret: e.RECEIPT_SECRET,
+    voiceEnrolled: e.VOICEID_ENROLLED,
+    dataDir: e.DATA_DIR,
+    ...(e.MOCK_FAULTS ? { faults: e.MOCK_FAULTS } : {}),
+  };
+  for (const [name, variable] of Object.entries(URL_VARIABLES) as Array<[MockName, string]>) {
+    const value = e[variable as keyof typeof e] as string | undefined;
+    if (value === undefined) {
+      config.serve.push({ name, port: 0 });
+      continue;
+    }
+    const url = new URL(value);
+    if (url.protocol === 'https:') {
+      config.skipped.push({ name, reason: `${variable} is https (a real provider); not served` });
+      continue;
+    }
+    config.serve.push({ name, port: url.port ? Number(url.port) : 80, configuredUrl: value });
+  }
+  return config;
+}

@@ -1,0 +1,81 @@
+import type { Company } from '../data/companies.ts';
+
+/**
+ * Keyword search over the data set: case-insensitive, over name, industry and tags, singular or plural
+ * ("battery" finds "Batteries"). A keyword of several words matches companies that match every word;
+ * filler words such as "makers" or "companies" are ignored when other words remain.
+ */
+
+const FILLER = new Set([
+  'a', 'an', 'the', 'and', 'or', 'of', 'in', 'for', 'with', 'company', 'companies', 'maker', 'makers',
+  'manufacturer', 'manufacturers', 'supplier', 'suppliers', 'firm', 'firms', 'producer', 'producers',
+  'provider', 'providers', 'player', 'players', 'china', 'chinese',
+]);
+
+/** Reduces an English word to a singular stem: "batteries" → "battery", "boxes" → "box", "chips" → "chip". */
+export function stem(word: string): string {
+  const w = word.toLowerCase();
+  if (w.length > 4 && w.endsWith('ies')) return `${w.slice(0, -3)}y`;
+  if (w.length > 4 && /(ss|sh|ch|x|z)es$/.test(w)) return w.slice(0, -2);
+  if (w.length > 3 && w.endsWith('s') && !/(ss|us|is)$/.test(w)) return w.slice(0, -1);
+  return w;
+}
+
+/** The stems a text offers to matching: each word, plus the text with its separators removed. */
+function fieldStems(text: string): string[] {
+  const lower = text.toLowerCase();
+  const words = lower.split(/[^a-z0-9]+/).filter(Boolean);
+  return [...words.map(stem), stem(lower.replace(/[^a-z0-9]+/g, ''))];
+}
+
+/** Where a term matched, for ranking: name beats industry beats tags. */
+type Hit = 'name' | 'industry' | 'tag';
+
+function termHit(term: string, stems: { name: Set<string>; industry: Set<string>; tags: Set<string> }): Hit | null {
+  const joined = stem(term.replace(/[^a-z0-9]+/g, ''));
+  const parts = term.split(/[^a-z0-9]+/).filter(Boolean).map(stem);
+  const inSet = (set: Set<string>): boolean => set.has(joined) || (parts.length > 0 && parts.every((p) => set.has(p)));
+  if (inSet(stems.name)) return 'name';
+  if (inSet(stems.industry)) return 'industry';
+  if (inSet(stems.tags)) return 'tag';
+  return null;
+}
+
+/** Splits a keyword into search terms, dropping filler words unless nothing else remains. */
+export function searchTerms(keyword: string): string[] {
+  const terms = keyword
+    .toLowerCase()
+    .split(/[\s,;/]+/)
+    .map((t) => t.replace(/^[^a-z0-9]+|[^a-z0-9]+$/g, ''))
+    .filter((t) => /[a-z0-9]/.test(t));
+  const meaningful = terms.filter((t) => !FILLER.has(t));
+  return meaningful.length > 0 ? meaningful : terms;
+}
+
+/** Returns the companies matching `keyword`, best first (name matches, then industry, then tags; then by name). */
+export function searchCompanies(keyword: string, companies: readonly Company[]): Company[] {
+  const terms = searchTerms(keyword);
+  if (terms.length === 0) return [];
+  const weight: Record<Hit, number> = { name: 3, industry: 2, tag: 1 };
+  const scored: Array<{ company: Company; score: number }> = [];
+  for (const company of companies) {
+    const stems = {
+      name: new Set(fieldStems(company.name)),
+      industry: new Set(fieldStems(company.industry)),
+      tags: new Set(company.tags.flatMap(fieldStems)),
+    };
+    let score = 0;
+    let all = true;
+    for (const term of terms) {
+      const hit = termHit(term, stems);
+      if (!hit) {
+        all = false;
+        break;
+      }
+      score += weight[hit];
+    }
+    if (all) scored.push({ company, score });
+  }
+  scored.sort((a, b) => b.score - a.score || a.company.name.localeCompare(b.company.name));
+  return scored.map((s) => s.company);
+}

@@ -1,0 +1,47 @@
+import { PermanentError } from '../../shared/errors.ts';
+import { formatMoney } from '../../shared/money.ts';
+import type { Processor } from '../deps.ts';
+import type { Payload } from '../payloads.ts';
+import { stopIfCancelled } from '../settle.ts';
+
+/** The merchant the token is bound to: only the marketplace can charge it. */
+export const MARKETPLACE_MERCHANT = 'marketplace';
+/** A token outlives any reasonable task; the report stage closes it as soon as the task ends. */
+const TOKEN_TTL_SECONDS = 6 * 3600;
+
+/**
+ * Authorize: the user's voice-ID check, then a budget-limited token from the issuer (amount = the
+ * task's budget, bound to the marketplace, reference = task id), then the detail fan-out.
+ */
+export const processAuthorize: Processor<Payload<'authorize'>> = async ({ taskId }, deps, ctx) => {
+  let task = await deps.repos.tasks.enterStage(taskId, 'authorize');
+  if (!task) return stopIfCancelled(deps, taskId);
+  const amount = formatMoney(task.budget_limit);
+  if (!task.token_id) {
+    const verdict = await deps.providers.voiceId.verify({ voiceId: task.voice_id, reference: taskId, amount }, ctx.signal);
+    await deps.repos.tasks.addEvent(taskId, 'voice_checked', { verified: verdict.verified, score: verdict.score ?? null });
+    if (!verdict.verified) throw new PermanentError('voice_not_verified', `voice ID "${task.voice_id}" was not verified`);
+    // The key makes a retry after a crash find the same token instead of opening a second one.
+    const token = await deps.providers.issuer.createToken(
+      {
+        amount,
+        merchantId: MARKETPLACE_MERCHANT,
+        reference: taskId,
+        voiceVerification: { voiceId: task.voice_id, verified: true, score: verdict.score },
+        expiresInSeconds: TOKEN_TTL_SECONDS,
+      },
+      `arp-token-${taskId}`,
+      ctx.signal,
+    );
+    await deps.repos.tasks.setToken(taskId, token.id);
+    await deps.repos.tasks.addEvent(taskId, 'token_issued', { tokenId: token.id, limit: formatMoney(token.limit), expiresAt: token.expiresAt });
+  }
+  const chosen = await deps.repos.companies.chosen(taskId);
+  task = await deps.repos.tasks.enterStage(taskId, 'detail');
+  if (!task) return stopIfCancelled(deps, taskId);
+  await deps.producer.detailFlow(
+    taskId,
+    chosen.map((c) => c.company_id),
+  );
+  return { tokenId: task.token_id, companies: chosen.length };
+};

@@ -1,0 +1,29 @@
+import type { Config } from '../shared/config.ts';
+import type { Repositories } from '../shared/db/index.ts';
+import type { AnalysisWriter } from '../shared/llm/index.ts';
+import type { Logger } from '../shared/log.ts';
+import type { Providers } from '../shared/providers/index.ts';
+import type { Producer } from './producer.ts';
+
+/** Everything a stage processor may use. Built once per process; tests build their own. */
+export interface StageDeps {
+  repos: Repositories;
+  providers: Providers;
+  writer: AnalysisWriter;
+  producer: Producer;
+  log: Logger;
+  /** Where the marketplace is, for the report's sources. */
+  marketplaceUrl: string;
+}
+
+/** Where a job stands in its retries, and its cancellation signal. */
+export interface JobContext {
+  attempt: number;
+  /** No retry follows a failure of this attempt: compensate instead of throwing. */
+  isFinalAttempt: boolean;
+  signal?: AbortSignal;
+}
+
+export type Processor<P, R = unknown> = (data: P, deps: StageDeps, ctx: JobContext) => Promise<R>;
+
+export type { Config };

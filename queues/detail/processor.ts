@@ -1,0 +1,167 @@
+import { PermanentError, TransientError } from '../../shared/errors.ts';
+import { paymentKey, type Company, type Payment, type Task } from '../../shared/db/index.ts';
+import { formatMoney } from '../../shared/money.ts';
+import type { JobContext, Processor, StageDeps } from '../deps.ts';
+import type { Payload } from '../payloads.ts';
+import { chargeAtIssuer, refundPayment } from '../settle.ts';
+
+/** A receipt's life at the marketplace is 24 h; we stop trusting it an hour early. */
+const RECEIPT_TRUST_MS = 23 * 3600 * 1000;
+
+type Outcome = { outcome: string; companyId: string };
+
+/**
+ * Detail: buys one company's record. 402 → reserve the price in Postgres → pay with the idempotency key
+ * → book the capture → fetch with the receipt → store. Each step is resumable from the payment's
+ * state, so a retry after a crash at any point continues where the last attempt stopped and never
+ * pays twice. Failures the company cannot recover from settle the company (and the money) and
+ * complete the job, so the report still runs.
+ */
+export const processDetail: Processor<Payload<'detail'>, Outcome> = async ({ taskId, companyId }, deps, ctx) => {
+  const task = await deps.repos.tasks.get(taskId);
+  const company = await deps.repos.companies.get(taskId, companyId);
+  if (!task || !company) return { outcome: 'missing', companyId };
+  const resource = deps.providers.marketplace.resourceOf(companyId);
+  const key = paymentKey(taskId, resource);
+  let payment = await deps.repos.payments.byKey(key);
+  if (!payment) {
+    if (company.status !== 'found') return { outcome: company.status, companyId };
+    if (task.status !== 'running' || task.cancel_requested) return skip(deps, company, 'task_closed', 'the task ended before this company was bought');
+    const reused = await tryReuse(deps, task, company, resource, key, ctx);
+    if (reused) return reused;
+    const probe = await deps.providers.marketplace.probe(companyId, ctx.signal).catch((err) => settleProbeError(deps, company, err));
+    if ('outcome' in probe) return probe;
+    if (probe.kind === 'free') {
+      await deps.repos.companies.settle(taskId, companyId, 'bought', { detail: probe.detail });
+      return { outcome: 'free', companyId };
+    }
+    const reserved = await deps.repos.payments.reserve({ taskId, companyId, tenant: task.tenant, resource: probe.resource, amount: probe.price, key });
+    if (reserved.kind === 'over_budget') {
+      return skip(deps, company, 'over_budget', `price ${formatMoney(probe.price)} exceeds the remaining budget ${formatMoney(reserved.remaining)}`);
+    }
+    if (reserved.kind === 'task_closed') return skip(deps, company, 'task_closed', 'the task ended before this company was bought');
+    if (reserved.kind === 'reserved') await deps.producer.dashboard(reserved.ledgerEntryIds);
+    payment = reserved.payment;
+  }
+  return advance(deps, task, company, payment, ctx);
+};
+
+/** Moves a payment on from whatever state the last attempt left it in. */
+async function advance(deps: StageDeps, task: Task, company: Company, payment: Payment, ctx: JobContext): Promise<Outcome> {
+  const companyId = company.company_id;
+  switch (payment.state) {
+    case 'delivered':
+      if (payment.reused_payment_id === null) await deps.repos.companies.settle(task.id, companyId, 'bought', { receiptId: payment.receipt_id });
+      return { outcome: 'bought', companyId };
+    case 'released':
+      await deps.repos.companies.settle(task.id, companyId, 'failed', { error: { code: 'not_paid', message: payment.last_error ?? 'payment released' } });
+      return { outcome: 'released', companyId };
+    case 'refunded':
+      await deps.repos.companies.settle(task.id, companyId, 'refunded', { error: { code: 'refunded', message: payment.last_error ?? 'refunded' } }, ['found', 'failed']);
+      return { outcome: 'refunded', companyId };
+    case 'reserved':
+    case 'unknown':
+    case 'captured':
+      return payAndFetch(deps, task, company, payment, ctx);
+  }
+}
+
+async function payAndFetch(deps: StageDeps, task: Task, company: Company, payment: Payment, ctx: JobContext): Promise<Outcome> {
+  const companyId = company.company_id;
+  if (!task.token_id) throw new PermanentError('no_token', `task ${task.id} has no payment token`);
+  // 1. Pay (or, for a payment already captured, replay the pay call with its key to get the receipt).
+  let receipt = payment.receipt ?? undefined;
+  if (!receipt) {
+    try {
+      const r = await deps.providers.marketplace.pay(
+        { tokenId: task.token_id, amount: formatMoney(payment.amount), resource: payment.resource, idempotencyKey: payment.idempotency_key },
+        ctx.signal,
+      );
+      const moved = await deps.repos.payments.capture(payment.id, r.chargeId);
+      if (moved) await deps.producer.dashboard(moved.ledgerEntryIds);
+      await deps.repos.payments.attachReceipt(payment.id, { receiptId: r.receiptId, receipt: r.receipt, expiresAt: new Date(Date.now() + RECEIPT_TRUST_MS) });
+      payment = (await deps.repos.payments.get(payment.id))!;
+      receipt = r.receipt;
+    } catch (err) {
+      return payFailed(deps, task, company, payment, err, ctx);
+    }
+  }
+  // 2. Fetch the record with the receipt; the receipt stays valid for retries, so no second charge.
+  try {
+    const detail = await deps.providers.marketplace.fetchDetail(companyId, receipt, ctx.signal);
+    await deps.repos.companies.settle(task.id, companyId, 'bought', { detail, receiptId: payment.receipt_id });
+    await deps.repos.payments.markDelivered(payment.id);
+    return { outcome: 'bought', companyId };
+  } catch (err) {
+    if (err instanceof PermanentError || ctx.isFinalAttempt) {
+      // Charged but not delivered: the money goes back.
+      await deps.repos.payments.noteError(payment.id, (err as Error).message);
+      await refundPayment(deps, payment, undefined, ctx.signal);
+      await deps.repos.companies.settle(task.id, companyId, 'refunded', { receiptId: payment.receipt_id, error: { code: errorCode(err), message: `${(err as Error).message}; refunded` } });
+      return { outcome: 'refunded', companyId };
+    }
+    throw err;
+  }
+}
+
+/**
+ * The pay call did not give a receipt. Whatever it said, the issuer's books tell whether money moved:
+ * a charge under our key is booked as captured; then either we retry for the receipt (transient) or
+ * refund (permanent, or no retries left). No charge: retry (transient) or release.
+ */
+async function payFailed(deps: StageDeps, task: Task, company: Company, payment: Payment, err: unknown, ctx: JobContext): Promise<Outcome> {
+  const companyId = company.company_id;
+  const message = (err as Error).message;
+  if (!(err instanceof PermanentError) && !(err instanceof TransientError)) throw err;
+  if (err instanceof TransientError) await deps.repos.payments.markUnknown(payment.id, message);
+  else await deps.repos.payments.noteError(payment.id, message);
+  const charge = await chargeAtIssuer(deps, task.token_id!, payment, ctx.signal);
+  if (charge) {
+    const moved = await deps.repos.payments.capture(payment.id, charge.id);
+    if (moved) await deps.producer.dashboard(moved.ledgerEntryIds);
+  }
+  const giveUp = err instanceof PermanentError || ctx.isFinalAttempt;
+  if (!giveUp) throw err;
+  if (charge) {
+    const captured = (await deps.repos.payments.get(payment.id))!;
+    await refundPayment(deps, captured, undefined, ctx.signal);
+    await deps.repos.companies.settle(task.id, companyId, 'refunded', { error: { code: errorCode(err), message: `${message}; the charge was refunded` } });
+    return { outcome: 'refunded', companyId };
+  }
+  const moved = await deps.repos.payments.release(payment.id, message);
+  if (moved) await deps.producer.dashboard(moved.ledgerEntryIds);
+  await deps.repos.companies.settle(task.id, companyId, 'failed', { error: { code: errorCode(err), message } });
+  return { outcome: 'failed', companyId };
+}
+
+/** A record this tenant bought recently is fetched again with its receipt, at no cost. */
+async function tryReuse(deps: StageDeps, task: Task, company: Company, resource: string, key: string, ctx: JobContext): Promise<Outcome | undefined> {
+  const source = await deps.repos.payments.reusableReceipt(task.tenant, resource, task.id);
+  if (!source?.receipt) return undefined;
+  try {
+    const detail = await deps.providers.marketplace.fetchDetail(company.company_id, source.receipt, ctx.signal);
+    await deps.repos.payments.recordReuse({ taskId: task.id, companyId: company.company_id, tenant: task.tenant, resource, key, source });
+    await deps.repos.companies.settle(task.id, company.company_id, 'reused', { detail, receiptId: source.receipt_id });
+    return { outcome: 'reused', companyId: company.company_id };
+  } catch (err) {
+    if (err instanceof PermanentError) return undefined; // not accepted any more: buy it afresh
+    throw err;
+  }
+}
+
+async function settleProbeError(deps: StageDeps, company: Company, err: unknown): Promise<Outcome> {
+  if (err instanceof PermanentError) {
+    await deps.repos.companies.settle(company.task_id, company.company_id, 'failed', { error: { code: err.code, message: err.message } });
+    return { outcome: 'failed', companyId: company.company_id };
+  }
+  throw err;
+}
+
+async function skip(deps: StageDeps, company: Company, code: string, message: string): Promise<Outcome> {
+  await deps.repos.companies.settle(company.task_id, company.company_id, 'skipped', { error: { code, message } });
+  return { outcome: 'skipped', companyId: company.company_id };
+}
+
+function errorCode(err: unknown): string {
+  return err instanceof PermanentError || err instanceof TransientError ? err.code : 'internal_error';
+}

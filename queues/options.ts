@@ -1,0 +1,46 @@
+import type { JobsOptions } from 'bullmq';
+import type { QueueName } from './names.ts';
+
+/**
+ * Every job option lives here: ids, attempts, backoff and retention.
+ * Job ids are deterministic, so enqueuing the same work twice (a retry, the sweeper) adds it once.
+ * BullMQ forbids ':' in custom ids and all-digit ids; every id here starts with its queue name.
+ */
+export const jobId = {
+  search: (taskId: string) => `search-${taskId}`,
+  authorize: (taskId: string) => `authorize-${taskId}`,
+  detail: (taskId: string, companyId: string) => `detail-${taskId}-${companyId.replace(/[^A-Za-z0-9_.-]/g, '_')}`,
+  report: (taskId: string) => `report-${taskId}`,
+  dashboard: (ledgerEntryId: number) => `dashboard-${ledgerEntryId}`,
+};
+
+/** Attempts per queue: enough to ride out a provider or Postgres outage of a minute or so. */
+const ATTEMPTS: Record<QueueName, number> = { search: 6, authorize: 6, detail: 8, report: 8, dashboard: 12 };
+
+/** The backoff type our workers implement (exponential with full jitter, or the server's Retry-After). */
+export const BACKOFF_TYPE = 'jittered';
+export const BACKOFF_BASE_MS = 500;
+export const BACKOFF_MAX_MS = 30_000;
+
+/**
+ * Delay before retry n (1-based): the provider's Retry-After when it gave one, else
+ * exponential growth with full jitter, capped.
+ */
+export function backoffDelay(attemptsMade: number, retryAfterMs?: number, random: () => number = Math.random): number {
+  if (retryAfterMs !== undefined) return Math.min(Math.max(retryAfterMs, 0), BACKOFF_MAX_MS * 4);
+  const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** Math.max(0, attemptsMade - 1));
+  return Math.round(ceiling / 2 + (random() * ceiling) / 2);
+}
+
+/** Options for a job of a queue. Completed jobs are kept a day (Bull Board), failed ones a week. */
+export function jobOptions(queue: QueueName, id: string): JobsOptions {
+  return {
+    jobId: id,
+    attempts: ATTEMPTS[queue],
+    backoff: { type: BACKOFF_TYPE },
+    removeOnComplete: { age: 24 * 3600, count: 5_000 },
+    removeOnFail: { age: 7 * 24 * 3600 },
+    // A detail child that fails for good must not leave its report parent waiting forever.
+    ...(queue === 'detail' ? { ignoreDependencyOnFailure: true } : {}),
+  };
+}

@@ -1,0 +1,98 @@
+import { PermanentError } from '../shared/errors.ts';
+import type { Payment } from '../shared/db/index.ts';
+import { formatMoney } from '../shared/money.ts';
+import type { IssuerCharge } from '../shared/providers/index.ts';
+import type { StageDeps } from './deps.ts';
+
+/**
+ * Asks the issuer whether a charge exists for this payment's idempotency key. This is the only way
+ * an `unknown` payment is resolved: the issuer's books decide, never a guess.
+ */
+export async function chargeAtIssuer(deps: StageDeps, tokenId: string, payment: Payment, signal?: AbortSignal): Promise<IssuerCharge | undefined> {
+  const token = await deps.providers.issuer.getToken(tokenId, signal);
+  return token.charges.find((c) => c.idempotencyKey === payment.idempotency_key);
+}
+
+/**
+ * Settles a payment whose outcome is open (reserved or unknown) by the issuer's record: a charge
+ * under its key → captured; none → released. Only safe when no pay call for it can still land,
+ * i.e. the token is closed or the caller is the only one paying.
+ */
+export async function settleByIssuer(deps: StageDeps, tokenId: string | null, payment: Payment, reason: string, signal?: AbortSignal): Promise<'captured' | 'released'> {
+  const charge = tokenId ? await chargeAtIssuer(deps, tokenId, payment, signal) : undefined;
+  if (charge) {
+    const moved = await deps.repos.payments.capture(payment.id, charge.id);
+    if (moved) await deps.producer.dashboard(moved.ledgerEntryIds);
+    return 'captured';
+  }
+  const moved = await deps.repos.payments.release(payment.id, reason);
+  if (moved) await deps.producer.dashboard(moved.ledgerEntryIds);
+  return 'released';
+}
+
+/**
+ * Refunds what is left of a captured payment at the issuer and books it. The refund's idempotency
+ * key is derived from the payment, so a retry returns the same refund instead of a second one.
+ */
+export async function refundPayment(deps: StageDeps, payment: Payment, amount?: number, signal?: AbortSignal): Promise<void> {
+  if (!payment.charge_id) throw new PermanentError('no_charge', `payment ${payment.id} has no charge to refund`);
+  const left = payment.amount - payment.refunded_amount;
+  const want = amount ?? left;
+  if (want <= 0) return;
+  const refund = await deps.providers.issuer.refund(
+    payment.charge_id,
+    formatMoney(want),
+    `${payment.idempotency_key}-refund-${payment.refunded_amount}-${want}`,
+    signal,
+  );
+  const moved = await deps.repos.payments.refund(payment.id, refund.id, refund.amount);
+  if (moved) await deps.producer.dashboard(moved.ledgerEntryIds);
+}
+
+/**
+ * Closes a task's money: closes the token first (so no charge can land afterwards), then settles
+ * every open payment by the issuer's record, refunds what was charged but never delivered, and
+ * marks companies that never got an outcome as skipped. Safe to run again at any point.
+ */
+export async function closeTaskMoney(deps: StageDeps, taskId: string, signal?: AbortSignal): Promise<void> {
+  const task = await deps.repos.tasks.get(taskId);
+  if (!task) return;
+  if (task.token_id) await deps.providers.issuer.close(task.token_id, signal);
+  for (const payment of await deps.repos.payments.openForTask(taskId)) {
+    await settleByIssuer(deps, task.token_id, payment, 'task ended before the payment completed', signal);
+  }
+  for (const payment of await deps.repos.payments.forTask(taskId)) {
+    if (payment.state === 'captured' && payment.refunded_amount < payment.amount) {
+      // Stored but not yet marked delivered (a crash between the two writes): it was delivered.
+      const company = await deps.repos.companies.get(taskId, payment.company_id);
+      if (company?.status === 'bought') {
+        await deps.repos.payments.markDelivered(payment.id);
+        continue;
+      }
+      await refundPayment(deps, payment, undefined, signal);
+      await deps.repos.companies.settle(taskId, payment.company_id, 'refunded', { error: { code: 'not_delivered', message: 'charged but the record was never delivered; refunded' } }, ['found', 'failed']);
+    }
+  }
+  await deps.repos.companies.skipUnsettled(taskId, { code: 'task_ended', message: 'the task ended before this company was bought' });
+}
+
+/** Ends a task as failed with a reason, after closing its money. */
+export async function failTask(deps: StageDeps, taskId: string, code: string, message: string): Promise<void> {
+  await closeTaskMoney(deps, taskId);
+  if (await deps.repos.tasks.end(taskId, 'failed', { code, message })) deps.log.warn({ taskId, code, message }, 'task failed');
+}
+
+/**
+ * Called when a stage finds its task ended or cancelled: a cancel asked for is carried out
+ * (money closed, status cancelled). Returns what the stage should report.
+ */
+export async function stopIfCancelled(deps: StageDeps, taskId: string): Promise<{ stopped: string }> {
+  const task = await deps.repos.tasks.get(taskId);
+  if (!task) return { stopped: 'missing' };
+  if (task.cancel_requested && (task.status === 'queued' || task.status === 'running')) {
+    await closeTaskMoney(deps, taskId);
+    await deps.repos.tasks.end(taskId, 'cancelled', { code: 'cancelled', message: 'cancelled by the client' });
+    return { stopped: 'cancelled' };
+  }
+  return { stopped: task.status };
+}

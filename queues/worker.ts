@@ -1,0 +1,70 @@
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { PermanentError, TransientError } from '../shared/errors.ts';
+import type { StageDeps } from './deps.ts';
+import type { QueueName } from './names.ts';
+import { BACKOFF_TYPE, backoffDelay } from './options.ts';
+import { assertRegistryComplete, STAGES } from './registry.ts';
+
+export interface WorkerSettings {
+  prefix: string;
+  concurrency: { worker: number; detail: number };
+}
+
+/** The BullMQ wiring around a stage processor: payload check, retry rules, final-failure hook. */
+function handlerFor<Q extends QueueName>(queue: Q, deps: StageDeps) {
+  const stage = STAGES[queue];
+  return async (job: Job, _token?: string, signal?: AbortSignal) => {
+    const parsed = stage.schema.safeParse(job.data);
+    if (!parsed.success) throw new UnrecoverableError(`invalid ${queue} payload: ${parsed.error.message}`);
+    const attempts = job.opts.attempts ?? 1;
+    const ctx = { attempt: job.attemptsMade + 1, isFinalAttempt: job.attemptsMade + 1 >= attempts, signal };
+    try {
+      return await stage.process(parsed.data, deps, ctx);
+    } catch (err) {
+      const error = err instanceof Error ? err : new Error(String(err));
+      const permanent = error instanceof PermanentError;
+      const log = permanent || ctx.isFinalAttempt ? deps.log.warn.bind(deps.log) : deps.log.info.bind(deps.log);
+      log({ queue, jobId: job.id, attempt: ctx.attempt, attempts, err: error.message }, permanent ? 'job failed for good' : 'job attempt failed');
+      if (permanent || ctx.isFinalAttempt) {
+        await stage.onFinalFailure?.(parsed.data, deps, error);
+        if (permanent) throw new UnrecoverableError(`${error.message}`);
+      }
+      throw error;
+    }
+  };
+}
+
+/**
+ * Starts a BullMQ worker for each named stage on a blocking connection. Retries wait per
+ * backoffDelay: the provider's Retry-After when it sent one, else exponential with jitter.
+ */
+export function startWorkers(queues: QueueName[], deps: StageDeps, connection: Redis, settings: WorkerSettings): Worker[] {
+  assertRegistryComplete();
+  return queues.map((queue) => {
+    const worker = new Worker(queue, handlerFor(queue, deps), {
+      connection,
+      prefix: settings.prefix,
+      concurrency: settings.concurrency[STAGES[queue].concurrency],
+      settings: {
+        backoffStrategy: (attemptsMade: number, type?: string, err?: Error) =>
+          type === BACKOFF_TYPE ? backoffDelay(attemptsMade, err instanceof TransientError ? err.retryAfterMs : undefined) : 1_000,
+      },
+    });
+    worker.on('error', (err) => deps.log.error({ queue, err: err.message }, 'worker error'));
+    return worker;
+  });
+}
+
+/**
+ * Stops workers within a time limit: BullMQ's close waits for active jobs without one. Jobs still
+ * running at the limit are abandoned to BullMQ's stalled-job recovery, which hands them to another
+ * worker; every step is idempotent, so that is safe.
+ */
+export async function stopWorkers(workers: Worker[], timeoutMs: number): Promise<void> {
+  const graceful = Promise.all(workers.map((w) => w.close()));
+  const timedOut = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), timeoutMs).unref());
+  if ((await Promise.race([graceful, timedOut])) === 'timeout') {
+    await Promise.race([Promise.all(workers.map((w) => w.close(true))), new Promise((r) => setTimeout(r, 500).unref())]);
+  }
+}

@@ -1,0 +1,73 @@
+import { z } from 'zod';
+
+/** Raised when an environment variable is invalid; the message names the variable. */
+export class ConfigError extends Error {}
+
+const url = z.url({ protocol: /^https?$/ });
+const optionalUrl = z.preprocess((v) => (v === '' ? undefined : v), url.optional());
+const int = (min: number, max: number, fallback: number) => z.coerce.number().int().min(min).max(max).default(fallback);
+
+/** `tenant:key,tenant:key` → map from key to tenant. */
+const apiKeys = z
+  .string()
+  .default('local:dev-key')
+  .transform((raw, ctx) => {
+    const byKey = new Map<string, string>();
+    for (const pair of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
+      const [tenant, key, extra] = pair.split(':');
+      if (!tenant || !key || extra !== undefined) {
+        ctx.addIssue({ code: 'custom', message: `"${pair}" is not tenant:key` });
+        return z.NEVER;
+      }
+      byKey.set(key, tenant);
+    }
+    if (byKey.size === 0) ctx.addIssue({ code: 'custom', message: 'lists no tenant:key pair' });
+    return byKey;
+  });
+
+/** The one schema for every process's configuration (DESIGN.md §6). */
+export const configSchema = z.object({
+  PORT: int(0, 65535, 8000),
+  HOST: z.string().default('127.0.0.1'),
+  REDIS_URL: z.preprocess((v) => (v === '' ? undefined : v), z.url({ protocol: /^rediss?$/ }).optional()),
+  QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only').default('arp'),
+  DATABASE_URL: z.preprocess((v) => (v === '' ? undefined : v), z.url({ protocol: /^postgres(ql)?$/ }).optional()),
+  DATABASE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]*$/, 'a lower-case SQL identifier').default('public'),
+  DATA_DIR: z.string().min(1).default('./.data'),
+  MARKETPLACE_URL: optionalUrl,
+  TOKEN_ISSUER_URL: optionalUrl,
+  VOICEID_URL: optionalUrl,
+  TOKEN_ISSUER_API_KEY: z.string().min(1).default('dev-issuer-key'),
+  RECEIPT_SECRET: z.string().min(1).default('dev-receipt-secret'),
+  VOICEID_ENROLLED: z.string().min(1).default('demo-voice'),
+  OPENAI_BASE_URL: optionalUrl,
+  OPENAI_API_KEY: z.preprocess((v) => (v === '' ? undefined : v), z.string().optional()),
+  OPENAI_MODEL: z.string().min(1).default('gpt-4o-mini'),
+  API_KEYS: apiKeys,
+  ADMIN_USER: z.string().min(1).default('admin'),
+  ADMIN_PASSWORD: z.string().min(1).default('admin'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Jobs one worker process runs at once, per stage; detail is I/O bound and gets more. */
+  WORKER_CONCURRENCY: int(1, 256, 4),
+  DETAIL_CONCURRENCY: int(1, 256, 8),
+  /** Time limit of one provider HTTP call. */
+  PROVIDER_TIMEOUT_MS: int(100, 120_000, 10_000),
+  /** How long a stopping process waits for in-flight jobs before handing them back. */
+  SHUTDOWN_TIMEOUT_MS: int(100, 60_000, 4_000),
+  /** How often workers look in Postgres for tasks whose queued work was lost. */
+  SWEEP_INTERVAL_MS: int(0, 3_600_000, 30_000),
+  /** A task not advanced for this long is driven on again by the sweeper. */
+  STALE_TASK_MS: int(1_000, 86_400_000, 60_000),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+/** Reads and validates the environment once; throws a ConfigError naming each bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const result = configSchema.safeParse(env);
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  return result.data;
+}

@@ -1,0 +1,102 @@
+import { sql, type Kysely } from 'kysely';
+import type { Company, CompanyStatus, Database } from './schema.ts';
+
+/** A candidate found by the free search, ranked. Money in fen. */
+export interface Candidate {
+  companyId: string;
+  rank: number;
+  name: string;
+  industry: string;
+  city: string;
+  price: number;
+  relevance: number;
+  chosen: boolean;
+  basic: Record<string, unknown>;
+}
+
+const TERMINAL: CompanyStatus[] = ['bought', 'reused', 'failed', 'refunded', 'skipped'];
+
+/** The companies a task found, chose and bought. */
+export class CompanyRepository {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  /** Stores the search result once; a redelivered search job changes nothing. */
+  async saveCandidates(taskId: string, candidates: Candidate[]): Promise<void> {
+    if (candidates.length === 0) return;
+    await this.db
+      .insertInto('companies')
+      .values(
+        candidates.map((c) => ({
+          task_id: taskId,
+          company_id: c.companyId,
+          rank: c.rank,
+          name: c.name,
+          industry: c.industry,
+          city: c.city,
+          price: c.price,
+          relevance: c.relevance,
+          status: c.chosen ? ('found' as const) : ('skipped' as const),
+          basic: JSON.stringify(c.basic),
+        })),
+      )
+      .onConflict((oc) => oc.columns(['task_id', 'company_id']).doNothing())
+      .execute();
+  }
+
+  async list(taskId: string): Promise<Company[]> {
+    return this.db.selectFrom('companies').selectAll().where('task_id', '=', taskId).orderBy('rank').execute();
+  }
+
+  /** The companies of several tasks at once (for listings), grouped by task. */
+  async listForTasks(taskIds: string[]): Promise<Map<string, Company[]>> {
+    const byTask = new Map<string, Company[]>(taskIds.map((id) => [id, []]));
+    if (taskIds.length === 0) return byTask;
+    const rows = await this.db.selectFrom('companies').selectAll().where('task_id', 'in', taskIds).orderBy('task_id').orderBy('rank').execute();
+    for (const row of rows) byTask.get(row.task_id)?.push(row);
+    return byTask;
+  }
+
+  async get(taskId: string, companyId: string): Promise<Company | undefined> {
+    return this.db.selectFrom('companies').selectAll().where('task_id', '=', taskId).where('company_id', '=', companyId).executeTakeFirst();
+  }
+
+  /** The companies chosen for purchase (still `found`, or already past it). */
+  async chosen(taskId: string): Promise<Company[]> {
+    return this.db.selectFrom('companies').selectAll().where('task_id', '=', taskId).where('status', '!=', 'skipped').orderBy('rank').execute();
+  }
+
+  /** Records a company's outcome; an outcome already recorded is not overwritten unless `from` allows it. */
+  async settle(
+    taskId: string,
+    companyId: string,
+    status: CompanyStatus,
+    fields: { detail?: Record<string, unknown>; receiptId?: string | null; error?: { code: string; message: string } } = {},
+    from: CompanyStatus[] = ['found'],
+  ): Promise<boolean> {
+    const row = await this.db
+      .updateTable('companies')
+      .set({
+        status,
+        ...(fields.detail ? { detail: JSON.stringify(fields.detail) } : {}),
+        ...(fields.receiptId !== undefined ? { receipt_id: fields.receiptId } : {}),
+        ...(fields.error ? { error_code: fields.error.code, error_message: fields.error.message } : {}),
+        updated_at: sql<Date>`now()`,
+      })
+      .where('task_id', '=', taskId)
+      .where('company_id', '=', companyId)
+      .where('status', 'in', from)
+      .returning('company_id')
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
+  /** Every chosen company that never reached an outcome becomes `skipped` (task ended first). */
+  async skipUnsettled(taskId: string, reason: { code: string; message: string }): Promise<void> {
+    await this.db
+      .updateTable('companies')
+      .set({ status: 'skipped', error_code: reason.code, error_message: reason.message, updated_at: sql<Date>`now()` })
+      .where('task_id', '=', taskId)
+      .where('status', 'not in', TERMINAL)
+      .execute();
+  }
+}

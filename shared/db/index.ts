@@ -1,0 +1,31 @@
+import type { Db } from './connect.ts';
+import { CompanyRepository } from './companies.ts';
+import { DashboardRepository } from './dashboard.ts';
+import { PaymentRepository } from './payments.ts';
+import { ReportRepository } from './reports.ts';
+import { TaskRepository } from './tasks.ts';
+
+export * from './connect.ts';
+export { migrate } from './migrate.ts';
+export * from './schema.ts';
+export { paymentKey } from './payments.ts';
+
+/** Every repository over one database handle. */
+export interface Repositories {
+  tasks: TaskRepository;
+  companies: CompanyRepository;
+  payments: PaymentRepository;
+  dashboard: DashboardRepository;
+  reports: ReportRepository;
+}
+
+export function repositories(database: Db): Repositories {
+  const { db } = database;
+  return {
+    tasks: new TaskRepository(db),
+    companies: new CompanyRepository(db),
+    payments: new PaymentRepository(db),
+    dashboard: new DashboardRepository(db),
+    reports: new ReportRepository(db),
+  };
+}

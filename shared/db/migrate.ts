@@ -1,0 +1,38 @@
+import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import type { Db } from './connect.ts';
+import * as initial from './migrations/2026_11_24_001_initial.ts';
+
+/** Every migration, by its frozen date-stamped name. New ones are appended here. */
+const MIGRATIONS: Record<string, Migration> = {
+  '2026_11_24_001_initial': initial,
+};
+
+const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
+
+/** Any fixed number: the advisory lock that serialises migrations across processes. */
+const MIGRATION_LOCK = 7_242_024;
+
+async function runMigrator(db: Kysely<any>, schema: string): Promise<void> {
+  const migrator = new Migrator({ db, provider, migrationTableSchema: schema });
+  const { error, results } = await migrator.migrateToLatest();
+  const failed = results?.find((r) => r.status === 'Error');
+  if (error || failed) {
+    throw new Error(`migration ${failed?.migrationName ?? ''} failed: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+/**
+ * Brings the schema to the latest migration. Safe when several processes start at once: on Postgres
+ * they queue on one advisory lock (kysely's own lock table could itself race into existence).
+ */
+export async function migrate(database: Db): Promise<void> {
+  if (database.kind === 'pglite') return runMigrator(database.db, database.schema);
+  await database.db.connection().execute(async (conn) => {
+    await sql`select pg_advisory_lock(${MIGRATION_LOCK})`.execute(conn);
+    try {
+      await runMigrator(conn, database.schema);
+    } finally {
+      await sql`select pg_advisory_unlock(${MIGRATION_LOCK})`.execute(conn);
+    }
+  });
+}

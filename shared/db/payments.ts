@@ -1,0 +1,280 @@
+import { sql, type Kysely, type Transaction } from 'kysely';
+import type { Database, LedgerKind, Payment, PaymentState } from './schema.ts';
+
+type Trx = Transaction<Database>;
+
+/** The idempotency key of buying one resource for one task: the same on every retry, in every process. */
+export function paymentKey(taskId: string, resource: string): string {
+  return `arp-${taskId}-${resource.replace(/[^A-Za-z0-9=._-]/g, '_')}`;
+}
+
+export type ReserveResult =
+  | { kind: 'reserved'; payment: Payment; ledgerEntryIds: number[] }
+  | { kind: 'existing'; payment: Payment }
+  | { kind: 'over_budget'; remaining: number }
+  | { kind: 'task_closed' };
+
+/** A money movement that committed, with the ledger rows it wrote (for the dashboard queue). */
+export interface Movement {
+  payment: Payment;
+  ledgerEntryIds: number[];
+}
+
+const OPEN: PaymentState[] = ['reserved', 'unknown'];
+
+/**
+ * The payment ledger. Every method is one transaction that moves money between the task's buckets
+ * (reserved → captured / released, captured → refunded), books one ledger row per movement under a
+ * unique event key, and only acts from the states it names — so a redelivered job or two racing
+ * workers can never book a movement twice.
+ */
+export class PaymentRepository {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async get(id: number): Promise<Payment | undefined> {
+    return this.db.selectFrom('payments').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  async byKey(key: string): Promise<Payment | undefined> {
+    return this.db.selectFrom('payments').selectAll().where('idempotency_key', '=', key).executeTakeFirst();
+  }
+
+  async forTask(taskId: string): Promise<Payment[]> {
+    return this.db.selectFrom('payments').selectAll().where('task_id', '=', taskId).orderBy('id').execute();
+  }
+
+  /** Payments whose money is still held but not taken: the ones a closing task must settle. */
+  async openForTask(taskId: string): Promise<Payment[]> {
+    return this.db.selectFrom('payments').selectAll().where('task_id', '=', taskId).where('state', 'in', OPEN).orderBy('id').execute();
+  }
+
+  /**
+   * Reserves `amount` of the task's budget for one resource, before anything is paid. The check and
+   * the increment are one conditional UPDATE on the task row, so concurrent reservations serialise on
+   * that row and `spent + reserved ≤ limit` holds under any concurrency. The payment row (with its
+   * idempotency key) is written in the same transaction; if it already exists, it is returned as is.
+   */
+  async reserve(input: { taskId: string; companyId: string; tenant: string; resource: string; amount: number; key: string }): Promise<ReserveResult> {
+    const existing = await this.byKey(input.key);
+    if (existing) return { kind: 'existing', payment: existing };
+    return this.db.transaction().execute(async (trx): Promise<ReserveResult> => {
+      const task = await trx
+        .updateTable('tasks')
+        .set({ reserved: sql<number>`reserved + ${input.amount}`, updated_at: sql<Date>`now()` })
+        .where('id', '=', input.taskId)
+        .where('status', '=', 'running')
+        .where('cancel_requested', '=', false)
+        .where(sql<boolean>`budget_limit - (captured - refunded) - reserved >= ${input.amount}`)
+        .returning('id')
+        .executeTakeFirst();
+      if (!task) {
+        const t = await trx
+          .selectFrom('tasks')
+          .select(['status', 'cancel_requested', sql<number>`budget_limit - (captured - refunded) - reserved`.as('remaining')])
+          .where('id', '=', input.taskId)
+          .executeTakeFirstOrThrow();
+        return t.status !== 'running' || t.cancel_requested ? { kind: 'task_closed' } : { kind: 'over_budget', remaining: Number(t.remaining) };
+      }
+      const payment = await trx
+        .insertInto('payments')
+        .values({
+          task_id: input.taskId,
+          company_id: input.companyId,
+          tenant: input.tenant,
+          resource: input.resource,
+          amount: input.amount,
+          idempotency_key: input.key,
+          state: 'reserved',
+        })
+        .onConflict((oc) => oc.column('idempotency_key').doNothing())
+        .returningAll()
+        .executeTakeFirst();
+      if (!payment) {
+        // Another worker reserved the same key between our read and this insert: undo ours, use theirs.
+        throw new ConcurrentReservation();
+      }
+      const id = await book(trx, payment, 'reserve', input.amount, `${input.key}:reserve`);
+      return { kind: 'reserved', payment, ledgerEntryIds: id ? [id] : [] };
+    }).catch(async (err) => {
+      if (err instanceof ConcurrentReservation) return { kind: 'existing', payment: (await this.byKey(input.key))! };
+      throw err;
+    });
+  }
+
+  /** The pay call's outcome is not known (timeout, 5xx): money stays reserved until the issuer tells. */
+  async markUnknown(id: number, error: string): Promise<void> {
+    await this.db
+      .updateTable('payments')
+      .set({ state: 'unknown', last_error: error, updated_at: sql<Date>`now()` })
+      .where('id', '=', id)
+      .where('state', '=', 'reserved')
+      .execute();
+  }
+
+  /** Notes the latest error on a payment, for operators. */
+  async noteError(id: number, error: string): Promise<void> {
+    await this.db.updateTable('payments').set({ last_error: error, updated_at: sql<Date>`now()` }).where('id', '=', id).execute();
+  }
+
+  /**
+   * The issuer confirmed a charge: the reservation becomes captured money. Acts once, from
+   * reserved/unknown only; a second call (another worker, a redelivery) finds nothing to move.
+   */
+  async capture(id: number, chargeId: string): Promise<Movement | undefined> {
+    return this.db.transaction().execute(async (trx) => {
+      const payment = await trx
+        .updateTable('payments')
+        .set({ state: 'captured', charge_id: chargeId, updated_at: sql<Date>`now()` })
+        .where('id', '=', id)
+        .where('state', 'in', OPEN)
+        .returningAll()
+        .executeTakeFirst();
+      if (!payment) return undefined;
+      await trx
+        .updateTable('tasks')
+        .set({ reserved: sql<number>`reserved - ${payment.amount}`, captured: sql<number>`captured + ${payment.amount}`, updated_at: sql<Date>`now()` })
+        .where('id', '=', payment.task_id)
+        .execute();
+      const entry = await book(trx, payment, 'capture', payment.amount, `${payment.idempotency_key}:capture`);
+      return { payment, ledgerEntryIds: entry ? [entry] : [] };
+    });
+  }
+
+  /** Keeps the marketplace's receipt (the proof of payment) with the captured payment. */
+  async attachReceipt(id: number, receipt: { receiptId: string; receipt: string; expiresAt: Date }): Promise<void> {
+    await this.db
+      .updateTable('payments')
+      .set({ receipt_id: receipt.receiptId, receipt: receipt.receipt, receipt_expires_at: receipt.expiresAt, updated_at: sql<Date>`now()` })
+      .where('id', '=', id)
+      .execute();
+  }
+
+  /** The bought record is stored: the payment is done. */
+  async markDelivered(id: number): Promise<void> {
+    await this.db
+      .updateTable('payments')
+      .set({ state: 'delivered', updated_at: sql<Date>`now()` })
+      .where('id', '=', id)
+      .where('state', '=', 'captured')
+      .execute();
+  }
+
+  /** Nothing was (or will be) charged: the reservation goes back to the budget. Acts once. */
+  async release(id: number, reason: string): Promise<Movement | undefined> {
+    return this.db.transaction().execute(async (trx) => {
+      const payment = await trx
+        .updateTable('payments')
+        .set({ state: 'released', last_error: reason, updated_at: sql<Date>`now()` })
+        .where('id', '=', id)
+        .where('state', 'in', OPEN)
+        .returningAll()
+        .executeTakeFirst();
+      if (!payment) return undefined;
+      await trx
+        .updateTable('tasks')
+        .set({ reserved: sql<number>`reserved - ${payment.amount}`, released: sql<number>`released + ${payment.amount}`, updated_at: sql<Date>`now()` })
+        .where('id', '=', payment.task_id)
+        .execute();
+      const entry = await book(trx, payment, 'release', payment.amount, `${payment.idempotency_key}:release`);
+      return { payment, ledgerEntryIds: entry ? [entry] : [] };
+    });
+  }
+
+  /**
+   * Books a refund the issuer made, keyed by the issuer's refund id so it is booked once. A payment
+   * refunded in full becomes `refunded`; a partial refund leaves it as it was.
+   */
+  async refund(id: number, refundId: string, amount: number): Promise<Movement | undefined> {
+    return this.db.transaction().execute(async (trx) => {
+      const current = await trx.selectFrom('payments').selectAll().where('id', '=', id).forUpdate().executeTakeFirstOrThrow();
+      const eventKey = `${current.idempotency_key}:refund:${refundId}`;
+      const seen = await trx.selectFrom('ledger_entries').select('id').where('event_key', '=', eventKey).executeTakeFirst();
+      if (seen) return undefined;
+      const refunded = current.refunded_amount + amount;
+      const payment = await trx
+        .updateTable('payments')
+        .set({ refunded_amount: refunded, state: refunded >= current.amount ? 'refunded' : current.state, updated_at: sql<Date>`now()` })
+        .where('id', '=', id)
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      await trx
+        .updateTable('tasks')
+        .set({ refunded: sql<number>`refunded + ${amount}`, updated_at: sql<Date>`now()` })
+        .where('id', '=', payment.task_id)
+        .execute();
+      const entry = await book(trx, payment, 'refund', amount, eventKey);
+      return { payment, ledgerEntryIds: entry ? [entry] : [] };
+    });
+  }
+
+  /**
+   * A still-valid receipt this tenant already bought for the resource, so the record can be fetched
+   * again at no cost instead of buying it twice.
+   */
+  async reusableReceipt(tenant: string, resource: string, excludeTaskId: string): Promise<Payment | undefined> {
+    return this.db
+      .selectFrom('payments')
+      .selectAll()
+      .where('tenant', '=', tenant)
+      .where('resource', '=', resource)
+      .where('task_id', '!=', excludeTaskId)
+      .where('state', '=', 'delivered')
+      .where('receipt', 'is not', null)
+      .where('receipt_expires_at', '>', sql<Date>`now() + interval '5 minutes'`)
+      .orderBy('receipt_expires_at', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+  }
+
+  /** Records that a task got its record through another payment's receipt (no money moves). */
+  async recordReuse(input: { taskId: string; companyId: string; tenant: string; resource: string; key: string; source: Payment }): Promise<Payment> {
+    const row = await this.db
+      .insertInto('payments')
+      .values({
+        task_id: input.taskId,
+        company_id: input.companyId,
+        tenant: input.tenant,
+        resource: input.resource,
+        amount: 0,
+        idempotency_key: input.key,
+        state: 'delivered',
+        receipt_id: input.source.receipt_id,
+        reused_payment_id: input.source.id,
+      })
+      .onConflict((oc) => oc.column('idempotency_key').doNothing())
+      .returningAll()
+      .executeTakeFirst();
+    return row ?? (await this.byKey(input.key))!;
+  }
+
+  /** Every ledger row of a task, oldest first. */
+  async ledger(taskId: string) {
+    return this.db.selectFrom('ledger_entries').selectAll().where('task_id', '=', taskId).orderBy('id').execute();
+  }
+
+  /** Ledger rows the dashboard has not counted yet, older than `olderThanMs` (their job may be lost). */
+  async unappliedLedger(olderThanMs: number, limit = 500): Promise<number[]> {
+    const rows = await this.db
+      .selectFrom('ledger_entries as l')
+      .leftJoin('dashboard_applied as d', 'd.ledger_entry_id', 'l.id')
+      .select('l.id')
+      .where('d.ledger_entry_id', 'is', null)
+      .where('l.created_at', '<', sql<Date>`now() - make_interval(secs => ${olderThanMs / 1000})`)
+      .orderBy('l.id')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => r.id);
+  }
+}
+
+class ConcurrentReservation extends Error {}
+
+async function book(trx: Trx, payment: Payment, kind: LedgerKind, amount: number, eventKey: string): Promise<number | undefined> {
+  if (amount <= 0) return undefined;
+  const row = await trx
+    .insertInto('ledger_entries')
+    .values({ task_id: payment.task_id, payment_id: payment.id, kind, amount, event_key: eventKey })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  return row.id;
+}

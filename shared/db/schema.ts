@@ -1,0 +1,153 @@
+import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
+
+/** Money columns: bigint in SQL, integer fen in TypeScript (parsed by the driver setup in connect.ts). */
+type Fen = number;
+type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
+type UpdatedAt = ColumnType<Date, Date | string | undefined, Date | string>;
+type Json<T = unknown> = ColumnType<T, string, string>;
+
+export type TaskStatus = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
+export type Stage = 'search' | 'authorize' | 'detail' | 'report';
+export type CompanyStatus = 'found' | 'skipped' | 'bought' | 'reused' | 'failed' | 'refunded';
+/**
+ * A payment's life: reserved → captured → delivered, or → released (never charged),
+ * or captured → refunded. `unknown` means the pay call's outcome is not known yet:
+ * resolved only by asking the issuer for the charge with the payment's idempotency key.
+ */
+export type PaymentState = 'reserved' | 'unknown' | 'captured' | 'delivered' | 'released' | 'refunded';
+export type LedgerKind = 'reserve' | 'capture' | 'release' | 'refund';
+
+export interface TasksTable {
+  id: string;
+  tenant: string;
+  idempotency_key: string | null;
+  request_hash: string | null;
+  theme: string;
+  voice_id: string;
+  currency: string;
+  max_companies: number;
+  status: TaskStatus;
+  stage: Stage | null;
+  budget_limit: Fen;
+  reserved: Generated<Fen>;
+  captured: Generated<Fen>;
+  refunded: Generated<Fen>;
+  released: Generated<Fen>;
+  token_id: string | null;
+  cancel_requested: Generated<boolean>;
+  error_code: string | null;
+  error_message: string | null;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+  ended_at: Date | null;
+}
+
+export interface TaskEventsTable {
+  id: Generated<number>;
+  task_id: string;
+  kind: string;
+  data: Json<Record<string, unknown>>;
+  created_at: CreatedAt;
+}
+
+export interface CompaniesTable {
+  task_id: string;
+  company_id: string;
+  rank: number;
+  name: string;
+  industry: string;
+  city: string;
+  price: Fen;
+  relevance: number;
+  status: CompanyStatus;
+  basic: Json<Record<string, unknown>>;
+  detail: Json<Record<string, unknown>> | null;
+  receipt_id: string | null;
+  error_code: string | null;
+  error_message: string | null;
+  updated_at: UpdatedAt;
+}
+
+export interface PaymentsTable {
+  id: Generated<number>;
+  task_id: string;
+  company_id: string;
+  tenant: string;
+  resource: string;
+  amount: Fen;
+  idempotency_key: string;
+  state: PaymentState;
+  charge_id: string | null;
+  receipt_id: string | null;
+  receipt: string | null;
+  receipt_expires_at: Date | null;
+  refunded_amount: Generated<Fen>;
+  /** Where the bought record came from when another purchase's receipt was reused. */
+  reused_payment_id: number | null;
+  last_error: string | null;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+}
+
+export interface LedgerEntriesTable {
+  id: Generated<number>;
+  task_id: string;
+  payment_id: number;
+  kind: LedgerKind;
+  amount: Fen;
+  /** Unique per money movement, so a redelivered step never books twice. */
+  event_key: string;
+  created_at: CreatedAt;
+}
+
+export interface ReportsTable {
+  task_id: string;
+  markdown: string;
+  writer: string;
+  created_at: CreatedAt;
+}
+
+export interface BudgetUsageTable {
+  task_id: string;
+  tenant: string;
+  reserved: Generated<Fen>;
+  captured: Generated<Fen>;
+  released: Generated<Fen>;
+  refunded: Generated<Fen>;
+  events: Generated<number>;
+  updated_at: UpdatedAt;
+}
+
+export interface BudgetUsageDailyTable {
+  tenant: string;
+  day: string;
+  reserved: Generated<Fen>;
+  captured: Generated<Fen>;
+  released: Generated<Fen>;
+  refunded: Generated<Fen>;
+  events: Generated<number>;
+}
+
+export interface DashboardAppliedTable {
+  ledger_entry_id: number;
+  applied_at: CreatedAt;
+}
+
+/** The whole database, as kysely sees it. The only place for Generated/ColumnType. */
+export interface Database {
+  tasks: TasksTable;
+  task_events: TaskEventsTable;
+  companies: CompaniesTable;
+  payments: PaymentsTable;
+  ledger_entries: LedgerEntriesTable;
+  reports: ReportsTable;
+  budget_usage: BudgetUsageTable;
+  budget_usage_daily: BudgetUsageDailyTable;
+  dashboard_applied: DashboardAppliedTable;
+}
+
+export type Task = Selectable<TasksTable>;
+export type NewTask = Insertable<TasksTable>;
+export type Company = Selectable<CompaniesTable>;
+export type Payment = Selectable<PaymentsTable>;
+export type LedgerEntry = Selectable<LedgerEntriesTable>;

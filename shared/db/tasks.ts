@@ -1,0 +1,129 @@
+import { sql, type Kysely } from 'kysely';
+import type { Database, NewTask, Stage, Task, TaskStatus } from './schema.ts';
+
+export const ENDED_STATUSES: readonly TaskStatus[] = ['completed', 'failed', 'cancelled'];
+const UNFINISHED: TaskStatus[] = ['queued', 'running'];
+
+/** Result of creating a task under an idempotency key. */
+export type CreateTaskResult = { kind: 'created'; task: Task } | { kind: 'replayed'; task: Task } | { kind: 'conflict' };
+
+/** Tasks: the aggregate root of a research run and its budget. */
+export class TaskRepository {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  /** Inserts a task; with an idempotency key, the same key and request give back the first task. */
+  async create(task: NewTask): Promise<CreateTaskResult> {
+    const inserted = await this.db
+      .insertInto('tasks')
+      .values(task)
+      .onConflict((oc) => oc.columns(['tenant', 'idempotency_key']).doNothing())
+      .returningAll()
+      .executeTakeFirst();
+    if (inserted) {
+      await this.addEvent(inserted.id, 'created', { status: 'queued' });
+      return { kind: 'created', task: inserted };
+    }
+    const existing = await this.db
+      .selectFrom('tasks')
+      .selectAll()
+      .where('tenant', '=', task.tenant)
+      .where('idempotency_key', '=', task.idempotency_key ?? null)
+      .executeTakeFirstOrThrow();
+    return existing.request_hash === task.request_hash ? { kind: 'replayed', task: existing } : { kind: 'conflict' };
+  }
+
+  /** One task; scoped to a tenant when one is given. */
+  async get(id: string, tenant?: string): Promise<Task | undefined> {
+    let q = this.db.selectFrom('tasks').selectAll().where('id', '=', id);
+    if (tenant !== undefined) q = q.where('tenant', '=', tenant);
+    return q.executeTakeFirst();
+  }
+
+  /** A tenant's tasks, newest first, keyset-paginated on (created_at, id). */
+  async list(tenant: string, limit: number, after?: { createdAt: Date; id: string }): Promise<Task[]> {
+    let q = this.db.selectFrom('tasks').selectAll().where('tenant', '=', tenant);
+    if (after) {
+      q = q.where((eb) =>
+        eb.or([eb('created_at', '<', after.createdAt), eb.and([eb('created_at', '=', after.createdAt), eb('id', '<', after.id)])]),
+      );
+    }
+    return q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit).execute();
+  }
+
+  /**
+   * Moves an unfinished task into a stage (and to `running`). Returns the task, or undefined when it has
+   * ended or a cancel was asked for — the caller then stops.
+   */
+  async enterStage(id: string, stage: Stage): Promise<Task | undefined> {
+    const task = await this.db
+      .updateTable('tasks')
+      .set({ status: 'running', stage, updated_at: sql<Date>`now()` })
+      .where('id', '=', id)
+      .where('status', 'in', UNFINISHED)
+      .where('cancel_requested', '=', false)
+      .returningAll()
+      .executeTakeFirst();
+    if (task) await this.addEvent(id, 'stage', { stage });
+    return task;
+  }
+
+  /** Marks the task as touched, so the sweeper does not think it is stuck. */
+  async touch(id: string): Promise<void> {
+    await this.db.updateTable('tasks').set({ updated_at: sql<Date>`now()` }).where('id', '=', id).execute();
+  }
+
+  async setToken(id: string, tokenId: string): Promise<void> {
+    await this.db.updateTable('tasks').set({ token_id: tokenId, updated_at: sql<Date>`now()` }).where('id', '=', id).execute();
+  }
+
+  /** Asks an unfinished task to stop. Returns false when it has already ended. */
+  async requestCancel(id: string, tenant: string): Promise<boolean> {
+    const row = await this.db
+      .updateTable('tasks')
+      .set({ cancel_requested: true, updated_at: sql<Date>`now()` })
+      .where('id', '=', id)
+      .where('tenant', '=', tenant)
+      .where('status', 'in', UNFINISHED)
+      .returning('id')
+      .executeTakeFirst();
+    if (row) await this.addEvent(id, 'cancel_requested', {});
+    return row !== undefined;
+  }
+
+  /** Ends a task once; a second call leaves the first outcome in place. */
+  async end(id: string, status: 'completed' | 'failed' | 'cancelled', error?: { code: string; message: string }): Promise<boolean> {
+    const row = await this.db
+      .updateTable('tasks')
+      .set({
+        status,
+        stage: null,
+        error_code: error?.code ?? null,
+        error_message: error?.message ?? null,
+        ended_at: sql<Date>`now()`,
+        updated_at: sql<Date>`now()`,
+      })
+      .where('id', '=', id)
+      .where('status', 'in', UNFINISHED)
+      .returning('id')
+      .executeTakeFirst();
+    if (row) await this.addEvent(id, 'ended', { status, ...(error ? { error } : {}) });
+    return row !== undefined;
+  }
+
+  /** Unfinished tasks not advanced since `olderThanMs`: their queued work may have been lost. */
+  async findStale(olderThanMs: number, limit = 100): Promise<Task[]> {
+    return this.db
+      .selectFrom('tasks')
+      .selectAll()
+      .where('status', 'in', UNFINISHED)
+      .where('updated_at', '<', sql<Date>`now() - make_interval(secs => ${olderThanMs / 1000})`)
+      .orderBy('updated_at')
+      .limit(limit)
+      .execute();
+  }
+
+  /** Appends to the task's audit trail. */
+  async addEvent(taskId: string, kind: string, data: Record<string, unknown>): Promise<void> {
+    await this.db.insertInto('task_events').values({ task_id: taskId, kind, data: JSON.stringify(data) }).execute();
+  }
+}

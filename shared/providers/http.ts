@@ -1,0 +1,68 @@
+import { PermanentError, TransientError } from '../errors.ts';
+
+/** What a provider answered: status, headers and the parsed JSON body (undefined when not JSON). */
+export interface HttpAnswer {
+  status: number;
+  headers: Headers;
+  body: any;
+}
+
+export interface HttpRequest {
+  method?: 'GET' | 'POST';
+  headers?: Record<string, string>;
+  json?: unknown;
+  timeoutMs: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * One HTTP call to a provider with a time limit. Network failures and time-outs become
+ * TransientError (`timeout`, `unreachable`); every answer, whatever its status, is returned.
+ */
+export async function request(url: string, req: HttpRequest): Promise<HttpAnswer> {
+  const signals = [AbortSignal.timeout(req.timeoutMs)];
+  if (req.signal) signals.push(req.signal);
+  let res: Response;
+  try {
+    res = await fetch(url, {
+      method: req.method ?? 'GET',
+      headers: { accept: 'application/json', ...(req.json !== undefined ? { 'content-type': 'application/json' } : {}), ...req.headers },
+      body: req.json !== undefined ? JSON.stringify(req.json) : undefined,
+      signal: AbortSignal.any(signals),
+    });
+  } catch (err) {
+    const e = err as Error & { cause?: { code?: string } };
+    if (e.name === 'TimeoutError' || e.name === 'AbortError') throw new TransientError('timeout', `${req.method ?? 'GET'} ${url} timed out after ${req.timeoutMs} ms`);
+    throw new TransientError('unreachable', `${req.method ?? 'GET'} ${url} failed: ${e.cause?.code ?? e.message}`);
+  }
+  const text = await res.text().catch(() => '');
+  let body: any;
+  try {
+    body = text ? JSON.parse(text) : undefined;
+  } catch {
+    body = undefined;
+  }
+  return { status: res.status, headers: res.headers, body };
+}
+
+/** Reads `Retry-After` (seconds or an HTTP date) into milliseconds. */
+export function retryAfterMs(headers: Headers): number | undefined {
+  const value = headers.get('retry-after');
+  if (!value) return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const at = Date.parse(value);
+  return Number.isFinite(at) ? Math.max(0, at - Date.now()) : undefined;
+}
+
+/**
+ * Turns a non-success answer into the right error: 429, 5xx and 408 may pass (transient);
+ * every other 4xx is the provider's final word (permanent), with its error code.
+ */
+export function failure(answer: HttpAnswer, code: string | undefined, what: string): Error {
+  const message = `${what} answered ${answer.status}${code ? ` ${code}` : ''}`;
+  if (answer.status === 429 || answer.status === 408 || answer.status >= 500) {
+    return new TransientError(code ?? `http_${answer.status}`, message, retryAfterMs(answer.headers));
+  }
+  return new PermanentError(code ?? `http_${answer.status}`, message);
+}

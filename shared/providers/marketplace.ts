@@ -1,0 +1,149 @@
+import { z } from 'zod';
+import { PermanentError, TransientError } from '../errors.ts';
+import { parseMoney, type Fen } from '../money.ts';
+import { failure, request } from './http.ts';
+
+const price = z.object({ amount: z.union([z.string(), z.number()]), currency: z.string() });
+
+const basicList = z.object({
+  data: z.array(
+    z.object({
+      type: z.literal('company_basic'),
+      id: z.string().min(1),
+      attributes: z.looseObject({
+        name: z.string(),
+        industry: z.string(),
+        city: z.string().default(''),
+        tags: z.array(z.string()).default([]),
+        price,
+      }),
+    }),
+  ),
+});
+
+const paymentRequired = z.object({
+  meta: z.object({ price, resource: z.string().min(1), pay: z.object({ method: z.string(), href: z.string() }) }),
+});
+
+const receiptBody = z.object({
+  data: z.object({
+    type: z.literal('payment_receipt'),
+    id: z.string().min(1),
+    attributes: z.object({ receipt: z.string().min(1), amount: z.union([z.string(), z.number()]), resource: z.string(), chargeId: z.string().min(1) }),
+  }),
+});
+
+const detailBody = z.object({
+  data: z.object({ type: z.literal('company_detail'), id: z.string().min(1), attributes: z.record(z.string(), z.unknown()) }),
+});
+
+/** A company from the free search; price in fen. */
+export interface BasicCompany {
+  id: string;
+  name: string;
+  industry: string;
+  city: string;
+  tags: string[];
+  price: Fen;
+  attributes: Record<string, unknown>;
+}
+
+export type DetailProbe = { kind: 'payment_required'; price: Fen; resource: string } | { kind: 'free'; detail: Record<string, unknown> };
+
+export interface Receipt {
+  receiptId: string;
+  receipt: string;
+  chargeId: string;
+  amount: Fen;
+}
+
+function errorCode(body: any): string | undefined {
+  return typeof body?.errors?.[0]?.code === 'string' ? body.errors[0].code : undefined;
+}
+
+function money(p: z.infer<typeof price>, what: string): Fen {
+  if (p.currency !== 'CNY') throw new PermanentError('unsupported_currency', `${what} is priced in ${p.currency}`);
+  return parseMoney(p.amount);
+}
+
+/** The company-data marketplace (DESIGN.md §4): free search, 402-paywalled detail, POST /pay. */
+export class MarketplaceClient {
+  constructor(
+    private readonly baseUrl: string,
+    private readonly timeoutMs: number,
+  ) {}
+
+  /** Free keyword search. */
+  async search(keyword: string, signal?: AbortSignal): Promise<BasicCompany[]> {
+    const url = `${this.baseUrl}/company/basic?keyword=${encodeURIComponent(keyword)}`;
+    const answer = await request(url, { timeoutMs: this.timeoutMs, signal });
+    if (answer.status !== 200) throw failure(answer, errorCode(answer.body), 'marketplace search');
+    const parsed = basicList.safeParse(answer.body);
+    if (!parsed.success) throw new TransientError('bad_response', `marketplace search returned an unexpected body: ${parsed.error.message}`);
+    return parsed.data.data.map((d) => ({
+      id: d.id,
+      name: d.attributes.name,
+      industry: d.attributes.industry,
+      city: d.attributes.city,
+      tags: d.attributes.tags,
+      price: money(d.attributes.price, d.id),
+      attributes: d.attributes,
+    }));
+  }
+
+  /** Asks for a detail record without proof: the 402 tells the price and the resource to pay for. */
+  async probe(companyId: string, signal?: AbortSignal): Promise<DetailProbe> {
+    const answer = await request(this.detailUrl(companyId), { timeoutMs: this.timeoutMs, signal });
+    if (answer.status === 402) {
+      const parsed = paymentRequired.safeParse(answer.body);
+      if (!parsed.success) throw new TransientError('bad_response', `marketplace 402 for ${companyId} is malformed`);
+      return { kind: 'payment_required', price: money(parsed.data.meta.price, companyId), resource: parsed.data.meta.resource };
+    }
+    if (answer.status === 200) return { kind: 'free', detail: this.parseDetail(answer.body, companyId) };
+    throw failure(answer, errorCode(answer.body), `marketplace detail ${companyId}`);
+  }
+
+  /**
+   * Pays for a resource with the task's token. The idempotency key makes a retry return the first
+   * payment's receipt instead of paying again.
+   */
+  async pay(input: { tokenId: string; amount: string; resource: string; idempotencyKey: string }, signal?: AbortSignal): Promise<Receipt> {
+    const answer = await request(`${this.baseUrl}/pay`, {
+      method: 'POST',
+      headers: { 'idempotency-key': input.idempotencyKey },
+      json: { tokenId: input.tokenId, amount: input.amount, resource: input.resource },
+      timeoutMs: this.timeoutMs,
+      signal,
+    });
+    if (answer.status !== 201 && answer.status !== 200) throw failure(answer, errorCode(answer.body), 'marketplace pay');
+    const parsed = receiptBody.safeParse(answer.body);
+    if (!parsed.success) throw new TransientError('bad_response', 'marketplace pay returned no usable receipt');
+    const a = parsed.data.data.attributes;
+    return { receiptId: parsed.data.data.id, receipt: a.receipt, chargeId: a.chargeId, amount: parseMoney(a.amount) };
+  }
+
+  /** Fetches the paid record with its receipt. A 402 here means the receipt was not accepted. */
+  async fetchDetail(companyId: string, receipt: string, signal?: AbortSignal): Promise<Record<string, unknown>> {
+    const answer = await request(this.detailUrl(companyId), { headers: { 'x-payment-receipt': receipt }, timeoutMs: this.timeoutMs, signal });
+    if (answer.status === 402) throw new PermanentError('receipt_rejected', `marketplace did not accept the receipt for ${companyId}`);
+    if (answer.status !== 200) throw failure(answer, errorCode(answer.body), `marketplace detail ${companyId}`);
+    return this.parseDetail(answer.body, companyId);
+  }
+
+  /** The resource path the marketplace names for a company's detail. */
+  resourceOf(companyId: string): string {
+    return `/company/detail?id=${encodeURIComponent(companyId)}`;
+  }
+
+  private detailUrl(companyId: string): string {
+    return `${this.baseUrl}${this.resourceOf(companyId)}`;
+  }
+
+  private parseDetail(body: unknown, companyId: string): Record<string, unknown> {
+    const parsed = detailBody.safeParse(body);
+    if (!parsed.success || parsed.data.data.id !== companyId || Object.keys(parsed.data.data.attributes).length === 0) {
+      throw new PermanentError('bad_data', `marketplace delivered a malformed record for ${companyId}`);
+    }
+    return parsed.data.data.attributes;
+  }
+}
