@@ -7,7 +7,8 @@ const newToken = { amount: '50.00', currency: 'CNY', merchantId: 'marketplace', 
 describe('token issuer: auth', () => {
   it('answers 401 unauthorized without or with a wrong key; /healthz is open', async () => {
     const app = createTokenIssuerApp({ apiKey: API_KEY });
-    for (const headers of [{}, { authorization: 'Bearer wrong' }, { authorization: API_KEY }, { authorization: `Basic ${API_KEY}` }]) {
+    const variants: Array<Record<string, string>> = [{}, { authorization: 'Bearer wrong' }, { authorization: API_KEY }, { authorization: `Basic ${API_KEY}` }];
+    for (const headers of variants) {
       const res = await app.request('/v1/tokens', { headers });
       expect(res.status).toBe(401);
       expect(await body(res)).toEqual({ error: { code: 'unauthorized', message: expect.any(String) } });

@@ -1,0 +1,172 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { sql } from 'kysely';
+import { inject } from 'vitest';
+import { createApp } from '../../apps/gateway/app.ts';
+import { buildStageDeps } from '../../apps/runtime/stage-deps.ts';
+import { startMocks, type FaultConfig, type RunningMocks } from '../../mocks/index.ts';
+import { redisConnection } from '../../queues/connection.ts';
+import type { StageDeps } from '../../queues/deps.ts';
+import { QUEUE_NAMES, type QueueName } from '../../queues/names.ts';
+import { Producer } from '../../queues/producer.ts';
+import { startWorkers, stopWorkers } from '../../queues/worker.ts';
+import { loadConfig, type Config } from '../../shared/config.ts';
+import { migrate, openDatabase, repositories, type Db, type Repositories } from '../../shared/db/index.ts';
+import { createLogger } from '../../shared/log.ts';
+
+export const API_KEY = 'test-key';
+export const AUTH = { authorization: `Bearer ${API_KEY}` };
+export const ISSUER_KEY = 'test-issuer-key';
+
+export interface HarnessOptions {
+  /** Start in-process workers for these stages (none by default). */
+  workers?: QueueName[] | 'all';
+  /** Faults injected by the marketplace mock. */
+  faults?: FaultConfig;
+  /** Extra configuration (environment-variable names). */
+  env?: Record<string, string>;
+  /** Serve the LLM mock and give the workers an API key for it. */
+  llm?: boolean;
+}
+
+/** A private slice of the shared servers for one test file: its own queue prefix and schema. */
+export interface Harness {
+  config: Config;
+  database: Db;
+  repos: Repositories;
+  redis: Redis;
+  producer: Producer;
+  deps: StageDeps;
+  mocks: RunningMocks;
+  app: ReturnType<typeof createApp>;
+  workers: Worker[];
+  /** A request to the gateway (in-process, through app.request). */
+  api(path: string, init?: { method?: string; body?: unknown; headers?: Record<string, string> }): Promise<Response>;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens a harness: unique BullMQ prefix and Postgres schema (PGlite in memory without DATABASE_URL),
+ * the provider mocks on free ports, a producer, optional in-process workers. close() removes it all.
+ */
+export async function openHarness(opts: HarnessOptions = {}): Promise<Harness> {
+  const id = randomBytes(4).toString('hex');
+  const dataDir = mkdtempSync(join(tmpdir(), 'arp-test-'));
+  const mocks = await startMocks({
+    only: opts.llm ? ['tokenIssuer', 'marketplace', 'voiceid', 'llm'] : ['tokenIssuer', 'marketplace', 'voiceid'],
+    issuerApiKey: ISSUER_KEY,
+    receiptSecret: 'test-receipt-secret',
+    voiceEnrolled: ['demo-voice', 'alice-voice'],
+    faults: opts.faults ?? {},
+  });
+  const config = loadConfig({
+    REDIS_URL: inject('redisUrl'),
+    DATABASE_URL: inject('databaseUrl') ?? '',
+    DATABASE_SCHEMA: `t_${id}`,
+    QUEUE_PREFIX: `t-${id}`,
+    DATA_DIR: dataDir,
+    MARKETPLACE_URL: mocks.urls.marketplace,
+    TOKEN_ISSUER_URL: mocks.urls.tokenIssuer,
+    VOICEID_URL: mocks.urls.voiceid,
+    TOKEN_ISSUER_API_KEY: ISSUER_KEY,
+    API_KEYS: `acme:${API_KEY},other:other-key`,
+    ADMIN_USER: 'admin',
+    ADMIN_PASSWORD: 'test-admin',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    PROVIDER_TIMEOUT_MS: '3000',
+    ...(opts.llm ? { OPENAI_BASE_URL: mocks.urls.llm!, OPENAI_API_KEY: 'test-llm-key', OPENAI_MODEL: 'mock-model' } : {}),
+    ...opts.env,
+  });
+  const database = await openDatabase({ databaseUrl: config.DATABASE_URL, schema: config.DATABASE_SCHEMA, dataDir, inMemory: true, poolSize: 5 });
+  await migrate(database);
+  const repos = repositories(database);
+  const redis = redisConnection(config.REDIS_URL!, 'producer');
+  const workerRedis = redisConnection(config.REDIS_URL!, 'worker');
+  const producer = new Producer(redis, config.QUEUE_PREFIX);
+  const log = createLogger(config.LOG_LEVEL, 'test');
+  const deps = buildStageDeps(config, repos, producer, log, {
+    marketplaceUrl: config.MARKETPLACE_URL!,
+    tokenIssuerUrl: config.TOKEN_ISSUER_URL!,
+    voiceIdUrl: config.VOICEID_URL!,
+    openaiBaseUrl: config.OPENAI_BASE_URL,
+  });
+  const stages = opts.workers === 'all' ? [...QUEUE_NAMES] : (opts.workers ?? []);
+  const workers = stages.length ? startWorkers(stages, deps, workerRedis, { prefix: config.QUEUE_PREFIX, concurrency: { worker: 4, detail: 8 } }) : [];
+  const app = createApp({ repos, database, producer, redis, log, config });
+
+  return {
+    config,
+    database,
+    repos,
+    redis,
+    producer,
+    deps,
+    mocks,
+    app,
+    workers,
+    api: async (path, init = {}) => {
+      const headers: Record<string, string> = { ...AUTH, ...init.headers };
+      let body: string | undefined;
+      if (init.body !== undefined) {
+        body = typeof init.body === 'string' ? init.body : JSON.stringify(init.body);
+        headers['content-type'] ??= 'application/json';
+      }
+      return app.request(path, { method: init.method ?? (body ? 'POST' : 'GET'), headers, body });
+    },
+    close: async () => {
+      await stopWorkers(workers, 2_000);
+      await producer.close();
+      await deleteKeys(redis, `${config.QUEUE_PREFIX}:*`);
+      await redis.quit();
+      await workerRedis.quit();
+      if (database.kind === 'postgres') await sql`drop schema if exists ${sql.id(config.DATABASE_SCHEMA)} cascade`.execute(database.db);
+      await database.close();
+      await mocks.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Removes every key under a pattern (this harness's queues only). */
+export async function deleteKeys(redis: Redis, pattern: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
+    if (keys.length) await redis.del(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+}
+
+/** Polls until `check` returns a value (not undefined) or the time is up. */
+export async function waitFor<T>(check: () => Promise<T | undefined>, what: string, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Posts a task through the gateway and returns its id. */
+export async function postTask(h: Harness, body: Record<string, unknown>, headers: Record<string, string> = {}): Promise<string> {
+  const res = await h.api('/v1/tasks', { body, headers });
+  if (res.status !== 202) throw new Error(`POST /v1/tasks answered ${res.status}: ${await res.text()}`);
+  return ((await res.json()) as { id: string }).id;
+}
+
+/** Waits until a task has ended and returns its API view. */
+export async function waitForEnd(h: Harness, id: string, timeoutMs = 20_000): Promise<any> {
+  return waitFor(
+    async () => {
+      const task: any = await (await h.api(`/v1/tasks/${id}`)).json();
+      return ['completed', 'failed', 'cancelled'].includes(task.status) ? task : undefined;
+    },
+    `task ${id} to end`,
+    timeoutMs,
+  );
+}
