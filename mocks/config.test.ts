@@ -32,6 +32,7 @@ describe('parseMocksEnv', () => {
     expect(config.voiceEnrolled).toEqual(['a', 'b', 'c']);
     expect(config.host).toBe('0.0.0.0');
     expect(config.faults).toMatchObject({ rate_429: 0.1, seed: 4 });
+    expect(parseMocksEnv({ MOCK_ISSUER_FAULTS: 'error_5xx=0.2' }).issuerFaults).toMatchObject({ error_5xx: 0.2 });
   });
 
   it.each([
@@ -39,6 +40,7 @@ describe('parseMocksEnv', () => {
     [{ TOKEN_ISSUER_URL: 'ftp://x:21' }, /TOKEN_ISSUER_URL/],
     [{ MOCK_FAULTS: 'rate_429=7' }, /MOCK_FAULTS.*rate_429/],
     [{ VOICEID_ENROLLED: ' , ' }, /VOICEID_ENROLLED/],
+    [{ MOCK_ISSUER_FAULTS: 'pay_timeout=0.5' }, /MOCK_ISSUER_FAULTS.*pay_timeout/],
   ])('names the bad variable: %j', (env, pattern) => {
     expect(() => parseMocksEnv(env)).toThrow(pattern);
   });

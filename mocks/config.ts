@@ -13,6 +13,34 @@ export const URL_VARIABLES: Readonly<Record<MockName, string>> = {
 const blankIsUnset = (value: unknown): unknown => (typeof value === 'string' && value.trim() === '' ? undefined : value);
 const optionalUrl = z.preprocess(blankIsUnset, z.url({ protocol: /^https?$/ }).optional());
 
+const ISSUER_KINDS = new Set(['latency_ms', 'rate_429', 'error_5xx', 'seed']);
+
+/** A `MOCK_FAULTS`-style variable; for the issuer only request-level kinds are allowed. */
+function faultsVariable(issuerOnly: boolean) {
+  return z.preprocess(
+    blankIsUnset,
+    z
+      .string()
+      .optional()
+      .transform((text, ctx): ResolvedFaults | undefined => {
+        if (text === undefined) return undefined;
+        try {
+          const faults = parseFaults(text);
+          if (issuerOnly) {
+            for (const entry of text.split(',')) {
+              const name = entry.split('=')[0]?.trim() ?? '';
+              if (name && !ISSUER_KINDS.has(name)) throw new Error(`fault "${name}" does not apply to the issuer (only latency_ms, rate_429, error_5xx, seed)`);
+            }
+          }
+          return faults;
+        } catch (err) {
+          ctx.addIssue({ code: 'custom', message: (err as Error).message });
+          return z.NEVER;
+        }
+      }),
+  );
+}
+
 const MocksEnv = z.object({
   MARKETPLACE_URL: optionalUrl,
   TOKEN_ISSUER_URL: optionalUrl,
@@ -30,21 +58,8 @@ const MocksEnv = z.object({
   ),
   DATA_DIR: z.preprocess(blankIsUnset, z.string().default('./.data')),
   MOCKS_HOST: z.preprocess(blankIsUnset, z.string().default('127.0.0.1')),
-  MOCK_FAULTS: z.preprocess(
-    blankIsUnset,
-    z
-      .string()
-      .optional()
-      .transform((text, ctx): ResolvedFaults | undefined => {
-        if (text === undefined) return undefined;
-        try {
-          return parseFaults(text);
-        } catch (err) {
-          ctx.addIssue({ code: 'custom', message: (err as Error).message });
-          return z.NEVER;
-        }
-      }),
-  ),
+  MOCK_FAULTS: faultsVariable(false),
+  MOCK_ISSUER_FAULTS: faultsVariable(true),
 });
 
 /** The settings of `npm run mocks`, read from the environment. */
@@ -58,7 +73,10 @@ export interface MocksConfig {
   receiptSecret: string;
   voiceEnrolled: string[];
   dataDir: string;
+  /** Marketplace faults (`MOCK_FAULTS`). */
   faults?: ResolvedFaults;
+  /** Token-issuer faults (`MOCK_ISSUER_FAULTS`: latency_ms, rate_429, error_5xx, seed). */
+  issuerFaults?: ResolvedFaults;
 }
 
 /**
@@ -82,6 +100,7 @@ export function parseMocksEnv(env: NodeJS.ProcessEnv): MocksConfig {
     voiceEnrolled: e.VOICEID_ENROLLED,
     dataDir: e.DATA_DIR,
     ...(e.MOCK_FAULTS ? { faults: e.MOCK_FAULTS } : {}),
+    ...(e.MOCK_ISSUER_FAULTS ? { issuerFaults: e.MOCK_ISSUER_FAULTS } : {}),
   };
   for (const [name, variable] of Object.entries(URL_VARIABLES) as Array<[MockName, string]>) {
     const value = e[variable as keyof typeof e] as string | undefined;

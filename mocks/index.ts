@@ -9,9 +9,9 @@ import { createTokenIssuerApp } from './token-issuer/app.ts';
 import { createVoiceIdApp } from './voiceid/app.ts';
 
 export { createLlmApp } from './llm/app.ts';
-export { createMarketplaceApp } from './marketplace/app.ts';
-export { createTokenIssuerApp } from './token-issuer/app.ts';
-export { createVoiceIdApp } from './voiceid/app.ts';
+export { createMarketplaceApp, type MarketplaceOptions } from './marketplace/app.ts';
+export { createTokenIssuerApp, type TokenIssuerOptions } from './token-issuer/app.ts';
+export { createVoiceIdApp, type VoiceIdOptions } from './voiceid/app.ts';
 export { parseFaults, resolveFaults, faultsFromEnv, type FaultConfig } from './faults.ts';
 
 /** The mocks `startMocks` can serve. */

@@ -28,6 +28,7 @@ const running = await startMocks({
   voiceEnrolled: config.voiceEnrolled,
   dataDir,
   faults: config.faults ?? {},
+  ...(config.issuerFaults ? { issuerFaults: config.issuerFaults } : {}),
 }).catch((err: Error) => {
   console.error(`mocks: could not start: ${err.message}`);
   process.exit(1);
@@ -38,7 +39,8 @@ for (const { name, configuredUrl } of config.serve) {
   log.info({ mock: name, url, variable: URL_VARIABLES[name], ...(configuredUrl ? { configuredUrl } : {}) }, `${name} listening on ${url}`);
 }
 for (const { name, reason } of config.skipped) log.info({ mock: name }, `${name} not served: ${reason}`);
-if (config.faults) log.info({ faults: config.faults }, 'fault injection on (marketplace)');
+if (config.faults) log.info({ faults: config.faults }, 'fault injection on (marketplace, MOCK_FAULTS)');
+if (config.issuerFaults) log.info({ faults: config.issuerFaults }, 'fault injection on (token issuer, MOCK_ISSUER_FAULTS)');
 
 let stopping = false;
 async function shutdown(signal: string): Promise<void> {
