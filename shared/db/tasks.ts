@@ -122,6 +122,17 @@ export class TaskRepository {
       .execute();
   }
 
+  /** Every task, oldest first, in pages (for audits). */
+  async *all(pageSize = 500): AsyncGenerator<Task> {
+    let after = '';
+    for (;;) {
+      const page = await this.db.selectFrom('tasks').selectAll().where('id', '>', after).orderBy('id').limit(pageSize).execute();
+      yield* page;
+      if (page.length < pageSize) return;
+      after = page.at(-1)!.id;
+    }
+  }
+
   /** Appends to the task's audit trail. */
   async addEvent(taskId: string, kind: string, data: Record<string, unknown>): Promise<void> {
     await this.db.insertInto('task_events').values({ task_id: taskId, kind, data: JSON.stringify(data) }).execute();
