@@ -9,7 +9,12 @@ import { assertRegistryComplete, STAGES } from './registry.ts';
 export interface WorkerSettings {
   prefix: string;
   concurrency: { worker: number; detail: number };
+  /** Lock of an active job; a crashed worker's jobs are recovered after it (default 30 s). */
+  lockMs?: number;
 }
+
+/** A job may be orphaned by crashed workers this many times before BullMQ fails it as stalled. */
+const MAX_STALLED = 5;
 
 /** The BullMQ wiring around a stage processor: payload check, retry rules, final-failure hook. */
 function handlerFor<Q extends QueueName>(queue: Q, deps: StageDeps) {
@@ -46,6 +51,9 @@ export function startWorkers(queues: QueueName[], deps: StageDeps, connection: R
       connection,
       prefix: settings.prefix,
       concurrency: settings.concurrency[STAGES[queue].concurrency],
+      lockDuration: settings.lockMs ?? 30_000,
+      stalledInterval: Math.max(500, Math.round((settings.lockMs ?? 30_000) / 2)),
+      maxStalledCount: MAX_STALLED,
       settings: {
         backoffStrategy: (attemptsMade: number, type?: string, err?: Error) =>
           type === BACKOFF_TYPE ? backoffDelay(attemptsMade, err instanceof TransientError ? err.retryAfterMs : undefined) : 1_000,

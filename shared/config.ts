@@ -54,6 +54,11 @@ export const configSchema = z.object({
   PROVIDER_TIMEOUT_MS: int(100, 120_000, 10_000),
   /** How long a stopping process waits for in-flight jobs before handing them back. */
   SHUTDOWN_TIMEOUT_MS: int(100, 60_000, 4_000),
+  /**
+   * How long a worker's lock on an active job lasts without renewal. A worker killed mid-job loses
+   * its lock after this, and its job is handed to another worker (BullMQ stalled-job recovery).
+   */
+  JOB_LOCK_MS: int(1_000, 600_000, 30_000),
   /** How often workers look in Postgres for tasks whose queued work was lost. */
   SWEEP_INTERVAL_MS: int(0, 3_600_000, 30_000),
   /** A task not advanced for this long is driven on again by the sweeper. */

@@ -74,3 +74,12 @@ export class TransientError extends Error {
     super(message);
   }
 }
+
+const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08006']);
+
+/** True when an error means a dependency (Postgres, Redis) is down, not that the request was wrong. */
+export function isDependencyDown(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  if (e?.code && UNAVAILABLE_CODES.has(e.code)) return true;
+  return /Connection terminated|timeout exceeded when trying to connect|Connection is closed|connect ECONNREFUSED|Client has encountered a connection error/i.test(e?.message ?? '');
+}

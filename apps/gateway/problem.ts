@@ -1,6 +1,6 @@
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
-import { ApiError, problemBody, type ErrorCode, type FieldError } from '../../shared/errors.ts';
+import { ApiError, isDependencyDown, problemBody, type ErrorCode, type FieldError } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/log.ts';
 
 /** Answers with an RFC 9457 problem+json body. */
@@ -16,6 +16,11 @@ export function errorHandler(log: Logger) {
     if (err instanceof HTTPException) {
       const code: ErrorCode = err.status === 401 ? 'unauthorized' : err.status === 413 ? 'payload_too_large' : err.status === 404 ? 'not_found' : 'validation_failed';
       return problem(c, code, err.message || 'request rejected');
+    }
+    if (isDependencyDown(err)) {
+      log.warn({ err: err.message, path: c.req.path }, 'a dependency is down');
+      c.header('Retry-After', '5');
+      return problem(c, 'service_unavailable', 'the service cannot reach its database or queue right now; retry shortly');
     }
     log.error({ err: err.message, stack: err.stack, path: c.req.path }, 'unhandled error');
     return problem(c, 'internal_error', 'an unexpected error occurred; it has been logged');

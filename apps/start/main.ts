@@ -58,6 +58,7 @@ async function main() {
   const workers = startWorkers([...QUEUE_NAMES], deps, workerRedis, {
     prefix: config.QUEUE_PREFIX,
     concurrency: { worker: config.WORKER_CONCURRENCY, detail: config.DETAIL_CONCURRENCY },
+    lockMs: config.JOB_LOCK_MS,
   });
   const sweeper = config.SWEEP_INTERVAL_MS ? startSweeper(deps, config.SWEEP_INTERVAL_MS, config.STALE_TASK_MS) : undefined;
   const server = await serveApp(createApp({ repos, database, producer, redis: producerRedis, log, config }), config.PORT, config.HOST);

@@ -26,6 +26,7 @@ async function main() {
   const workers = startWorkers(stages, deps, workerRedis, {
     prefix: config.QUEUE_PREFIX,
     concurrency: { worker: config.WORKER_CONCURRENCY, detail: config.DETAIL_CONCURRENCY },
+    lockMs: config.JOB_LOCK_MS,
   });
   const sweeper = values['no-sweeper'] || config.SWEEP_INTERVAL_MS === 0 ? undefined : startSweeper(deps, config.SWEEP_INTERVAL_MS, config.STALE_TASK_MS);
   log.info({ stages, prefix: config.QUEUE_PREFIX }, 'worker started');

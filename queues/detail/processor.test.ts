@@ -1,0 +1,179 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startMocks, type RunningMocks } from '../../mocks/index.ts';
+import { paymentKey } from '../../shared/db/index.ts';
+import { formatMoney } from '../../shared/money.ts';
+import { createProviders } from '../../shared/providers/index.ts';
+import { ISSUER_KEY, openHarness, type Harness } from '../../test/support/harness.ts';
+import { processAuthorize } from '../authorize/processor.ts';
+import type { JobContext, StageDeps } from '../deps.ts';
+import { processSearch } from '../search/processor.ts';
+import { processDetail } from './processor.ts';
+
+const first: JobContext = { attempt: 1, isFinalAttempt: false };
+const last: JobContext = { attempt: 8, isFinalAttempt: true };
+
+/** A task that has searched and holds its token, ready for detail jobs (run here by hand). */
+async function readyTask(h: Harness, budget = '60.00', theme = 'battery'): Promise<{ taskId: string; companyIds: string[] }> {
+  const res = await h.api('/v1/tasks', { body: { theme, budget, voiceId: 'demo-voice', maxCompanies: 3 } });
+  const { id } = (await res.json()) as { id: string };
+  await processSearch({ taskId: id }, h.deps, first);
+  await processAuthorize({ taskId: id }, h.deps, first);
+  const chosen = await h.repos.companies.chosen(id);
+  return { taskId: id, companyIds: chosen.map((c) => c.company_id) };
+}
+
+async function issuerCharges(h: Harness, taskId: string) {
+  const tokens = await h.deps.providers.issuer.tokensFor(taskId);
+  return tokens.flatMap((t) => t.charges);
+}
+
+describe('detail processor: resumable, never pays twice', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await openHarness();
+  });
+  afterAll(async () => h?.close());
+
+  it('buys a record: 402 → reserve → pay → capture → fetch → store, with one charge', async () => {
+    const { taskId, companyIds } = await readyTask(h);
+    const companyId = companyIds[0]!;
+    expect(await processDetail({ taskId, companyId }, h.deps, first)).toEqual({ outcome: 'bought', companyId });
+    const company = (await h.repos.companies.get(taskId, companyId))!;
+    expect(company.status).toBe('bought');
+    expect(company.detail).toMatchObject({ name: company.name });
+    const charges = await issuerCharges(h, taskId);
+    expect(charges).toHaveLength(1);
+    expect(charges[0]!.amount).toBe(company.price);
+    expect((await h.repos.payments.ledger(taskId)).map((l) => l.kind)).toEqual(['reserve', 'capture']);
+    // Redelivered after it finished (crash before the job completed): nothing more happens.
+    expect(await processDetail({ taskId, companyId }, h.deps, first)).toEqual({ outcome: 'bought', companyId });
+    expect(await issuerCharges(h, taskId)).toHaveLength(1);
+    expect((await h.repos.payments.ledger(taskId)).map((l) => l.kind)).toEqual(['reserve', 'capture']);
+  });
+
+  it('resumes after a crash between the reservation and the pay call', async () => {
+    const { taskId, companyIds } = await readyTask(h);
+    const companyId = companyIds[0]!;
+    const company = (await h.repos.companies.get(taskId, companyId))!;
+    const resource = h.deps.providers.marketplace.resourceOf(companyId);
+    const reserved = await h.repos.payments.reserve({ taskId, companyId, tenant: 'acme', resource, amount: company.price, key: paymentKey(taskId, resource) });
+    expect(reserved.kind).toBe('reserved');
+    await processDetail({ taskId, companyId }, h.deps, first);
+    expect(await issuerCharges(h, taskId)).toHaveLength(1);
+    const task = (await h.repos.tasks.get(taskId))!;
+    expect(task.captured).toBe(company.price);
+    expect(task.reserved).toBe(0);
+  });
+
+  it('resumes after a crash once the charge landed but before the receipt was stored', async () => {
+    const { taskId, companyIds } = await readyTask(h);
+    const companyId = companyIds[0]!;
+    const company = (await h.repos.companies.get(taskId, companyId))!;
+    const task = (await h.repos.tasks.get(taskId))!;
+    const resource = h.deps.providers.marketplace.resourceOf(companyId);
+    const key = paymentKey(taskId, resource);
+    await h.repos.payments.reserve({ taskId, companyId, tenant: 'acme', resource, amount: company.price, key });
+    // The pay call went through, then the worker died before writing anything.
+    await h.deps.providers.marketplace.pay({ tokenId: task.token_id!, amount: formatMoney(company.price), resource, idempotencyKey: key });
+    expect(await issuerCharges(h, taskId)).toHaveLength(1);
+    await processDetail({ taskId, companyId }, h.deps, first);
+    expect(await issuerCharges(h, taskId)).toHaveLength(1);
+    expect((await h.repos.companies.get(taskId, companyId))!.status).toBe('bought');
+    expect((await h.repos.payments.ledger(taskId)).filter((l) => l.kind === 'capture')).toHaveLength(1);
+  });
+
+  it('lets two deliveries of the same job race without a second charge or booking', async () => {
+    const { taskId, companyIds } = await readyTask(h);
+    const companyId = companyIds[1]!;
+    await Promise.all([processDetail({ taskId, companyId }, h.deps, first), processDetail({ taskId, companyId }, h.deps, first)]);
+    expect(await issuerCharges(h, taskId)).toHaveLength(1);
+    const ledger = await h.repos.payments.ledger(taskId);
+    expect(ledger.filter((l) => l.kind === 'reserve')).toHaveLength(1);
+    expect(ledger.filter((l) => l.kind === 'capture')).toHaveLength(1);
+  });
+
+  it('skips a company whose price no longer fits the remaining budget, reserving nothing', async () => {
+    // A theme no earlier test bought from, so no receipt can be reused.
+    const { taskId, companyIds } = await readyTask(h, '60.00', 'biotech');
+    // Someone else used up the budget meanwhile (another detail job of the same task).
+    await h.database.db.updateTable('tasks').set({ captured: 5900 }).where('id', '=', taskId).execute();
+    const out = await processDetail({ taskId, companyId: companyIds[0]! }, h.deps, first);
+    expect(out.outcome).toBe('skipped');
+    const company = (await h.repos.companies.get(taskId, companyIds[0]!))!;
+    expect(company.error_code).toBe('over_budget');
+    expect((await h.repos.tasks.get(taskId))!.reserved).toBe(0);
+    expect(await h.repos.payments.forTask(taskId)).toEqual([]);
+  });
+
+  it('buys nothing for a task that was cancelled', async () => {
+    const { taskId, companyIds } = await readyTask(h);
+    await h.repos.tasks.requestCancel(taskId, 'acme');
+    expect((await processDetail({ taskId, companyId: companyIds[0]! }, h.deps, first)).outcome).toBe('skipped');
+    expect(await issuerCharges(h, taskId)).toEqual([]);
+  });
+
+  it('reuses a still-valid receipt the same tenant bought in an earlier task, at no cost', async () => {
+    const a = await readyTask(h, '60.00', 'semiconductor');
+    await processDetail({ taskId: a.taskId, companyId: a.companyIds[0]! }, h.deps, first);
+    const b = await readyTask(h, '60.00', 'semiconductor');
+    expect(b.companyIds[0]).toBe(a.companyIds[0]);
+    expect((await processDetail({ taskId: b.taskId, companyId: b.companyIds[0]! }, h.deps, first)).outcome).toBe('reused');
+    expect(await issuerCharges(h, b.taskId)).toEqual([]);
+    const company = (await h.repos.companies.get(b.taskId, b.companyIds[0]!))!;
+    expect(company.status).toBe('reused');
+    expect(company.detail).toMatchObject({ name: company.name });
+    expect((await h.repos.tasks.get(b.taskId))!.captured).toBe(0);
+  });
+});
+
+describe('detail processor: a pay call whose outcome is unknown', () => {
+  let h: Harness;
+  let healthy: RunningMocks;
+  let healthyDeps: StageDeps;
+  beforeAll(async () => {
+    // The harness's marketplace charges, then hangs past our time limit: we cannot know if it charged.
+    h = await openHarness({ faults: { pay_timeout: 1, timeout_hang_ms: 2_000, seed: 1 }, env: { PROVIDER_TIMEOUT_MS: '400' } });
+    // A second, healthy marketplace in front of the same issuer (same receipt key), for the retry.
+    healthy = await startMocks({ only: ['marketplace'], issuerUrl: h.mocks.urls.tokenIssuer, issuerApiKey: ISSUER_KEY, receiptSecret: 'test-receipt-secret', faults: {} });
+    healthyDeps = {
+      ...h.deps,
+      providers: createProviders({
+        marketplaceUrl: healthy.urls.marketplace!,
+        tokenIssuerUrl: h.mocks.urls.tokenIssuer!,
+        voiceIdUrl: h.mocks.urls.voiceid!,
+        issuerApiKey: ISSUER_KEY,
+        timeoutMs: 3_000,
+      }),
+    };
+  });
+  afterAll(async () => {
+    await healthy?.close();
+    await h?.close();
+  });
+
+  it('asks the issuer: the charge exists, so it is booked as captured; the retry gets the receipt, one charge in all', async () => {
+    const { taskId, companyIds } = await readyTask(h);
+    const companyId = companyIds[0]!;
+    await expect(processDetail({ taskId, companyId }, h.deps, first)).rejects.toThrow(/timed out/);
+    const payment = (await h.repos.payments.forTask(taskId))[0]!;
+    expect(payment.state).toBe('captured');
+    expect(payment.charge_id).not.toBeNull();
+    expect(payment.receipt).toBeNull();
+    expect(await processDetail({ taskId, companyId }, healthyDeps, { attempt: 2, isFinalAttempt: false })).toEqual({ outcome: 'bought', companyId });
+    expect(await issuerCharges(h, taskId)).toHaveLength(1);
+    expect((await h.repos.payments.ledger(taskId)).map((l) => l.kind)).toEqual(['reserve', 'capture']);
+  });
+
+  it('refunds the charge when no retry is left, and books the refund', async () => {
+    const { taskId, companyIds } = await readyTask(h);
+    const companyId = companyIds[1]!;
+    expect(await processDetail({ taskId, companyId }, h.deps, last)).toEqual({ outcome: 'refunded', companyId });
+    const charges = await issuerCharges(h, taskId);
+    expect(charges).toHaveLength(1);
+    expect(charges[0]!.refundedAmount).toBe(charges[0]!.amount);
+    const task = (await h.repos.tasks.get(taskId))!;
+    expect(task.captured - task.refunded).toBe(0);
+    expect(task.reserved).toBe(0);
+    expect((await h.repos.payments.ledger(taskId)).map((l) => l.kind)).toEqual(['reserve', 'capture', 'refund']);
+  });
+});
