@@ -19,18 +19,24 @@ const ATTEMPTS: Record<QueueName, number> = { search: 6, authorize: 6, detail: 8
 
 /** The backoff type our workers implement (exponential with full jitter, or the server's Retry-After). */
 export const BACKOFF_TYPE = 'jittered';
-export const BACKOFF_BASE_MS = 500;
-export const BACKOFF_MAX_MS = 30_000;
+
+export interface Backoff {
+  baseMs: number;
+  maxMs: number;
+}
 
 /**
- * Delay before retry n (1-based): the provider's Retry-After when it gave one, else
- * exponential growth with full jitter, capped.
+ * Delay before retry n (1-based): the provider's Retry-After when it gave one (up to 4× the cap),
+ * else exponential growth with "equal jitter" (half fixed, half random), capped.
  */
-export function backoffDelay(attemptsMade: number, retryAfterMs?: number, random: () => number = Math.random): number {
-  if (retryAfterMs !== undefined) return Math.min(Math.max(retryAfterMs, 0), BACKOFF_MAX_MS * 4);
-  const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** Math.max(0, attemptsMade - 1));
+export function backoffDelay(attemptsMade: number, b: Backoff, retryAfterMs?: number, random: () => number = Math.random): number {
+  if (retryAfterMs !== undefined) return Math.min(Math.max(retryAfterMs, 0), b.maxMs * 4);
+  const ceiling = Math.min(b.maxMs, b.baseMs * 2 ** Math.max(0, attemptsMade - 1));
   return Math.round(ceiling / 2 + (random() * ceiling) / 2);
 }
+
+/** While Postgres or Redis is down, a job waits this long and tries again, without spending an attempt. */
+export const DEPENDENCY_WAIT_MS = 2_000;
 
 /** Options for a job of a queue. Completed jobs are kept a day (Bull Board), failed ones a week. */
 export function jobOptions(queue: QueueName, id: string): JobsOptions {

@@ -1,9 +1,9 @@
-import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { PermanentError, TransientError } from '../shared/errors.ts';
+import { isDependencyDown, PermanentError, TransientError } from '../shared/errors.ts';
 import type { StageDeps } from './deps.ts';
 import type { QueueName } from './names.ts';
-import { BACKOFF_TYPE, backoffDelay } from './options.ts';
+import { BACKOFF_TYPE, backoffDelay, DEPENDENCY_WAIT_MS, type Backoff } from './options.ts';
 import { assertRegistryComplete, STAGES } from './registry.ts';
 
 export interface WorkerSettings {
@@ -11,7 +11,10 @@ export interface WorkerSettings {
   concurrency: { worker: number; detail: number };
   /** Lock of an active job; a crashed worker's jobs are recovered after it (default 30 s). */
   lockMs?: number;
+  backoff?: Backoff;
 }
+
+const DEFAULT_BACKOFF: Backoff = { baseMs: 500, maxMs: 30_000 };
 
 /** A job may be orphaned by crashed workers this many times before BullMQ fails it as stalled. */
 const MAX_STALLED = 5;
@@ -19,7 +22,7 @@ const MAX_STALLED = 5;
 /** The BullMQ wiring around a stage processor: payload check, retry rules, final-failure hook. */
 function handlerFor<Q extends QueueName>(queue: Q, deps: StageDeps) {
   const stage = STAGES[queue];
-  return async (job: Job, _token?: string, signal?: AbortSignal) => {
+  return async (job: Job, token?: string, signal?: AbortSignal) => {
     const parsed = stage.schema.safeParse(job.data);
     if (!parsed.success) throw new UnrecoverableError(`invalid ${queue} payload: ${parsed.error.message}`);
     const attempts = job.opts.attempts ?? 1;
@@ -28,6 +31,12 @@ function handlerFor<Q extends QueueName>(queue: Q, deps: StageDeps) {
       return await stage.process(parsed.data, deps, ctx);
     } catch (err) {
       const error = err instanceof Error ? err : new Error(String(err));
+      if (!(error instanceof TransientError) && !(error instanceof PermanentError) && isDependencyDown(error)) {
+        // Our own database (or queue) is down, not the job's fault: wait for it without spending an attempt.
+        deps.log.warn({ queue, jobId: job.id, err: error.message }, 'dependency down; the job waits');
+        await job.moveToDelayed(Date.now() + DEPENDENCY_WAIT_MS, token);
+        throw new DelayedError();
+      }
       const permanent = error instanceof PermanentError;
       const log = permanent || ctx.isFinalAttempt ? deps.log.warn.bind(deps.log) : deps.log.info.bind(deps.log);
       log({ queue, jobId: job.id, attempt: ctx.attempt, attempts, err: error.message }, permanent ? 'job failed for good' : 'job attempt failed');
@@ -56,7 +65,7 @@ export function startWorkers(queues: QueueName[], deps: StageDeps, connection: R
       maxStalledCount: MAX_STALLED,
       settings: {
         backoffStrategy: (attemptsMade: number, type?: string, err?: Error) =>
-          type === BACKOFF_TYPE ? backoffDelay(attemptsMade, err instanceof TransientError ? err.retryAfterMs : undefined) : 1_000,
+          type === BACKOFF_TYPE ? backoffDelay(attemptsMade, settings.backoff ?? DEFAULT_BACKOFF, err instanceof TransientError ? err.retryAfterMs : undefined) : 1_000,
       },
     });
     worker.on('error', (err) => deps.log.error({ queue, err: err.message }, 'worker error'));

@@ -59,6 +59,9 @@ export const configSchema = z.object({
    * its lock after this, and its job is handed to another worker (BullMQ stalled-job recovery).
    */
   JOB_LOCK_MS: int(1_000, 600_000, 30_000),
+  /** Retry backoff of failed jobs: exponential from the base, with jitter, capped (Retry-After wins). */
+  RETRY_BASE_MS: int(10, 60_000, 500),
+  RETRY_MAX_MS: int(100, 600_000, 30_000),
   /** How often workers look in Postgres for tasks whose queued work was lost. */
   SWEEP_INTERVAL_MS: int(0, 3_600_000, 30_000),
   /** A task not advanced for this long is driven on again by the sweeper. */

@@ -59,6 +59,7 @@ async function main() {
     prefix: config.QUEUE_PREFIX,
     concurrency: { worker: config.WORKER_CONCURRENCY, detail: config.DETAIL_CONCURRENCY },
     lockMs: config.JOB_LOCK_MS,
+    backoff: { baseMs: config.RETRY_BASE_MS, maxMs: config.RETRY_MAX_MS },
   });
   const sweeper = config.SWEEP_INTERVAL_MS ? startSweeper(deps, config.SWEEP_INTERVAL_MS, config.STALE_TASK_MS) : undefined;
   const server = await serveApp(createApp({ repos, database, producer, redis: producerRedis, log, config }), config.PORT, config.HOST);

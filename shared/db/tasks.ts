@@ -124,7 +124,7 @@ export class TaskRepository {
 
   /** Every task, oldest first, in pages (for audits). */
   async *all(pageSize = 500): AsyncGenerator<Task> {
-    let after = '';
+    let after = '00000000-0000-0000-0000-000000000000';
     for (;;) {
       const page = await this.db.selectFrom('tasks').selectAll().where('id', '>', after).orderBy('id').limit(pageSize).execute();
       yield* page;

@@ -78,6 +78,8 @@ export async function openHarness(opts: HarnessOptions = {}): Promise<Harness> {
     ADMIN_PASSWORD: 'test-admin',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     PROVIDER_TIMEOUT_MS: '3000',
+    RETRY_BASE_MS: '100',
+    RETRY_MAX_MS: '2000',
     ...(opts.llm ? { OPENAI_BASE_URL: mocks.urls.llm!, OPENAI_API_KEY: 'test-llm-key', OPENAI_MODEL: 'mock-model' } : {}),
     ...opts.env,
   });
@@ -95,7 +97,7 @@ export async function openHarness(opts: HarnessOptions = {}): Promise<Harness> {
     openaiBaseUrl: config.OPENAI_BASE_URL,
   });
   const stages = opts.workers === 'all' ? [...QUEUE_NAMES] : (opts.workers ?? []);
-  const workers = stages.length ? startWorkers(stages, deps, workerRedis, { prefix: config.QUEUE_PREFIX, concurrency: { worker: 4, detail: 8 } }) : [];
+  const workers = stages.length ? startWorkers(stages, deps, workerRedis, { prefix: config.QUEUE_PREFIX, concurrency: { worker: 4, detail: 8 }, backoff: { baseMs: config.RETRY_BASE_MS, maxMs: config.RETRY_MAX_MS } }) : [];
   const app = createApp({ repos, database, producer, redis, log, config });
 
   return {

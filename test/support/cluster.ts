@@ -1,0 +1,227 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { sql } from 'kysely';
+import { createApp } from '../../apps/gateway/app.ts';
+import { startMocks, type FaultConfig, type RunningMocks } from '../../mocks/index.ts';
+import { Producer } from '../../queues/producer.ts';
+import { redisConnection } from '../../queues/connection.ts';
+import { reconcile } from '../../shared/audit/reconcile.ts';
+import { loadConfig } from '../../shared/config.ts';
+import { migrate, openDatabase, repositories, type Db, type Repositories } from '../../shared/db/index.ts';
+import { createLogger } from '../../shared/log.ts';
+import { IssuerClient } from '../../shared/providers/issuer.ts';
+import { deleteKeys } from './harness.ts';
+
+const ROOT = new URL('../../', import.meta.url).pathname;
+export const CLUSTER_KEY = 'cluster-key';
+const ISSUER_KEY = 'cluster-issuer-key';
+
+export interface ClusterOptions {
+  redisUrl: string;
+  databaseUrl: string;
+  /** Database URL the worker processes use (e.g. through a proxy that a test cuts); default databaseUrl. */
+  workerDatabaseUrl?: string;
+  workers: number;
+  faults?: FaultConfig;
+  env?: Record<string, string>;
+}
+
+export interface WorkerProcess {
+  child: ChildProcess;
+  exited: Promise<number | null>;
+}
+
+/**
+ * Several real worker processes (`apps/worker/main.ts`) on one Redis and one Postgres schema, the
+ * provider mocks in this process, and a gateway app for posting tasks. For the fault-injection suite.
+ */
+export class Cluster {
+  readonly id = randomBytes(4).toString('hex');
+  readonly schema = `t_${this.id}`;
+  readonly prefix = `t-${this.id}`;
+  readonly dataDir = mkdtempSync(join(tmpdir(), 'arp-cluster-'));
+  readonly procs: (WorkerProcess | undefined)[] = [];
+  mocks!: RunningMocks;
+  database!: Db;
+  repos!: Repositories;
+  issuer!: IssuerClient;
+  app!: ReturnType<typeof createApp>;
+  private redis!: Redis;
+  private producer!: Producer;
+  private workerEnv!: Record<string, string>;
+  readonly logs: string[] = [];
+
+  constructor(private readonly opts: ClusterOptions) {}
+
+  async start(): Promise<void> {
+    this.mocks = await startMocks({ issuerApiKey: ISSUER_KEY, receiptSecret: 'cluster-secret', dataDir: this.dataDir, faults: this.opts.faults ?? {}, only: ['tokenIssuer', 'marketplace', 'voiceid'] });
+    this.database = await openDatabase({ databaseUrl: this.opts.databaseUrl, schema: this.schema, dataDir: this.dataDir, poolSize: 5 });
+    await migrate(this.database);
+    this.repos = repositories(this.database);
+    this.issuer = new IssuerClient(this.mocks.urls.tokenIssuer!, ISSUER_KEY, 5_000);
+    this.redis = redisConnection(this.opts.redisUrl, 'producer');
+    this.producer = new Producer(this.redis, this.prefix);
+    const config = loadConfig({ API_KEYS: `acme:${CLUSTER_KEY}`, LOG_LEVEL: 'silent' });
+    this.app = createApp({ repos: this.repos, database: this.database, producer: this.producer, redis: this.redis, log: createLogger('silent'), config });
+    this.workerEnv = {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '/tmp',
+      REDIS_URL: this.opts.redisUrl,
+      DATABASE_URL: this.opts.workerDatabaseUrl ?? this.opts.databaseUrl,
+      DATABASE_SCHEMA: this.schema,
+      QUEUE_PREFIX: this.prefix,
+      MARKETPLACE_URL: this.mocks.urls.marketplace!,
+      TOKEN_ISSUER_URL: this.mocks.urls.tokenIssuer!,
+      VOICEID_URL: this.mocks.urls.voiceid!,
+      TOKEN_ISSUER_API_KEY: ISSUER_KEY,
+      LOG_LEVEL: 'warn',
+      JOB_LOCK_MS: '2500',
+      SWEEP_INTERVAL_MS: '1000',
+      STALE_TASK_MS: '4000',
+      PROVIDER_TIMEOUT_MS: '1500',
+      RETRY_BASE_MS: '100',
+      RETRY_MAX_MS: '2000',
+      SHUTDOWN_TIMEOUT_MS: '2000',
+      DATA_DIR: this.dataDir,
+      ...this.opts.env,
+    };
+    for (let i = 0; i < this.opts.workers; i++) this.spawnWorker(i);
+  }
+
+  /** Starts worker process `i` (all stages) and waits until it is up. */
+  spawnWorker(i: number): WorkerProcess {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'apps/worker/main.ts'], { cwd: ROOT, env: this.workerEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    const keep = (d: Buffer) => {
+      this.logs.push(`[w${i}] ${d.toString().trimEnd()}`);
+      if (this.logs.length > 400) this.logs.shift();
+    };
+    child.stdout!.on('data', keep);
+    child.stderr!.on('data', keep);
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    this.procs[i] = { child, exited };
+    return this.procs[i]!;
+  }
+
+  /** SIGKILL: no chance to clean up, as in a crash or an OOM kill. */
+  async kill(i: number): Promise<void> {
+    const p = this.procs[i];
+    if (!p || p.child.exitCode !== null) return;
+    p.child.kill('SIGKILL');
+    await p.exited;
+  }
+
+  async post(body: Record<string, unknown>): Promise<string> {
+    const res = await this.app.request('/v1/tasks', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${CLUSTER_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    if (res.status !== 202) throw new Error(`POST /v1/tasks answered ${res.status}: ${await res.text()}`);
+    return ((await res.json()) as { id: string }).id;
+  }
+
+  async cancel(id: string): Promise<number> {
+    const res = await this.app.request(`/v1/tasks/${id}/cancel`, { method: 'POST', headers: { authorization: `Bearer ${CLUSTER_KEY}` } });
+    return res.status;
+  }
+
+  /** Waits until every task has ended; returns how long it took. */
+  async waitAllEnded(ids: string[], timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const rows = await this.database.db.selectFrom('tasks').select(['id', 'status', 'stage']).where('id', 'in', ids).execute();
+      const open = rows.filter((r) => r.status === 'queued' || r.status === 'running');
+      if (open.length === 0) return;
+      if (Date.now() > deadline) {
+        throw new Error(`tasks still open after ${timeoutMs} ms: ${open.map((r) => `${r.id}@${r.stage}`).join(', ')}\n${this.logs.slice(-30).join('\n')}`);
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  /** Every invariant of the money rules, for each task, against the issuer's own books. */
+  async checkInvariants(ids: string[]): Promise<{ statuses: Record<string, number> }> {
+    const problems: string[] = [];
+    const statuses: Record<string, number> = {};
+    for (const id of ids) {
+      const task = (await this.repos.tasks.get(id))!;
+      statuses[task.status] = (statuses[task.status] ?? 0) + 1;
+      if (!['completed', 'failed', 'cancelled'].includes(task.status)) problems.push(`${id}: not ended (${task.status})`);
+      if (task.status === 'failed' && !task.error_code) problems.push(`${id}: failed without a reason`);
+      if (task.reserved !== 0) problems.push(`${id}: ${task.reserved} still reserved`);
+      if (task.captured - task.refunded + task.reserved > task.budget_limit) problems.push(`${id}: over budget`);
+      const tokens = await this.issuer.tokensFor(id);
+      for (const t of tokens) {
+        if (t.status === 'active') problems.push(`${id}: token ${t.id} still active`);
+        if (t.spent > t.limit) problems.push(`${id}: issuer spent over limit`);
+        const perResource = new Map<string, number>();
+        for (const c of t.charges) perResource.set(c.description ?? '', (perResource.get(c.description ?? '') ?? 0) + 1);
+        for (const [resource, n] of perResource) if (n > 1) problems.push(`${id}: ${resource} charged ${n} times`);
+      }
+      const companies = await this.repos.companies.list(id);
+      for (const c of companies) if (c.status === 'found') problems.push(`${id}: company ${c.company_id} left as found`);
+    }
+    const { differences } = await reconcile(this.repos, this.issuer);
+    for (const d of differences) if (ids.includes(d.taskId)) problems.push(`reconcile ${d.taskId} ${d.kind}: ${d.detail}`);
+    if (problems.length) throw new Error(`invariants broken:\n${problems.join('\n')}`);
+    return { statuses };
+  }
+
+  /** The dashboard counted every ledger row of these tasks exactly once (waits for stragglers). */
+  async waitDashboardCaughtUp(ids: string[], timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const behind: string[] = [];
+      for (const id of ids) {
+        const ledger = await this.repos.payments.ledger(id);
+        const usage = await this.repos.dashboard.forTask(id);
+        const sum = (k: string) => ledger.filter((l) => l.kind === k).reduce((s, l) => s + l.amount, 0);
+        const ok =
+          ledger.length === 0
+            ? !usage
+            : usage && usage.events === ledger.length && usage.reserved === sum('reserve') && usage.captured === sum('capture') && usage.released === sum('release') && usage.refunded === sum('refund');
+        if (!ok) behind.push(id);
+      }
+      if (behind.length === 0) return;
+      if (Date.now() > deadline) throw new Error(`dashboard does not match the ledger for ${behind.join(', ')}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+
+  /** SIGTERM every worker; each must be gone within its shutdown budget. Returns the slowest, in ms. */
+  async stopWorkers(): Promise<number> {
+    let slowest = 0;
+    await Promise.all(
+      this.procs.map(async (p) => {
+        if (!p || p.child.exitCode !== null || p.child.signalCode !== null) return;
+        const t0 = Date.now();
+        p.child.kill('SIGTERM');
+        const timer = setTimeout(() => p.child.kill('SIGKILL'), 10_000);
+        await p.exited;
+        clearTimeout(timer);
+        slowest = Math.max(slowest, Date.now() - t0);
+      }),
+    );
+    return slowest;
+  }
+
+  async close(): Promise<void> {
+    for (const p of this.procs) if (p && p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+    await Promise.all(this.procs.map((p) => p?.exited));
+    await this.producer?.close();
+    if (this.redis) {
+      await deleteKeys(this.redis, `${this.prefix}:*`).catch(() => undefined);
+      this.redis.disconnect();
+    }
+    if (this.database) {
+      await sql`drop schema if exists ${sql.id(this.schema)} cascade`.execute(this.database.db).catch(() => undefined);
+      await this.database.close();
+    }
+    await this.mocks?.close();
+    rmSync(this.dataDir, { recursive: true, force: true });
+  }
+}
