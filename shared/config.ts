@@ -5,7 +5,9 @@ export class ConfigError extends Error {}
 
 const url = z.url({ protocol: /^https?$/ });
 const optionalUrl = z.preprocess((v) => (v === '' ? undefined : v), url.optional());
-const int = (min: number, max: number, fallback: number) => z.coerce.number().int().min(min).max(max).default(fallback);
+const blankIsUnset = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
+const int = (min: number, max: number, fallback: number) =>
+  z.preprocess(blankIsUnset, z.coerce.number().int().min(min).max(max).default(fallback));
 
 /** `tenant:key,tenant:key` → map from key to tenant. */
 const apiKeys = z
@@ -17,6 +19,10 @@ const apiKeys = z
       const [tenant, key, extra] = pair.split(':');
       if (!tenant || !key || extra !== undefined) {
         ctx.addIssue({ code: 'custom', message: `"${pair}" is not tenant:key` });
+        return z.NEVER;
+      }
+      if (byKey.has(key) && byKey.get(key) !== tenant) {
+        ctx.addIssue({ code: 'custom', message: `a key is listed for two tenants (${byKey.get(key)} and ${tenant})` });
         return z.NEVER;
       }
       byKey.set(key, tenant);

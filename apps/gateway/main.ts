@@ -12,7 +12,7 @@ async function main() {
   const config = loadConfig();
   const { redisUrl } = requireSharedServices(config, 'gateway');
   const log = createLogger(config.LOG_LEVEL, 'gateway');
-  const { database, repos } = await openBooks(config);
+  const { database, repos } = await openBooks(config, { onWait: (err) => log.warn({ err: err.message }, 'waiting for Postgres') });
   const redis = redisConnection(redisUrl, 'producer');
   const producer = new Producer(redis, config.QUEUE_PREFIX);
   const server = await serveApp(createApp({ repos, database, producer, redis, log, config }), config.PORT, config.HOST);

@@ -1,18 +1,39 @@
 import type { Redis } from 'ioredis';
 import type { Config } from '../../shared/config.ts';
+import { isDependencyDown } from '../../shared/errors.ts';
 import { migrate, openDatabase, repositories, type Db, type Repositories } from '../../shared/db/index.ts';
 
-/** Opens the database named by the configuration (PGlite when no URL) and migrates it. */
-export async function openBooks(config: Config, opts: { inMemory?: boolean; poolSize?: number } = {}): Promise<{ database: Db; repos: Repositories }> {
-  const database = await openDatabase({
-    databaseUrl: config.DATABASE_URL,
-    schema: config.DATABASE_SCHEMA,
-    dataDir: config.DATA_DIR,
-    inMemory: opts.inMemory,
-    poolSize: opts.poolSize,
-  });
-  await migrate(database);
-  return { database, repos: repositories(database) };
+/** How long a starting process waits for Postgres to answer before giving up. */
+const STARTUP_WAIT_MS = 60_000;
+
+/**
+ * Opens the database named by the configuration (PGlite when no URL) and migrates it. A process that
+ * starts while Postgres is down (a restart, an outage) waits for it rather than dying.
+ */
+export async function openBooks(
+  config: Config,
+  opts: { inMemory?: boolean; poolSize?: number; onWait?: (err: Error) => void } = {},
+): Promise<{ database: Db; repos: Repositories }> {
+  const deadline = Date.now() + STARTUP_WAIT_MS;
+  for (let attempt = 1; ; attempt++) {
+    let database: Db | undefined;
+    try {
+      database = await openDatabase({
+        databaseUrl: config.DATABASE_URL,
+        schema: config.DATABASE_SCHEMA,
+        dataDir: config.DATA_DIR,
+        inMemory: opts.inMemory,
+        poolSize: opts.poolSize,
+      });
+      await migrate(database);
+      return { database, repos: repositories(database) };
+    } catch (err) {
+      await database?.close().catch(() => undefined);
+      if (!isDependencyDown(err) || Date.now() > deadline) throw err;
+      opts.onWait?.(err as Error);
+      await new Promise((r) => setTimeout(r, Math.min(2_000, 200 * attempt)));
+    }
+  }
 }
 
 /**

@@ -18,7 +18,7 @@ async function main() {
   const { redisUrl } = requireSharedServices(config, 'worker');
   const where = providerLocations(config);
   const log = createLogger(config.LOG_LEVEL, `worker:${stages.join('+')}`);
-  const { database, repos } = await openBooks(config);
+  const { database, repos } = await openBooks(config, { onWait: (err) => log.warn({ err: err.message }, 'waiting for Postgres') });
   const producerRedis = redisConnection(redisUrl, 'producer');
   const workerRedis = redisConnection(redisUrl, 'worker');
   const producer = new Producer(producerRedis, config.QUEUE_PREFIX);

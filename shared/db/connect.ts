@@ -49,8 +49,10 @@ export async function openDatabase(opts: DbOptions): Promise<Db> {
       types: pgTypes() as pg.CustomTypesConfig,
       connectionTimeoutMillis: 5_000,
     });
-    // An idle client losing its server (Postgres restart) must not crash the process.
+    // A client losing its server (Postgres restart, network cut) must not crash the process: idle
+    // clients report to the pool, busy ones to themselves; their queries fail and the pool replaces them.
     pool.on('error', () => {});
+    pool.on('connect', (client) => client.on('error', () => {}));
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     await sql`create schema if not exists ${sql.id(opts.schema)}`.execute(db);
     return { db, kind: 'postgres', schema: opts.schema, close: () => db.destroy() };

@@ -52,53 +52,59 @@ export class PaymentRepository {
    * Reserves `amount` of the task's budget for one resource, before anything is paid. The check and
    * the increment are one conditional UPDATE on the task row, so concurrent reservations serialise on
    * that row and `spent + reserved ≤ limit` holds under any concurrency. The payment row (with its
-   * idempotency key) is written in the same transaction; if it already exists, it is returned as is.
+   * idempotency key) is written in the same transaction, first; if it already exists (a redelivery,
+   * or the same job racing itself), that payment is returned as is and no budget is touched.
    */
   async reserve(input: { taskId: string; companyId: string; tenant: string; resource: string; amount: number; key: string }): Promise<ReserveResult> {
     const existing = await this.byKey(input.key);
     if (existing) return { kind: 'existing', payment: existing };
-    return this.db.transaction().execute(async (trx): Promise<ReserveResult> => {
-      const task = await trx
-        .updateTable('tasks')
-        .set({ reserved: sql<number>`reserved + ${input.amount}`, updated_at: sql<Date>`now()` })
-        .where('id', '=', input.taskId)
-        .where('status', '=', 'running')
-        .where('cancel_requested', '=', false)
-        .where(sql<boolean>`budget_limit - (captured - refunded) - reserved >= ${input.amount}`)
-        .returning('id')
-        .executeTakeFirst();
-      if (!task) {
-        const t = await trx
-          .selectFrom('tasks')
-          .select(['status', 'cancel_requested', sql<number>`budget_limit - (captured - refunded) - reserved`.as('remaining')])
+    try {
+      return await this.db.transaction().execute(async (trx): Promise<ReserveResult> => {
+        // The payment row first: a concurrent reservation of the same key waits on the unique index
+        // and then finds this one, instead of competing for the budget with it.
+        const payment = await trx
+          .insertInto('payments')
+          .values({
+            task_id: input.taskId,
+            company_id: input.companyId,
+            tenant: input.tenant,
+            resource: input.resource,
+            amount: input.amount,
+            idempotency_key: input.key,
+            state: 'reserved',
+          })
+          .onConflict((oc) => oc.column('idempotency_key').doNothing())
+          .returningAll()
+          .executeTakeFirst();
+        if (!payment) {
+          const theirs = await trx.selectFrom('payments').selectAll().where('idempotency_key', '=', input.key).executeTakeFirstOrThrow();
+          return { kind: 'existing', payment: theirs };
+        }
+        const task = await trx
+          .updateTable('tasks')
+          .set({ reserved: sql<number>`reserved + ${input.amount}`, updated_at: sql<Date>`now()` })
           .where('id', '=', input.taskId)
-          .executeTakeFirstOrThrow();
-        return t.status !== 'running' || t.cancel_requested ? { kind: 'task_closed' } : { kind: 'over_budget', remaining: Number(t.remaining) };
-      }
-      const payment = await trx
-        .insertInto('payments')
-        .values({
-          task_id: input.taskId,
-          company_id: input.companyId,
-          tenant: input.tenant,
-          resource: input.resource,
-          amount: input.amount,
-          idempotency_key: input.key,
-          state: 'reserved',
-        })
-        .onConflict((oc) => oc.column('idempotency_key').doNothing())
-        .returningAll()
-        .executeTakeFirst();
-      if (!payment) {
-        // Another worker reserved the same key between our read and this insert: undo ours, use theirs.
-        throw new ConcurrentReservation();
-      }
-      const id = await book(trx, payment, 'reserve', input.amount, `${input.key}:reserve`);
-      return { kind: 'reserved', payment, ledgerEntryIds: id ? [id] : [] };
-    }).catch(async (err) => {
-      if (err instanceof ConcurrentReservation) return { kind: 'existing', payment: (await this.byKey(input.key))! };
+          .where('status', '=', 'running')
+          .where('cancel_requested', '=', false)
+          .where(sql<boolean>`budget_limit - (captured - refunded) - reserved >= ${input.amount}`)
+          .returning('id')
+          .executeTakeFirst();
+        if (!task) {
+          const t = await trx
+            .selectFrom('tasks')
+            .select(['status', 'cancel_requested', sql<number>`budget_limit - (captured - refunded) - reserved`.as('remaining')])
+            .where('id', '=', input.taskId)
+            .executeTakeFirstOrThrow();
+          // Roll the payment row back with the refusal.
+          throw new Refused(t.status !== 'running' || t.cancel_requested ? { kind: 'task_closed' } : { kind: 'over_budget', remaining: Number(t.remaining) });
+        }
+        const id = await book(trx, payment, 'reserve', input.amount, `${input.key}:reserve`);
+        return { kind: 'reserved', payment, ledgerEntryIds: id ? [id] : [] };
+      });
+    } catch (err) {
+      if (err instanceof Refused) return err.result;
       throw err;
-    });
+    }
   }
 
   /** The pay call's outcome is not known (timeout, 5xx): money stays reserved until the issuer tells. */
@@ -267,7 +273,12 @@ export class PaymentRepository {
   }
 }
 
-class ConcurrentReservation extends Error {}
+/** A refused reservation, thrown to roll its transaction back. */
+class Refused extends Error {
+  constructor(readonly result: ReserveResult) {
+    super(result.kind);
+  }
+}
 
 async function book(trx: Trx, payment: Payment, kind: LedgerKind, amount: number, eventKey: string): Promise<number | undefined> {
   if (amount <= 0) return undefined;

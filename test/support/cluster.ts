@@ -129,7 +129,16 @@ export class Cluster {
     return res.status;
   }
 
-  /** Waits until every task has ended; returns how long it took. */
+  /** Waits until some task has reached a stage (the workers are up and busy). */
+  async waitForStage(ids: string[], stage: 'search' | 'authorize' | 'detail' | 'report', timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!(await this.database.db.selectFrom('tasks').select('id').where('id', 'in', ids).where('stage', '=', stage).executeTakeFirst())) {
+      if (Date.now() > deadline) throw new Error(`no task reached ${stage} within ${timeoutMs} ms\n${this.logs.slice(-20).join('\n')}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  /** Waits until every task has ended. */
   async waitAllEnded(ids: string[], timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {

@@ -121,7 +121,7 @@ describe('POST /v1/tasks (accepted)', () => {
     }
   });
 
-  it('accepts a +json media type with a charset', async () => {
+  it('accepts application/json with a charset parameter', async () => {
     const res = await h.api('/v1/tasks', { body: JSON.stringify(body()), headers: { 'content-type': 'application/json; charset=utf-8' } });
     expect(res.status).toBe(202);
   });

@@ -1,0 +1,143 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from './config.ts';
+
+/** Runs loadConfig and returns the ConfigError it throws (fails the test when it does not throw one). */
+function configError(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return err as ConfigError;
+  }
+  throw new Error(`loadConfig(${JSON.stringify(env)}) did not throw`);
+}
+
+describe('loadConfig: defaults (DESIGN §6)', () => {
+  it('an empty environment gives the documented defaults', () => {
+    const c = loadConfig({});
+    expect(c.PORT).toBe(8000);
+    expect(c.DATA_DIR).toBe('./.data');
+    expect(c.VOICEID_ENROLLED).toBe('demo-voice');
+    // Unset means: embedded Redis / PGlite, mocks started on free ports, the offline report writer.
+    expect(c.REDIS_URL).toBeUndefined();
+    expect(c.DATABASE_URL).toBeUndefined();
+    expect(c.MARKETPLACE_URL).toBeUndefined();
+    expect(c.TOKEN_ISSUER_URL).toBeUndefined();
+    expect(c.VOICEID_URL).toBeUndefined();
+    expect(c.OPENAI_API_KEY).toBeUndefined();
+    expect(c.API_KEYS).toBeInstanceOf(Map);
+    expect(c.API_KEYS.size).toBeGreaterThan(0);
+  });
+
+  it('does not read process.env when an environment is passed', () => {
+    const saved = process.env.PORT;
+    process.env.PORT = 'not-a-port';
+    try {
+      expect(loadConfig({}).PORT).toBe(8000);
+    } finally {
+      if (saved === undefined) delete process.env.PORT;
+      else process.env.PORT = saved;
+    }
+  });
+
+  it('an empty DATABASE_URL or REDIS_URL means unset, not invalid', () => {
+    const c = loadConfig({ DATABASE_URL: '', REDIS_URL: '' });
+    expect(c.DATABASE_URL).toBeUndefined();
+    expect(c.REDIS_URL).toBeUndefined();
+  });
+
+  it('takes valid values as given', () => {
+    const c = loadConfig({
+      PORT: '9123',
+      REDIS_URL: 'redis://127.0.0.1:6379',
+      DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/test',
+      DATA_DIR: '/tmp/arp',
+      QUEUE_PREFIX: 'arp-2',
+      MARKETPLACE_URL: 'http://127.0.0.1:7001',
+    });
+    expect(c.PORT).toBe(9123);
+    expect(c.REDIS_URL).toBe('redis://127.0.0.1:6379');
+    expect(c.DATABASE_URL).toBe('postgres://postgres@127.0.0.1:5432/test');
+    expect(c.DATA_DIR).toBe('/tmp/arp');
+    expect(c.QUEUE_PREFIX).toBe('arp-2');
+    expect(c.MARKETPLACE_URL).toBe('http://127.0.0.1:7001');
+  });
+
+  it.each([['rediss://cache.example:6380'], ['redis://:secret@127.0.0.1:6379/2']])('accepts REDIS_URL %s', (url) => {
+    expect(loadConfig({ REDIS_URL: url }).REDIS_URL).toBe(url);
+  });
+
+  it.each([['postgresql://u:p@db:5432/arp'], ['postgres://postgres:postgres@postgres:5432/arp']])('accepts DATABASE_URL %s', (url) => {
+    expect(loadConfig({ DATABASE_URL: url }).DATABASE_URL).toBe(url);
+  });
+});
+
+describe('loadConfig: a bad value throws a ConfigError that names the variable', () => {
+  it.each([['abc'], ['70000'], ['65536'], ['-1'], ['80.5']])('PORT=%j', (value) => {
+    expect(configError({ PORT: value }).message).toContain('PORT');
+  });
+
+  it('an empty PORT never becomes port 0 (a random port): it is the default or an error', () => {
+    let port: number | undefined;
+    try {
+      port = loadConfig({ PORT: '' }).PORT;
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as Error).message).toContain('PORT');
+      return;
+    }
+    expect(port).toBe(8000);
+  });
+
+  it.each([['localhost:6379'], ['127.0.0.1:6379'], ['http://127.0.0.1:6379'], ['not a url']])('REDIS_URL=%j', (value) => {
+    expect(configError({ REDIS_URL: value }).message).toContain('REDIS_URL');
+  });
+
+  it.each([['mysql://root@127.0.0.1/test'], ['127.0.0.1:5432'], ['not a url'], ['http://db:5432/arp']])('DATABASE_URL=%j', (value) => {
+    expect(configError({ DATABASE_URL: value }).message).toContain('DATABASE_URL');
+  });
+
+  it.each([['garbage'], ['a:k1:extra'], ['a:'], [':k1'], ['a:k1,garbage'], [',']])('API_KEYS=%j', (value) => {
+    expect(configError({ API_KEYS: value }).message).toContain('API_KEYS');
+  });
+
+  it('names every bad variable, not just the first', () => {
+    const message = configError({ PORT: 'x', DATABASE_URL: 'mysql://x', API_KEYS: 'garbage' }).message;
+    expect(message).toContain('PORT');
+    expect(message).toContain('DATABASE_URL');
+    expect(message).toContain('API_KEYS');
+  });
+
+  it('does not blame a variable that is fine', () => {
+    const message = configError({ PORT: '8080', DATABASE_URL: 'mysql://x' }).message;
+    expect(message).toContain('DATABASE_URL');
+    expect(message).not.toContain('PORT');
+  });
+});
+
+describe('loadConfig: API_KEYS is tenant:key,tenant:key', () => {
+  it('"a:k1,b:k2" maps key k1 to tenant a and k2 to tenant b', () => {
+    const keys = loadConfig({ API_KEYS: 'a:k1,b:k2' }).API_KEYS;
+    expect(keys.get('k1')).toBe('a');
+    expect(keys.get('k2')).toBe('b');
+    expect(keys.size).toBe(2);
+    // Looked up by key, never by tenant.
+    expect(keys.get('a')).toBeUndefined();
+  });
+
+  it('one tenant may hold several keys', () => {
+    const keys = loadConfig({ API_KEYS: 'acme:key-1,acme:key-2,other:key-3' }).API_KEYS;
+    expect([...keys.entries()].sort()).toEqual([
+      ['key-1', 'acme'],
+      ['key-2', 'acme'],
+      ['key-3', 'other'],
+    ]);
+  });
+
+  it('ignores spaces around the pairs and empty entries', () => {
+    const keys = loadConfig({ API_KEYS: ' a:k1 , b:k2 ,' }).API_KEYS;
+    expect(keys.get('k1')).toBe('a');
+    expect(keys.get('k2')).toBe('b');
+    expect(keys.size).toBe(2);
+  });
+});
