@@ -1,15 +1,39 @@
 import { defineConfig } from 'vitest/config';
 
+const shared = {
+  globalSetup: ['test/support/global-setup.ts'],
+  pool: 'forks' as const,
+  testTimeout: 30_000,
+  hookTimeout: 60_000,
+};
+
+/**
+ * Two groups: the ordinary suite, two files at a time (two cores); then the fault-injection files
+ * (several worker processes each), one at a time, so their timing is not starved by other files.
+ */
 export default defineConfig({
   test: {
-    include: ['**/*.test.ts'],
-    exclude: ['node_modules/**', '.data/**'],
-    globalSetup: ['test/support/global-setup.ts'],
-    pool: 'forks',
-    // Two cores: two files at a time; the fault-injection files run one at a time on their own.
-    maxWorkers: 2,
-    testTimeout: 30_000,
-    hookTimeout: 60_000,
-    sequence: { groupOrder: 0 },
+    projects: [
+      {
+        test: {
+          ...shared,
+          name: 'suite',
+          include: ['**/*.test.ts'],
+          exclude: ['node_modules/**', '.data/**', 'test/faults/**'],
+          maxWorkers: 2,
+          sequence: { groupOrder: 0 },
+        },
+      },
+      {
+        test: {
+          ...shared,
+          name: 'faults',
+          include: ['test/faults/**/*.test.ts'],
+          maxWorkers: 1,
+          testTimeout: 120_000,
+          sequence: { groupOrder: 1 },
+        },
+      },
+    ],
   },
 });

@@ -12,10 +12,17 @@ export function problem(c: Context, code: ErrorCode, detail: string, errors?: Fi
 /** The app's error handler: known errors become their problem; anything else a logged 500. */
 export function errorHandler(log: Logger) {
   return (err: Error, c: Context): Response => {
-    if (err instanceof ApiError) return problem(c, err.code, err.message, err.errors);
+    if (err instanceof ApiError) {
+      if (err.code === 'unauthorized') c.header('WWW-Authenticate', 'Bearer realm="agent-research-pay"');
+      return problem(c, err.code, err.message, err.errors);
+    }
     if (err instanceof HTTPException) {
+      // Keep the challenge (e.g. basic auth's WWW-Authenticate), so a browser asks for credentials.
+      const challenge = err.getResponse().headers.get('www-authenticate');
+      if (challenge) c.header('WWW-Authenticate', challenge);
       const code: ErrorCode = err.status === 401 ? 'unauthorized' : err.status === 413 ? 'payload_too_large' : err.status === 404 ? 'not_found' : 'validation_failed';
-      return problem(c, code, err.message || 'request rejected');
+      const detail = err.status === 401 ? 'sign in with the admin user and password' : err.message || 'request rejected';
+      return problem(c, code, detail);
     }
     if (isDependencyDown(err)) {
       log.warn({ err: err.message, path: c.req.path }, 'a dependency is down');

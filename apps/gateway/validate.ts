@@ -21,6 +21,10 @@ export async function readJson(c: Context): Promise<unknown> {
 export function validate<T extends z.ZodType>(schema: T, input: unknown, what = 'request'): z.infer<T> {
   const result = schema.safeParse(input);
   if (result.success) return result.data;
-  const errors = result.error.issues.map((i) => ({ path: i.path.length ? i.path.join('.') : '(root)', message: i.message }));
+  const pathOf = (parts: PropertyKey[]) => (parts.length ? parts.map(String).join('.') : '(root)');
+  // An unknown field is named by its own path, one error each.
+  const errors = result.error.issues.flatMap((i) =>
+    i.code === 'unrecognized_keys' ? i.keys.map((k) => ({ path: pathOf([...i.path, k]), message: 'is not a known field' })) : [{ path: pathOf(i.path), message: i.message }],
+  );
   throw new ApiError('validation_failed', `the ${what} is not valid: ${errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`, errors);
 }

@@ -1,10 +1,12 @@
 import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import type { Db } from './connect.ts';
 import * as initial from './migrations/2026_11_24_001_initial.ts';
+import * as taskSequence from './migrations/2026_11_24_002_task_sequence.ts';
 
 /** Every migration, by its frozen date-stamped name. New ones are appended here. */
 const MIGRATIONS: Record<string, Migration> = {
   '2026_11_24_001_initial': initial,
+  '2026_11_24_002_task_sequence': taskSequence,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

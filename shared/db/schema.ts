@@ -19,6 +19,8 @@ export type LedgerKind = 'reserve' | 'capture' | 'release' | 'refund';
 
 export interface TasksTable {
   id: string;
+  /** Insertion order: the exact key of newest-first listings. */
+  seq: Generated<number>;
   tenant: string;
   idempotency_key: string | null;
   request_hash: string | null;

@@ -39,15 +39,11 @@ export class TaskRepository {
     return q.executeTakeFirst();
   }
 
-  /** A tenant's tasks, newest first, keyset-paginated on (created_at, id). */
-  async list(tenant: string, limit: number, after?: { createdAt: Date; id: string }): Promise<Task[]> {
+  /** A tenant's tasks, newest first, keyset-paginated on the insertion sequence. */
+  async list(tenant: string, limit: number, beforeSeq?: number): Promise<Task[]> {
     let q = this.db.selectFrom('tasks').selectAll().where('tenant', '=', tenant);
-    if (after) {
-      q = q.where((eb) =>
-        eb.or([eb('created_at', '<', after.createdAt), eb.and([eb('created_at', '=', after.createdAt), eb('id', '<', after.id)])]),
-      );
-    }
-    return q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit).execute();
+    if (beforeSeq !== undefined) q = q.where('seq', '<', beforeSeq);
+    return q.orderBy('seq', 'desc').limit(limit).execute();
   }
 
   /**

@@ -22,11 +22,14 @@ const budget = z.union([z.string(), z.number()], { error: 'must be a decimal str
 });
 
 /** The body of POST /v1/tasks. Unknown fields are rejected, so a typo is never silently ignored. */
+/** Postgres text cannot hold NUL, and no theme or voice id needs control characters. */
+const noControl = (s: string) => !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(s);
+
 export const createTaskBody = z.strictObject({
-  theme: z.string().trim().min(1, 'must not be empty').max(500, 'must be at most 500 characters'),
+  theme: z.string().trim().min(1, 'must not be empty').max(500, 'must be at most 500 characters').refine(noControl, 'must not contain control characters'),
   budget,
   currency: z.literal(CURRENCY, { error: 'only CNY is supported' }).optional(),
-  voiceId: z.string().trim().min(1, 'must not be empty').max(200),
+  voiceId: z.string().trim().min(1, 'must not be empty').max(200).refine(noControl, 'must not contain control characters'),
   maxCompanies: z.number().int('must be a whole number').min(1).max(20).default(5),
 });
 
@@ -37,7 +40,7 @@ export function createTaskRoute(deps: GatewayDeps) {
   return new Hono<AuthEnv>().post('/', async (c) => {
     const tenant = c.get('tenant');
     const keyHeader = c.req.header('idempotency-key');
-    const key = keyHeader === undefined ? null : validate(idempotencyKey, keyHeader, 'Idempotency-Key header');
+    const key = keyHeader === undefined ? null : validate(z.object({ 'Idempotency-Key': idempotencyKey }), { 'Idempotency-Key': keyHeader }, 'header')['Idempotency-Key'];
     const body = validate(createTaskBody, await readJson(c), 'task');
     const requestHash = createHash('sha256')
       .update(JSON.stringify([body.theme, body.budget, body.voiceId, body.maxCompanies]))

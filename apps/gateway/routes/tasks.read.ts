@@ -20,17 +20,15 @@ const listQuery = z.object({
   cursor: z.string().max(200).optional(),
 });
 
-function encodeCursor(createdAt: Date, id: string): string {
-  return Buffer.from(`${createdAt.toISOString()}|${id}`).toString('base64url');
+/** The cursor is opaque to clients: the insertion sequence of the last task of the page. */
+function encodeCursor(seq: number): string {
+  return Buffer.from(`v1:${seq}`).toString('base64url');
 }
 
-function decodeCursor(cursor: string): { createdAt: Date; id: string } {
-  const [at, id] = Buffer.from(cursor, 'base64url').toString().split('|');
-  const createdAt = new Date(at ?? '');
-  if (!id || !uuid.safeParse(id).success || Number.isNaN(createdAt.getTime())) {
-    throw new ApiError('validation_failed', 'the cursor is not valid', [{ path: 'cursor', message: 'not a cursor this API returned' }]);
-  }
-  return { createdAt, id };
+function decodeCursor(cursor: string): number {
+  const match = /^v1:(\d{1,15})$/.exec(Buffer.from(cursor, 'base64url').toString());
+  if (!match) throw new ApiError('validation_failed', 'the cursor is not valid', [{ path: 'cursor', message: 'not a cursor this API returned' }]);
+  return Number(match[1]);
 }
 
 /** GET /v1/tasks (newest first, cursor-paginated) and GET /v1/tasks/:id. */
@@ -44,7 +42,7 @@ export function readTaskRoutes(deps: GatewayDeps) {
       const last = page.at(-1);
       return c.json({
         data: page.map((t) => taskView(t, companies.get(t.id) ?? [])),
-        ...(tasks.length > q.limit && last ? { nextCursor: encodeCursor(last.created_at, last.id) } : {}),
+        ...(tasks.length > q.limit && last ? { nextCursor: encodeCursor(last.seq) } : {}),
       });
     })
     .get('/:id', async (c) => {
