@@ -19,6 +19,7 @@ export const FAULT_RATES = [
   'pay_timeout',
   'detail_5xx',
   'detail_bad_data',
+  'detail_partial',
 ] as const;
 
 /** A probabilistic fault kind. */
@@ -43,6 +44,7 @@ const DEFAULTS: ResolvedFaults = {
   pay_timeout: 0,
   detail_5xx: 0,
   detail_bad_data: 0,
+  detail_partial: 0,
   latency_ms: 0,
   timeout_hang_ms: 30_000,
   seed: 1,

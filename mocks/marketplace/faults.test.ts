@@ -124,6 +124,18 @@ describe('marketplace fault injection', () => {
     expect(doc.data.attributes).toBeUndefined();
   });
 
+  it('detail_partial answers 200 with a record lacking its financials and shareholders', async () => {
+    const token = await createToken(issuerUrl, '50.00');
+    const receipt = await receiptFor(token.id);
+    const res = await market({ detail_partial: 1 }).request(`/company/detail?id=${company.id}`, { headers: { 'X-Payment-Receipt': receipt } });
+    expect(res.status).toBe(200);
+    const doc = await body(res);
+    expect(doc.data.attributes.name).toBe(company.name);
+    expect(doc.data.attributes.financials).toBeUndefined();
+    expect(doc.data.attributes.shareholders).toBeUndefined();
+    expect(doc.data.attributes.contacts).toBeDefined();
+  });
+
   it('paid-detail faults follow the seed', async () => {
     const token = await createToken(issuerUrl, '50.00');
     const receipt = await receiptFor(token.id);

@@ -4,6 +4,7 @@ import { formatMoney } from '../../shared/money.ts';
 import type { JobContext, Processor, StageDeps } from '../deps.ts';
 import type { Payload } from '../payloads.ts';
 import { chargeAtIssuer, refundPayment } from '../settle.ts';
+import { judgeRecord } from './completeness.ts';
 
 /** A receipt's life at the marketplace is 24 h; we stop trusting it an hour early. */
 const RECEIPT_TRUST_MS = 23 * 3600 * 1000;
@@ -89,7 +90,22 @@ async function payAndFetch(deps: StageDeps, task: Task, company: Company, paymen
   // 2. Fetch the record with the receipt; the receipt stays valid for retries, so no second charge.
   try {
     const detail = await deps.providers.marketplace.fetchDetail(companyId, receipt, ctx.signal);
-    await deps.repos.companies.settle(task.id, companyId, 'bought', { detail, receiptId: payment.receipt_id });
+    const judged = judgeRecord(detail, payment.amount);
+    if (judged.missingIdentity.length) throw new PermanentError('bad_data', `the record lacks ${judged.missingIdentity.join(', ')}`);
+    // An incomplete record is kept, and what is missing is refunded (partially). The target is the
+    // total refund for this record, so a retry after a crash refunds only what is still due.
+    const due = judged.refundDue - payment.refunded_amount;
+    if (due > 0) {
+      await deps.repos.payments.noteError(payment.id, `incomplete record: no ${judged.missingSections.join(', ')}`);
+      await refundPayment(deps, payment, due, ctx.signal);
+    }
+    await deps.repos.companies.settle(task.id, companyId, 'bought', {
+      detail,
+      receiptId: payment.receipt_id,
+      ...(judged.missingSections.length
+        ? { error: { code: 'incomplete_record', message: `missing ${judged.missingSections.join(', ')}; ${formatMoney(judged.refundDue)} refunded` } }
+        : {}),
+    });
     await deps.repos.payments.markDelivered(payment.id);
     return { outcome: 'bought', companyId };
   } catch (err) {

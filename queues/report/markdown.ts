@@ -25,7 +25,8 @@ function detailSection(c: Company, payment: Payment | undefined): string {
   const detail = (c.detail ?? {}) as Record<string, unknown>;
   const rows = Object.entries(detail).map(([k, v]) => `| ${cell(k)} | ${cell(value(v))} |`);
   const how = c.status === 'reused' ? `reused an earlier receipt (${c.receipt_id ?? '—'}), no charge` : `bought for ${formatMoney(payment?.amount ?? c.price)} CNY, receipt ${c.receipt_id ?? '—'}`;
-  return [`### company_detail: ${c.name} (${c.company_id})`, '', `${c.industry}, ${c.city} — ${how}.`, '', '| field | value |', '| --- | --- |', ...rows, ''].join('\n');
+  const shortfall = c.error_code === 'incomplete_record' ? [`Incomplete delivery: ${c.error_message}.`, ''] : [];
+  return [`### company_detail: ${c.name} (${c.company_id})`, '', `${c.industry}, ${c.city} — ${how}.`, '', ...shortfall, '| field | value |', '| --- | --- |', ...rows, ''].join('\n');
 }
 
 /**

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseMoney } from '../../shared/money.ts';
+import { formatMoney, parseMoney } from '../../shared/money.ts';
 import { IssuerClient } from '../../shared/providers/issuer.ts';
 import { ISSUER_KEY, openHarness, postTask, waitFor, waitForEnd, type Harness } from '../support/harness.ts';
 
@@ -62,6 +62,38 @@ describe('the pipeline', () => {
     for (const c of settled.filter((c: any) => c.status === 'bought')) expect(report).toContain(`company_detail: ${c.name}`);
     await expectBooksMatchIssuer(h, id);
   }, 90_000);
+
+  it('refunds part of the price of an incomplete record, in the ledger, the issuer, the dashboard and the report', async () => {
+    h = await openHarness({ workers: 'all', faults: { detail_partial: 1, seed: 2 } });
+    const id = await postTask(h, { theme: 'biotech', budget: '50.00', voiceId: 'demo-voice', maxCompanies: 3 });
+    const task = await waitForEnd(h, id);
+    expect(task.status).toBe('completed');
+    const bought = task.companies.filter((c: any) => c.status === 'bought');
+    expect(bought.length).toBeGreaterThan(0);
+    // Two of the four paid sections are missing: half of each price comes back, rounded down to the fen.
+    const paid = bought.reduce((s: number, c: any) => s + parseMoney(c.price), 0);
+    const refunded = bought.reduce((s: number, c: any) => s + Math.floor(parseMoney(c.price) / 2), 0);
+    expect(parseMoney(task.budget.refunded)).toBe(refunded);
+    expect(parseMoney(task.budget.spent)).toBe(paid - refunded);
+    for (const c of bought) expect(c.reason.code).toBe('incomplete_record');
+
+    const { tokens } = await expectBooksMatchIssuer(h, id);
+    for (const charge of tokens[0]!.charges) expect(charge.refundedAmount).toBe(Math.floor(charge.amount / 2));
+    const ledger = await h.repos.payments.ledger(id);
+    expect(ledger.filter((l) => l.kind === 'refund')).toHaveLength(bought.length);
+    const usage = await waitFor(async () => {
+      const u = await h!.repos.dashboard.forTask(id);
+      return u && u.events === ledger.length ? u : undefined;
+    }, 'the dashboard to count the refunds');
+    expect(usage.refunded).toBe(refunded);
+
+    const report = await (await h.api(`/v1/tasks/${id}/report`)).text();
+    for (const c of bought) {
+      expect(report).toContain(`company_detail: ${c.name}`);
+      expect(report).toContain(`| ${c.name} | ${c.price} | ${c.receiptId} | bought | ${formatMoney(Math.floor(parseMoney(c.price) / 2))} |`);
+    }
+    expect(report).toContain('Incomplete delivery: missing financials, shareholders');
+  });
 
   it('completes with an empty report and no token when nothing matches the theme', async () => {
     h = await openHarness({ workers: 'all' });

@@ -43,6 +43,7 @@ describe.skipIf(!databaseUrl)('crashes and provider faults (3 worker processes, 
         timeout_hang_ms: 2_500,
         detail_5xx: 0.08,
         detail_bad_data: 0.04,
+        detail_partial: 0.05,
       },
     });
     await cluster.start();

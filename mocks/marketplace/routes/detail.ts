@@ -47,6 +47,11 @@ export function getCompanyDetail(deps: MarketplaceDeps) {
     if (deps.faults.roll('detail_bad_data')) {
       return c.json({ data: { type: 'company_detail', id: company.id } });
     }
+    if (deps.faults.roll('detail_partial')) {
+      // An incomplete delivery: the record without its financials and shareholders.
+      const { financials: _f, shareholders: _s, ...rest } = detailResource(company).attributes as Record<string, unknown>;
+      return c.json({ data: { type: 'company_detail', id: company.id, attributes: rest } });
+    }
     return c.json({
       data: detailResource(company),
       meta: { chargeId: checked.claims.chargeId, receiptExpiresAt: checked.claims.expiresAt },
