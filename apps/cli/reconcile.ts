@@ -5,6 +5,7 @@ import { formatMoney } from '../../shared/money.ts';
 import { IssuerClient } from '../../shared/providers/issuer.ts';
 import { openBooks, requireSharedServices } from '../runtime/infra.ts';
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const USAGE = 'usage: npm run reconcile [-- <taskId>] [--json]\n  exit 0: the books agree; 1: they differ; 2: could not check';
 
 /**
@@ -24,8 +25,9 @@ async function main(): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  const taskId = args.positionals[0];
-  if (args.positionals.length > 1 || (taskId && !/^[0-9a-f-]{36}$/i.test(taskId))) {
+  // Task ids are stored (and sent to the issuer as the token's reference) in lower case.
+  const taskId = args.positionals[0]?.toLowerCase();
+  if (args.positionals.length > 1 || (taskId !== undefined && !UUID.test(taskId))) {
     process.stderr.write(`expected at most one task id (a UUID)\n${USAGE}\n`);
     return 2;
   }

@@ -3,6 +3,7 @@ import { apiKeyAuth, type AuthEnv } from './auth.ts';
 import { boardRoutes, BOARD_PATH } from './board.ts';
 import type { GatewayDeps } from './deps.ts';
 import { errorHandler, problem } from './problem.ts';
+import { adminDashboardRoutes } from './routes/admin.dashboard.ts';
 import { healthRoutes } from './routes/health.ts';
 import { cancelTaskRoute } from './routes/tasks.cancel.ts';
 import { createTaskRoute } from './routes/tasks.create.ts';
@@ -18,6 +19,7 @@ export function createApp(deps: GatewayDeps): Hono {
 
   app.route('/', healthRoutes(deps));
   app.route(BOARD_PATH, boardRoutes(deps.producer, { user: deps.config.ADMIN_USER, password: deps.config.ADMIN_PASSWORD }));
+  app.route('/admin', adminDashboardRoutes(deps));
 
   const v1 = new Hono<AuthEnv>({ strict: false });
   v1.use('*', apiKeyAuth(deps.config.API_KEYS));

@@ -79,18 +79,10 @@ async function main() {
 
   onShutdown(async (signal) => {
     log.info({ signal }, 'stopping');
-    await closeAll([
-      server.close,
-      sweeper?.stop,
-      () => stopWorkers(workers, Math.min(config.SHUTDOWN_TIMEOUT_MS, 3_000)),
-      () => producer.close(),
-      () => quitRedis(producerRedis),
-      () => quitRedis(workerRedis),
-      mocks?.close,
-      database.close,
-      privateRedis?.stop,
-    ]);
-  }, 4_800);
+    // Stop taking work first (HTTP and queues at once), then close what they used, Redis last.
+    await Promise.all([server.close(), sweeper?.stop(), stopWorkers(workers, Math.min(config.SHUTDOWN_TIMEOUT_MS, 2_500))]);
+    await closeAll([() => producer.close(), () => quitRedis(producerRedis), () => quitRedis(workerRedis), mocks?.close, database.close, privateRedis?.stop]);
+  }, 4_500);
 }
 
 main().catch(dieOnStartError('npm start'));

@@ -29,12 +29,21 @@ export async function startPrivateRedis(dir: string): Promise<{ url: string; sto
   const dataDir = resolve(dir);
   mkdirSync(dataDir, { recursive: true });
   const port = await freePort();
-  const child: ChildProcess = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--dir', dataDir, '--appendonly', 'yes', '--save', '', '--protected-mode', 'yes', '--logfile', ''],
-    { stdio: ['ignore', 'ignore', 'inherit'] },
-  );
-  const kill = () => child.kill('SIGKILL');
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dataDir, '--appendonly', 'yes', '--save', '', '--protected-mode', 'yes', '--logfile', ''];
+  // redis-server runs under a small shell in its own process group, so a signal to our group (Ctrl-C,
+  // kill -TERM -pgid) does not take Redis away while our workers are still closing; the shell stops
+  // Redis when its stdin closes — at our shutdown, or when this process dies in any way, even SIGKILL.
+  const child: ChildProcess = spawn('sh', ['-c', 'redis-server "$@" & pid=$!; read _; kill $pid; wait $pid', 'sh', ...args], {
+    detached: true,
+    stdio: ['pipe', 'ignore', 'inherit'],
+  });
+  const kill = () => {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  };
   process.once('exit', kill);
   const url = `redis://127.0.0.1:${port}`;
   const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
@@ -58,9 +67,9 @@ export async function startPrivateRedis(dir: string): Promise<{ url: string; sto
       process.off('exit', kill);
       if (child.exitCode !== null) return;
       const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 2_000))]);
-      if (child.exitCode === null) child.kill('SIGKILL');
+      child.stdin!.end();
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 1_500))]);
+      if (child.exitCode === null) kill();
     },
   };
 }

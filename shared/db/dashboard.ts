@@ -1,5 +1,5 @@
 import { sql, type Kysely } from 'kysely';
-import type { Database, LedgerKind } from './schema.ts';
+import type { Database, LedgerKind, Stage, TaskStatus } from './schema.ts';
 
 const COLUMN: Record<LedgerKind, 'reserved' | 'captured' | 'released' | 'refunded'> = {
   reserve: 'reserved',
@@ -66,4 +66,120 @@ export class DashboardRepository {
   async daily(tenant: string) {
     return this.db.selectFrom('budget_usage_daily').selectAll().where('tenant', '=', tenant).orderBy('day', 'desc').limit(90).execute();
   }
+
+  /**
+   * Per-day totals (UTC days, newest first) for the operators' dashboard: one tenant's rows, or the
+   * sum over every tenant when none is given. Amounts are integer fen.
+   */
+  async dailyTotals(opts: { tenant?: string; days: number }): Promise<DailyTotal[]> {
+    let q = this.db
+      .selectFrom('budget_usage_daily')
+      .select([
+        'day',
+        // sum() of bigint is numeric in Postgres; cast back so the driver hands over integer fen.
+        sql<number>`sum(reserved)::bigint`.as('reserved'),
+        sql<number>`sum(captured)::bigint`.as('captured'),
+        sql<number>`sum(released)::bigint`.as('released'),
+        sql<number>`sum(refunded)::bigint`.as('refunded'),
+        sql<number>`sum(events)::bigint`.as('events'),
+        sql<number>`count(*)::int`.as('tenants'),
+      ])
+      .groupBy('day')
+      .orderBy('day', 'desc')
+      .limit(opts.days);
+    if (opts.tenant !== undefined) q = q.where('tenant', '=', opts.tenant);
+    return q.execute();
+  }
+
+  /**
+   * The most recent tasks (newest first), each with its live books from the tasks row, its
+   * budget_usage aggregates (zero when the dashboard has counted nothing yet), how many ledger rows
+   * it has and how many of those the dashboard has not counted yet. One statement, so the books and
+   * the aggregates are read from the same snapshot.
+   */
+  async recentTasks(opts: { tenant?: string; limit: number }): Promise<TaskUsage[]> {
+    let q = this.db
+      .selectFrom('tasks as t')
+      .leftJoin('budget_usage as u', 'u.task_id', 't.id')
+      .select([
+        't.id',
+        't.tenant',
+        't.theme',
+        't.status',
+        't.stage',
+        't.currency',
+        't.budget_limit',
+        't.reserved',
+        't.captured',
+        't.refunded',
+        't.released',
+        't.created_at',
+        't.ended_at',
+        sql<boolean>`u.task_id is not null`.as('counted'),
+        sql<number>`coalesce(u.reserved, 0)`.as('usage_reserved'),
+        sql<number>`coalesce(u.captured, 0)`.as('usage_captured'),
+        sql<number>`coalesce(u.released, 0)`.as('usage_released'),
+        sql<number>`coalesce(u.refunded, 0)`.as('usage_refunded'),
+        sql<number>`coalesce(u.events, 0)`.as('usage_events'),
+        (eb) =>
+          eb
+            .selectFrom('ledger_entries as l')
+            .select(sql<number>`count(*)::int`.as('n'))
+            .whereRef('l.task_id', '=', 't.id')
+            .as('ledger_entries'),
+        (eb) =>
+          eb
+            .selectFrom('ledger_entries as l')
+            .leftJoin('dashboard_applied as d', 'd.ledger_entry_id', 'l.id')
+            .select(sql<number>`count(*)::int`.as('n'))
+            .whereRef('l.task_id', '=', 't.id')
+            .where('d.ledger_entry_id', 'is', null)
+            .as('pending_events'),
+      ])
+      .orderBy('t.seq', 'desc')
+      .limit(opts.limit);
+    if (opts.tenant !== undefined) q = q.where('t.tenant', '=', opts.tenant);
+    const rows = await q.execute();
+    return rows.map((r) => ({ ...r, ledger_entries: Number(r.ledger_entries ?? 0), pending_events: Number(r.pending_events ?? 0) }));
+  }
+}
+
+/** One UTC day of budget use, summed over the tenants it covers. Amounts in fen. */
+export interface DailyTotal {
+  day: string;
+  reserved: number;
+  captured: number;
+  released: number;
+  refunded: number;
+  events: number;
+  /** How many tenants had movements that day. */
+  tenants: number;
+}
+
+/** A task's live books beside the dashboard's aggregates for it. Amounts in fen. */
+export interface TaskUsage {
+  id: string;
+  tenant: string;
+  theme: string;
+  status: TaskStatus;
+  stage: Stage | null;
+  currency: string;
+  budget_limit: number;
+  reserved: number;
+  captured: number;
+  refunded: number;
+  released: number;
+  created_at: Date;
+  ended_at: Date | null;
+  /** Whether a budget_usage row exists for the task. */
+  counted: boolean;
+  usage_reserved: number;
+  usage_captured: number;
+  usage_released: number;
+  usage_refunded: number;
+  usage_events: number;
+  /** Ledger rows the task has. */
+  ledger_entries: number;
+  /** Ledger rows the dashboard has not counted yet. */
+  pending_events: number;
 }

@@ -1,0 +1,215 @@
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { freePort } from '../start/redis.ts';
+import { formatMoney, parseMoney } from '../../shared/money.ts';
+import { ISSUER_KEY, openHarness, postTask, waitForEnd, type Harness } from '../../test/support/harness.ts';
+
+const ROOT = new URL('../../', import.meta.url).pathname;
+const CLI_TIME_LIMIT_MS = 40_000;
+
+interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `apps/cli/reconcile.ts` as its own process, as an operator would, with only the given environment. */
+function runCli(args: string[], env: Record<string, string>): Promise<CliRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'apps/cli/reconcile.ts', ...args], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), CLI_TIME_LIMIT_MS);
+    child.once('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      if (signal) reject(new Error(`reconcile was killed (${signal}) after ${CLI_TIME_LIMIT_MS} ms\n${stdout}\n${stderr}`));
+      else resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/**
+ * `npm run reconcile [-- <taskId>] [--json]` against a real Postgres schema and the issuer mock's books
+ * (DESIGN.md §3, §6): exit 0 when the books agree, 1 when they differ, 2 when it could not check.
+ * PGlite serves one process only, so the CLI needs a real Postgres.
+ */
+describe.skipIf(!inject('databaseUrl'))('npm run reconcile', () => {
+  let h: Harness;
+  let env: Record<string, string>;
+  let issuerUrl: string;
+  let taskA: string;
+  let taskB: string;
+  let spentA: number;
+  let spentB: number;
+
+  const cli = (args: string[], overrides: Record<string, string> = {}) => runCli(args, { ...env, ...overrides });
+
+  /** A call to the issuer mock's own API, as a party outside our system would make it. */
+  async function issuerCall(path: string, body: unknown, headers: Record<string, string> = {}): Promise<any> {
+    const res = await fetch(`${issuerUrl}${path}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ISSUER_KEY}`, 'content-type': 'application/json', ...headers },
+      body: JSON.stringify(body),
+    });
+    if (res.status !== 201) throw new Error(`issuer ${path} answered ${res.status}: ${await res.text()}`);
+    return res.json();
+  }
+
+  beforeAll(async () => {
+    h = await openHarness({ workers: 'all' });
+    issuerUrl = h.mocks.urls.tokenIssuer!;
+    env = {
+      DATABASE_URL: h.config.DATABASE_URL!,
+      DATABASE_SCHEMA: h.config.DATABASE_SCHEMA,
+      REDIS_URL: h.config.REDIS_URL!,
+      TOKEN_ISSUER_URL: issuerUrl,
+      TOKEN_ISSUER_API_KEY: ISSUER_KEY,
+    };
+    taskA = await postTask(h, { theme: 'battery', budget: '50.00', voiceId: 'demo-voice' });
+    taskB = await postTask(h, { theme: 'semiconductor', budget: '30.00', voiceId: 'demo-voice', maxCompanies: 3 });
+    const [a, b] = await Promise.all([waitForEnd(h, taskA), waitForEnd(h, taskB)]);
+    expect(a.status).toBe('completed');
+    expect(b.status).toBe('completed');
+    spentA = parseMoney(a.budget.spent);
+    spentB = parseMoney(b.budget.spent);
+    // Both bought something, so there is money on both sides to compare.
+    expect(spentA).toBeGreaterThan(0);
+    expect(spentB).toBeGreaterThan(0);
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it('exits 0 and says the books agree when every task matches the issuer', async () => {
+    const run = await cli([]);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const total = formatMoney(spentA + spentB);
+    expect(run.stdout).toContain(`checked 2 task(s): ours ${total} CNY, issuer ${total} CNY`);
+    expect(run.stdout).toMatch(/the books agree\n$/);
+    expect(run.stdout).not.toContain('DIFF');
+  });
+
+  it('checks one task when given its id (in either case)', async () => {
+    const run = await cli([taskA]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain(`checked 1 task(s): ours ${formatMoney(spentA)} CNY, issuer ${formatMoney(spentA)} CNY`);
+    expect(run.stdout).toContain('the books agree');
+
+    const upper = await cli([taskB.toUpperCase()]);
+    expect(upper.code).toBe(0);
+    expect(upper.stdout).toContain(`checked 1 task(s): ours ${formatMoney(spentB)} CNY, issuer ${formatMoney(spentB)} CNY`);
+  });
+
+  it('--json prints the checked balances and the differences as JSON', async () => {
+    const run = await cli(['--json']);
+    expect(run.code).toBe(0);
+    const result = JSON.parse(run.stdout);
+    expect(result.differences).toEqual([]);
+    const byId = new Map<string, any>(result.checked.map((b: any) => [b.taskId, b]));
+    expect([...byId.keys()].sort()).toEqual([taskA, taskB].sort());
+    expect(byId.get(taskA)).toEqual({ taskId: taskA, status: 'completed', ours: spentA, issuer: spentA });
+    expect(byId.get(taskB)).toEqual({ taskId: taskB, status: 'completed', ours: spentB, issuer: spentB });
+
+    const one = JSON.parse((await cli([taskB, '--json'])).stdout);
+    expect(one).toEqual({ checked: [{ taskId: taskB, status: 'completed', ours: spentB, issuer: spentB }], differences: [] });
+  });
+
+  it('exits 1 and names the task and the kind when our books were changed behind the issuer\'s back', async () => {
+    await h.database.db.updateTable('tasks').set({ captured: sql<number>`captured + 1` }).where('id', '=', taskA).execute();
+    try {
+      const run = await cli([]);
+      expect(run.code).toBe(1);
+      expect(run.stdout).toContain(`DIFF ${taskA} net_mismatch: ours ${formatMoney(spentA + 1)} ≠ issuer ${formatMoney(spentA)}`);
+      expect(run.stdout).toContain(`DIFF ${taskA} ledger_capture:`);
+      expect(run.stdout).not.toContain(`DIFF ${taskB}`);
+      expect(run.stdout).toMatch(/2 difference\(s\)\n$/);
+
+      const json = JSON.parse((await cli([taskA, '--json'])).stdout);
+      expect(json.differences.map((d: any) => [d.taskId, d.kind]).sort()).toEqual([
+        [taskA, 'ledger_capture'],
+        [taskA, 'net_mismatch'],
+      ]);
+      // The untouched task still checks out on its own.
+      expect((await cli([taskB])).code).toBe(0);
+    } finally {
+      await h.database.db.updateTable('tasks').set({ captured: sql<number>`captured - 1` }).where('id', '=', taskA).execute();
+    }
+    expect((await cli([])).code).toBe(0);
+  }, 90_000);
+
+  it('exits 2 without guessing when the issuer cannot be reached', async () => {
+    const closedPort = await freePort();
+    const run = await cli([], { TOKEN_ISSUER_URL: `http://127.0.0.1:${closedPort}` });
+    expect(run.code).toBe(2);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toMatch(/^reconcile could not check: .*127\.0\.0\.1:\d+.*ECONNREFUSED/);
+  });
+
+  it('exits 2 when it is given a task it does not know and the issuer holds nothing for', async () => {
+    const unknown = randomUUID();
+    const run = await cli([unknown]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(`reconcile could not check: no task ${unknown}`);
+  });
+
+  it('exits 2 with the usage for arguments that are not one task id', async () => {
+    // 36 characters of hex digits and dashes that are no UUID; a UUID with more after it; two ids; an unknown flag.
+    for (const args of [['not-a-uuid'], [`${'0'.repeat(35)}-`], [`${taskA}x`], [taskA, taskB], ['--bogus']]) {
+      const run = await cli(args);
+      expect(run.code, args.join(' ')).toBe(2);
+      expect(run.stderr, args.join(' ')).toContain('usage: npm run reconcile [-- <taskId>] [--json]');
+      expect(run.stdout, args.join(' ')).toBe('');
+    }
+  }, 90_000);
+
+  it('exits 2 and names DATABASE_URL when it is unset (PGlite serves one process only)', async () => {
+    const { DATABASE_URL: _, ...withoutDb } = env;
+    const run = await runCli([], withoutDb);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/^reconcile could not check: .*DATABASE_URL/);
+    expect(run.stdout).toBe('');
+  });
+
+  it('exits 1 for a charge made at the issuer outside our books, also under a reference we do not know', async () => {
+    // Someone charges the marketplace for task B on a token our system never asked for.
+    const token = await issuerCall('/v1/tokens', { amount: '10.00', currency: 'CNY', merchantId: 'marketplace', reference: taskB });
+    const charge = await issuerCall(
+      `/v1/tokens/${token.id}/charges`,
+      { amount: '3.00', merchantId: 'marketplace', description: '/company/detail?id=rogue' },
+      { 'idempotency-key': `rogue-${randomUUID()}` },
+    );
+    const run = await cli([taskB]);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain(`DIFF ${taskB} unbooked_charge: issuer charge ${charge.id} (3.00) has no payment of ours`);
+    expect(run.stdout).toContain(`DIFF ${taskB} net_mismatch: ours ${formatMoney(spentB)} ≠ issuer ${formatMoney(spentB + 300)}`);
+    expect(run.stdout).toContain(`DIFF ${taskB} several_tokens:`);
+
+    // Money charged under a reference that is no task of ours.
+    const stranger = randomUUID();
+    const other = await issuerCall('/v1/tokens', { amount: '5.00', currency: 'CNY', merchantId: 'marketplace', reference: stranger });
+    await issuerCall(`/v1/tokens/${other.id}/charges`, { amount: '4.50', merchantId: 'marketplace' }, { 'idempotency-key': `rogue-${randomUUID()}` });
+    const all = await cli(['--json']);
+    expect(all.code).toBe(1);
+    const kinds = JSON.parse(all.stdout).differences.map((d: any) => `${d.taskId} ${d.kind}`);
+    expect(kinds).toContain(`${taskB} unbooked_charge`);
+    expect(kinds).toContain(`${stranger} unknown_reference`);
+    expect(kinds.filter((k: string) => k.startsWith(taskA))).toEqual([]);
+
+    const single = await cli([stranger]);
+    expect(single.code).toBe(1);
+    expect(single.stdout).toContain(`DIFF ${stranger} unknown_reference: issuer holds 4.50 charged for a task we do not know`);
+  }, 90_000);
+});

@@ -1,0 +1,283 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { formatMoney, parseMoney } from '../../../shared/money.ts';
+import { API_KEY, openHarness, postTask, waitFor, waitForEnd, type Harness } from '../../../test/support/harness.ts';
+
+/**
+ * The operators' and finance budget dashboard (DESIGN.md §3, §6 ADMIN_USER / ADMIN_PASSWORD):
+ * GET /admin/dashboard (HTML) and /admin/dashboard.json, behind the admin basic auth. It shows per-day
+ * totals from the dashboard aggregates, recent tasks with their live books beside the aggregates, and
+ * flags tasks whose aggregates lag or disagree with the books.
+ */
+describe('budget dashboard at /admin/dashboard', () => {
+  let h: Harness;
+  const basic = (user: string, password: string) => ({ authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` });
+  const admin = basic('admin', 'test-admin');
+  const get = (path: string, headers: Record<string, string> = admin) => h.app.request(path, { headers, redirect: 'manual' });
+  const json = async (path: string): Promise<any> => {
+    const res = await get(path);
+    expect(res.status, path).toBe(200);
+    return res.json();
+  };
+  const page = async (path = '/admin/dashboard'): Promise<string> => {
+    const res = await get(path);
+    expect(res.status, path).toBe(200);
+    return res.text();
+  };
+
+  /** The text of each cell of the table row with this id (tags stripped, entities of numbers need none). */
+  const rowCells = (html: string, rowId: string): string[] | undefined => {
+    const row = new RegExp(`<tr id="${rowId}"[^>]*>([\\s\\S]*?)</tr>`).exec(html)?.[1];
+    return row === undefined ? undefined : [...row.matchAll(/<td[^>]*>([\s\S]*?)<\/td>/g)].map((m) => m[1]!.replace(/<[^>]+>/g, '').trim());
+  };
+  // Column order of the recent-tasks table.
+  const COL = { id: 0, tenant: 2, theme: 3, status: 4, limit: 5, reserved: 6, spent: 7, refunded: 8, released: 9, remaining: 10, aggReserved: 11, aggCaptured: 12, aggReleased: 13, aggRefunded: 14, aggSpent: 15, aggEvents: 16, check: 17 };
+
+  /** Books and ledger of every task in this harness's private schema, in fen. */
+  const allBooks = async (tenant?: string) => {
+    let captured = 0;
+    let refunded = 0;
+    let events = 0;
+    for await (const t of h.repos.tasks.all()) {
+      if (tenant !== undefined && t.tenant !== tenant) continue;
+      captured += t.captured;
+      refunded += t.refunded;
+      events += (await h.repos.payments.ledger(t.id)).length;
+    }
+    return { captured, refunded, events };
+  };
+
+  /** Waits until the dashboard queue has counted every ledger row of the task. */
+  const waitInSync = (id: string) =>
+    waitFor(
+      async () => {
+        const data = await json('/admin/dashboard.json?limit=200');
+        const row = data.tasks.find((t: any) => t.id === id);
+        return row?.dashboard.status === 'in_sync' ? { data, row } : undefined;
+      },
+      `the dashboard to count task ${id}`,
+    );
+
+  let boughtId: string;
+  let bought: any;
+
+  beforeAll(async () => {
+    h = await openHarness({ workers: 'all' });
+    boughtId = await postTask(h, { theme: 'battery', budget: '50.00', voiceId: 'demo-voice', maxCompanies: 3 });
+    bought = await waitForEnd(h, boughtId, 60_000);
+  }, 90_000);
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  describe('basic auth', () => {
+    const refused: Array<[string, Record<string, string>]> = [
+      ['no credentials', {}],
+      ['a wrong password', basic('admin', 'wrong')],
+      ['a wrong user', basic('root', 'test-admin')],
+      ['the v1 API key as a bearer token', { authorization: `Bearer ${API_KEY}` }],
+    ];
+    it.each(refused)('refuses %s with 401 and a Basic challenge, showing no figures', async (_what, headers) => {
+      for (const path of ['/admin/dashboard', '/admin/dashboard/', '/admin/dashboard.json', '/admin/dashboard?limit=0']) {
+        const res = await get(path, headers);
+        expect(res.status, path).toBe(401);
+        expect(res.headers.get('www-authenticate') ?? '(none)', path).toMatch(/^Basic\b/i);
+        const text = await res.text();
+        expect(text).not.toContain(boughtId);
+        expect(text).not.toContain('test-admin');
+      }
+    });
+  });
+
+  describe('the page', () => {
+    it.each(['/admin/dashboard', '/admin/dashboard/'])('GET %s with the admin credentials answers 200 HTML, not a redirect', async (path) => {
+      const res = await get(path);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('location')).toBeNull();
+      expect(res.headers.get('content-type')).toMatch(/^text\/html/);
+      expect(res.headers.get('cache-control')).toBe('no-store');
+      const html = await res.text();
+      expect(html).toMatch(/^<!doctype html>/i);
+      expect(html).toContain('<title>Budget dashboard');
+    });
+
+    it('links to Bull Board and runs no script nor loads anything from elsewhere', async () => {
+      const html = await page();
+      expect(html).toContain('href="/admin/queues"');
+      expect(html).not.toMatch(/<script/i);
+      expect(html).not.toMatch(/<link\b/i);
+      expect(html).not.toMatch(/\bsrc=/i);
+      expect(html).not.toMatch(/https?:\/\//i);
+      expect(html).not.toMatch(/@import|url\(/i);
+    });
+  });
+
+  describe('a completed task', () => {
+    it('bought something, so the figures below are not all zero', () => {
+      expect(bought.status).toBe('completed');
+      expect(parseMoney(bought.budget.spent)).toBeGreaterThan(0);
+    });
+
+    it('the JSON shows its books as the task API does, and aggregates that agree once counted', async () => {
+      const { data, row } = await waitInSync(boughtId);
+      expect(data.currency).toBe('CNY');
+      expect(data.tenant).toBeNull();
+      expect(data.links.bullBoard).toBe('/admin/queues');
+      expect(row.tenant).toBe('acme');
+      expect(row.theme).toBe('battery');
+      expect(row.status).toBe('completed');
+      expect(row.budget).toEqual({ ...bought.budget });
+      expect(row.budget.spent).toBe(bought.budget.spent);
+      expect(row.budget.reserved).toBe('0.00');
+      expect(row.budget.limit).toBe('50.00');
+      const captured = parseMoney(bought.budget.spent) + parseMoney(bought.budget.refunded);
+      const ledger = await h.repos.payments.ledger(boughtId);
+      const reservedAll = ledger.filter((l) => l.kind === 'reserve').reduce((s, l) => s + l.amount, 0);
+      expect(row.usage).toEqual({
+        counted: true,
+        reserved: formatMoney(reservedAll),
+        captured: formatMoney(captured),
+        released: bought.budget.released,
+        refunded: bought.budget.refunded,
+        spent: bought.budget.spent,
+        events: ledger.length,
+        currency: 'CNY',
+      });
+      expect(row.dashboard).toEqual({ status: 'in_sync', pendingEvents: 0, ledgerEntries: ledger.length, differences: [] });
+    });
+
+    it('the page shows the same row: books, aggregates and an in-sync check', async () => {
+      await waitInSync(boughtId);
+      const html = await page();
+      const cells = rowCells(html, `task-${boughtId}`);
+      expect(cells, 'the task row').toBeDefined();
+      const c = cells!;
+      expect(c[COL.id]).toBe(boughtId);
+      expect(c[COL.tenant]).toBe('acme');
+      expect(c[COL.theme]).toBe('battery');
+      expect(c[COL.status]).toBe('completed');
+      expect(c[COL.limit]).toBe('50.00');
+      expect(c[COL.reserved]).toBe('0.00');
+      expect(c[COL.spent]).toBe(bought.budget.spent);
+      expect(c[COL.refunded]).toBe(bought.budget.refunded);
+      expect(c[COL.released]).toBe(bought.budget.released);
+      expect(c[COL.remaining]).toBe(bought.budget.remaining);
+      expect(c[COL.aggCaptured]).toBe(formatMoney(parseMoney(bought.budget.spent) + parseMoney(bought.budget.refunded)));
+      expect(c[COL.aggRefunded]).toBe(bought.budget.refunded);
+      expect(c[COL.aggSpent]).toBe(bought.budget.spent);
+      expect(c[COL.check]).toBe('in sync');
+    });
+
+    it("the daily totals include what it captured once the dashboard queue caught up, on the page as in the JSON", async () => {
+      const books = await allBooks();
+      expect(books.captured).toBeGreaterThan(0);
+      const data = await waitFor(
+        async () => {
+          const d = await json('/admin/dashboard.json');
+          const sum = (k: 'captured' | 'refunded') => d.daily.reduce((s: number, r: any) => s + parseMoney(r[k]), 0);
+          return sum('captured') === books.captured && d.daily.reduce((s: number, r: any) => s + r.events, 0) === books.events ? d : undefined;
+        },
+        'the daily totals to count every ledger row',
+      );
+      const refunded = data.daily.reduce((s: number, r: any) => s + parseMoney(r.refunded), 0);
+      expect(refunded).toBe(books.refunded);
+      for (const r of data.daily) {
+        expect(r.day).toMatch(/^\d{4}-\d{2}-\d{2}$/);
+        expect(r.spent).toBe(formatMoney(parseMoney(r.captured) - parseMoney(r.refunded)));
+      }
+      const html = await page();
+      for (const r of data.daily) {
+        // Day, tenants, reserved, captured, released, refunded, spent, events.
+        expect(rowCells(html, `day-${r.day}`)).toEqual([r.day, String(r.tenants), r.reserved, r.captured, r.released, r.refunded, r.spent, String(r.events)]);
+      }
+    });
+  });
+
+  describe('filters', () => {
+    let otherId: string;
+    beforeAll(async () => {
+      otherId = await postTask(h, { theme: 'solar', budget: '20.00', voiceId: 'demo-voice', maxCompanies: 1 }, { authorization: 'Bearer other-key' });
+      await waitForEnd(h, otherId, 60_000);
+      await waitInSync(otherId);
+    }, 90_000);
+
+    it('?tenant= shows only that tenant, in the tasks and in the daily totals', async () => {
+      const acme = await json('/admin/dashboard.json?tenant=acme');
+      expect(acme.tenant).toBe('acme');
+      expect(acme.tasks.length).toBeGreaterThan(0);
+      expect(acme.tasks.every((t: any) => t.tenant === 'acme')).toBe(true);
+      expect(acme.tasks.map((t: any) => t.id)).toContain(boughtId);
+
+      const other = await json('/admin/dashboard.json?tenant=other');
+      expect(other.tasks.map((t: any) => t.id)).toEqual([otherId]);
+      const otherBooks = await allBooks('other');
+      expect(other.daily.reduce((s: number, r: any) => s + parseMoney(r.captured), 0)).toBe(otherBooks.captured);
+      expect(other.daily.every((r: any) => r.tenants === 1)).toBe(true);
+
+      const html = await page('/admin/dashboard?tenant=other');
+      expect(rowCells(html, `task-${otherId}`)).toBeDefined();
+      expect(html).not.toContain(`task-${boughtId}`);
+    });
+
+    it('?limit= caps the list, newest first', async () => {
+      const one = await json('/admin/dashboard.json?limit=1');
+      expect(one.limit).toBe(1);
+      expect(one.tasks.map((t: any) => t.id)).toEqual([otherId]);
+      const all = await json('/admin/dashboard.json?limit=200');
+      expect(all.tasks.map((t: any) => t.id).slice(0, 2)).toEqual([otherId, boughtId]);
+    });
+
+    it('a blank tenant or limit (an empty form field) means no filter and the default', async () => {
+      const data = await json('/admin/dashboard.json?tenant=&limit=');
+      expect(data.tenant).toBeNull();
+      expect(data.limit).toBe(50);
+    });
+  });
+
+  describe('escaping', () => {
+    it('shows a hostile theme as text, never as markup', async () => {
+      const theme = '<script>alert(1)</script>';
+      const id = await postTask(h, { theme, budget: '5.00', voiceId: 'demo-voice', maxCompanies: 1 });
+      await waitForEnd(h, id, 60_000);
+      const html = await page();
+      expect(html).toContain(`task-${id}`);
+      expect(html).not.toContain(theme);
+      expect(html).not.toMatch(/<script/i);
+      expect(html).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
+      // The JSON twin carries the theme as the string it is.
+      const data = await json('/admin/dashboard.json');
+      expect(data.tasks.find((t: any) => t.id === id).theme).toBe(theme);
+    });
+
+    it('shows a hostile tenant filter as text, never as markup', async () => {
+      const tenant = '"><script>alert(1)</script>';
+      const html = await page(`/admin/dashboard?tenant=${encodeURIComponent(tenant)}`);
+      expect(html).not.toContain(tenant);
+      expect(html).not.toMatch(/<script/i);
+      expect(html).toContain('&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;');
+    });
+  });
+
+  describe('bad input', () => {
+    it.each([
+      ['limit=0', 'limit'],
+      ['limit=201', 'limit'],
+      ['limit=abc', 'limit'],
+      ['limit=1.5', 'limit'],
+      ['limit=-1', 'limit'],
+      ['limit=1e2', 'limit'],
+      ['limit=0x10', 'limit'],
+      ['tenant=a%00b', 'tenant'],
+      [`tenant=${'x'.repeat(201)}`, 'tenant'],
+    ])('?%s → 400 problem+json naming the field, on the page and the JSON', async (query, field) => {
+      for (const path of [`/admin/dashboard?${query}`, `/admin/dashboard.json?${query}`]) {
+        const res = await get(path);
+        expect(res.status, path).toBe(400);
+        expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+        const body: any = await res.json();
+        expect(body.status).toBe(400);
+        expect(body.code).toBe('validation_failed');
+        expect(body.errors.map((e: any) => e.path)).toEqual([field]);
+      }
+    });
+  });
+});

@@ -1,0 +1,311 @@
+/**
+ * `npm run bench [-- --tasks 200 --concurrency 16 --time-limit 120]`: the whole pipeline in one process
+ * against the real Redis and Postgres. It serves the gateway on a free loopback port and posts tasks to it
+ * over HTTP, runs every stage's workers and the provider mocks in this process, waits for every task to
+ * end, prints throughput and latencies, and checks the money rules over the run (DESIGN.md §3). It uses its
+ * own queue prefix and schema, and removes both at the end.
+ *
+ * Exit 0: every check passed; 1: a check failed; 2: it could not run (flags, Redis or Postgres).
+ */
+import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import type { Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { sql } from 'kysely';
+import { pino } from 'pino';
+import { createApp } from '../apps/gateway/app.ts';
+import { serveApp } from '../apps/runtime/serve.ts';
+import { buildStageDeps } from '../apps/runtime/stage-deps.ts';
+import { startMocks, type RunningMocks } from '../mocks/index.ts';
+import { redisConnection } from '../queues/connection.ts';
+import { QUEUE_NAMES } from '../queues/names.ts';
+import { Producer } from '../queues/producer.ts';
+import { startWorkers, stopWorkers } from '../queues/worker.ts';
+import { reconcile } from '../shared/audit/reconcile.ts';
+import { loadConfig } from '../shared/config.ts';
+import { migrate, openDatabase, repositories, type Db } from '../shared/db/index.ts';
+import { formatMoney } from '../shared/money.ts';
+import { IssuerClient } from '../shared/providers/issuer.ts';
+
+const USAGE = `usage: npm run bench [-- --tasks N (1-2000, default 200)] [--concurrency C (1-256, default 16)] [--time-limit S (1-600, default 120)]
+  needs DATABASE_URL (a real Postgres; the bench creates and drops its own schema); REDIS_URL defaults to redis://127.0.0.1:6379
+  exit 0: every check passed; 1: a check failed; 2: could not run`;
+
+/** The industries the marketplace mock is known to hold (DESIGN.md §4), one theme per task in turn. */
+const THEMES = ['battery', 'semiconductor', 'logistics', 'biotech', 'solar', 'robotics', 'fintech', 'e-commerce'];
+const API_KEY = 'bench-key';
+const ISSUER_KEY = 'bench-issuer-key';
+const POLL_MS = 100;
+
+/** A failure to start or run, printed plainly with exit 2. */
+class CannotRun extends Error {}
+
+function intFlag(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(n) || n < min || n > max) throw new CannotRun(`--${name} must be a whole number from ${min} to ${max} (got "${raw}")\n${USAGE}`);
+  return n;
+}
+
+function readFlags() {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      options: {
+        tasks: { type: 'string' },
+        concurrency: { type: 'string' },
+        'time-limit': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (err) {
+    throw new CannotRun(`${(err as Error).message}\n${USAGE}`);
+  }
+  const v = parsed.values;
+  return {
+    help: v.help ?? false,
+    tasks: intFlag('tasks', v.tasks, 200, 1, 2000),
+    concurrency: intFlag('concurrency', v.concurrency, 16, 1, 256),
+    timeLimitMs: intFlag('time-limit', v['time-limit'], 120, 1, 600) * 1000,
+  };
+}
+
+/** Nearest-rank percentile of sorted values. */
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+const ms = (n: number) => (Number.isFinite(n) ? `${n.toFixed(n < 10 ? 1 : 0)} ms` : 'n/a');
+
+/** A promise that rejects after `limitMs`, so one slow dependency cannot hang the bench. */
+function within<T>(p: Promise<T>, limitMs: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no answer within ${limitMs} ms`)), limitMs)))]).finally(() =>
+    clearTimeout(timer),
+  );
+}
+
+/** Removes this run's BullMQ keys (its prefix only). */
+async function deleteKeys(redis: Redis, pattern: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
+    if (keys.length) await redis.del(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+}
+
+async function main(): Promise<number> {
+  const flags = readFlags();
+  if (flags.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const databaseUrl = process.env.DATABASE_URL;
+  if (!databaseUrl) throw new CannotRun(`the bench needs DATABASE_URL: a real Postgres such as postgres://postgres@127.0.0.1:5432/test (it creates and drops its own schema there)\n${USAGE}`);
+  const redisUrl = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
+  const runId = randomBytes(4).toString('hex');
+
+  let interrupted = false;
+  process.on('SIGINT', () => {
+    if (interrupted) process.exit(130);
+    interrupted = true;
+    process.stderr.write('interrupted: cleaning up (Ctrl-C again to quit at once)\n');
+  });
+
+  // Everything opened is closed in `finally`, each step on its own.
+  const cleanup: Array<() => Promise<unknown>> = [];
+  try {
+    const mocks: RunningMocks = await startMocks({
+      only: ['tokenIssuer', 'marketplace', 'voiceid'],
+      issuerApiKey: ISSUER_KEY,
+      receiptSecret: `bench-${runId}`,
+      voiceEnrolled: ['demo-voice'],
+      faults: {},
+    });
+    cleanup.push(() => mocks.close());
+
+    let config;
+    try {
+      config = loadConfig({
+        ...process.env,
+        REDIS_URL: redisUrl,
+        DATABASE_URL: databaseUrl,
+        DATABASE_SCHEMA: `bench_${runId}`,
+        QUEUE_PREFIX: `bench-${runId}`,
+        MARKETPLACE_URL: mocks.urls.marketplace,
+        TOKEN_ISSUER_URL: mocks.urls.tokenIssuer,
+        VOICEID_URL: mocks.urls.voiceid,
+        TOKEN_ISSUER_API_KEY: ISSUER_KEY,
+        API_KEYS: `bench:${API_KEY}`,
+        // The offline report writer: an LLM's latency is not the pipeline's.
+        OPENAI_API_KEY: '',
+        OPENAI_BASE_URL: '',
+        LOG_LEVEL: process.env.LOG_LEVEL || 'error',
+      });
+    } catch (err) {
+      throw new CannotRun((err as Error).message);
+    }
+    // Logs go to stderr, so the table on stdout stays readable.
+    const log = pino({ name: 'bench', level: config.LOG_LEVEL, base: { pid: process.pid } }, pino.destination(2));
+
+    const producerRedis = redisConnection(redisUrl, 'producer');
+    cleanup.push(async () => producerRedis.disconnect());
+    try {
+      await within(producerRedis.ping(), 5_000, 'Redis');
+    } catch (err) {
+      throw new CannotRun(`Redis at ${redisUrl} does not answer (${(err as Error).message}); set REDIS_URL`);
+    }
+    const workerRedis = redisConnection(redisUrl, 'worker');
+    cleanup.push(async () => workerRedis.disconnect());
+
+    let database: Db;
+    try {
+      database = await openDatabase({ databaseUrl, schema: config.DATABASE_SCHEMA, dataDir: config.DATA_DIR, poolSize: 10 });
+    } catch (err) {
+      throw new CannotRun(`Postgres at DATABASE_URL does not answer: ${(err as Error).message}`);
+    }
+    cleanup.push(() => database.close());
+    cleanup.push(() => sql`drop schema if exists ${sql.id(config.DATABASE_SCHEMA)} cascade`.execute(database.db));
+    await migrate(database);
+    const repos = repositories(database);
+
+    const producer = new Producer(producerRedis, config.QUEUE_PREFIX);
+    cleanup.push(() => deleteKeys(producerRedis, `${config.QUEUE_PREFIX}:*`));
+    cleanup.push(() => producer.close());
+    const deps = buildStageDeps(config, repos, producer, log, {
+      marketplaceUrl: mocks.urls.marketplace!,
+      tokenIssuerUrl: mocks.urls.tokenIssuer!,
+      voiceIdUrl: mocks.urls.voiceid!,
+    });
+    const concurrency = { worker: config.WORKER_CONCURRENCY, detail: config.DETAIL_CONCURRENCY };
+    const workers: Worker[] = startWorkers([...QUEUE_NAMES], deps, workerRedis, {
+      prefix: config.QUEUE_PREFIX,
+      concurrency,
+      lockMs: config.JOB_LOCK_MS,
+      backoff: { baseMs: config.RETRY_BASE_MS, maxMs: config.RETRY_MAX_MS },
+    });
+    cleanup.push(() => stopWorkers(workers, 3_000));
+    const server = await serveApp(createApp({ repos, database, producer, redis: producerRedis, log, config }), 0, '127.0.0.1');
+    cleanup.push(() => server.close());
+    const base = `http://127.0.0.1:${server.port}`;
+
+    process.stderr.write(
+      `bench ${runId}: ${flags.tasks} tasks, posting ${flags.concurrency} at a time to ${base}; workers in-process (concurrency ${concurrency.worker}, detail ${concurrency.detail}); time limit ${flags.timeLimitMs / 1000} s\n`,
+    );
+
+    // Post every task over HTTP, `concurrency` at a time.
+    const cpuStart = process.cpuUsage();
+    const t0 = performance.now();
+    const deadline = t0 + flags.timeLimitMs;
+    const postMs: number[] = [];
+    const rejected: string[] = [];
+    const ids: string[] = [];
+    let next = 0;
+    const poster = async () => {
+      for (let i = next++; i < flags.tasks && !interrupted && performance.now() < deadline; i = next++) {
+        const body = { theme: THEMES[i % THEMES.length], budget: '50.00', voiceId: 'demo-voice' };
+        const started = performance.now();
+        try {
+          const res = await fetch(`${base}/v1/tasks`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json', 'idempotency-key': `bench-${runId}-${i}` },
+            body: JSON.stringify(body),
+            signal: AbortSignal.timeout(10_000),
+          });
+          const text = await res.text();
+          postMs.push(performance.now() - started);
+          if (res.status === 202) ids.push((JSON.parse(text) as { id: string }).id);
+          else rejected.push(`task ${i}: ${res.status} ${text.slice(0, 200)}`);
+        } catch (err) {
+          rejected.push(`task ${i}: ${(err as Error).message}`);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(flags.concurrency, flags.tasks) }, poster));
+    const tPosted = performance.now();
+
+    // Wait until every accepted task has ended (Postgres is the book of record).
+    let open = ids.length;
+    let lastReport = performance.now();
+    while (open > 0 && !interrupted && performance.now() < deadline) {
+      await new Promise((r) => setTimeout(r, POLL_MS));
+      const row = await database.db
+        .selectFrom('tasks')
+        .select((eb) => eb.fn.countAll<string>().as('n'))
+        .where('status', 'in', ['queued', 'running'])
+        .executeTakeFirstOrThrow();
+      open = Number(row.n);
+      if (performance.now() - lastReport > 5_000) {
+        lastReport = performance.now();
+        process.stderr.write(`  ${((lastReport - t0) / 1000).toFixed(0)} s: ${ids.length - open}/${ids.length} ended\n`);
+      }
+    }
+    const tEnded = performance.now();
+    const cpu = process.cpuUsage(cpuStart);
+
+    // Measurements, from the books.
+    const rows = await database.db
+      .selectFrom('tasks')
+      .select(['id', 'status', 'error_code', 'created_at', 'ended_at', 'reserved', 'captured', 'refunded', 'budget_limit'])
+      .execute();
+    const statuses: Record<string, number> = {};
+    for (const r of rows) statuses[r.status] = (statuses[r.status] ?? 0) + 1;
+    const ended = rows.filter((r) => r.ended_at !== null);
+    const latencies = ended.map((r) => r.ended_at!.getTime() - r.created_at.getTime()).sort((a, b) => a - b);
+    const firstCreated = Math.min(...rows.map((r) => r.created_at.getTime()));
+    const lastEnded = Math.max(...ended.map((r) => r.ended_at!.getTime()));
+    const spanS = (lastEnded - firstCreated) / 1000;
+    const posts = [...postMs].sort((a, b) => a - b);
+    const spent = rows.reduce((s, r) => s + r.captured - r.refunded, 0);
+
+    // The money rules over the run (DESIGN.md §3), checked against the issuer's own books.
+    const { checked, differences } = await reconcile(repos, new IssuerClient(mocks.urls.tokenIssuer!, ISSUER_KEY, 10_000));
+    const failedCodes = new Map<string, number>();
+    for (const r of rows) if (r.status !== 'completed') failedCodes.set(r.error_code ?? r.status, (failedCodes.get(r.error_code ?? r.status) ?? 0) + 1);
+    const checks: Array<{ name: string; ok: boolean; detail: string }> = [
+      { name: 'every POST accepted (202)', ok: rejected.length === 0 && ids.length === flags.tasks, detail: `${ids.length}/${flags.tasks}${rejected.length ? `; first refusal: ${rejected[0]}` : ''}` },
+      { name: 'every task ended in time', ok: open === 0 && ended.length === rows.length, detail: `${ended.length}/${rows.length}${interrupted ? ' (interrupted)' : ''}` },
+      { name: 'every task completed', ok: (statuses.completed ?? 0) === ids.length, detail: failedCodes.size ? [...failedCodes].map(([c, n]) => `${c} ×${n}`).join(', ') : `${statuses.completed ?? 0}` },
+      { name: 'nothing reserved after the end', ok: rows.every((r) => r.reserved === 0), detail: `${rows.filter((r) => r.reserved !== 0).length} task(s) still hold money` },
+      { name: 'spent ≤ budget for every task', ok: rows.every((r) => r.captured - r.refunded + r.reserved <= r.budget_limit), detail: `${rows.filter((r) => r.captured - r.refunded + r.reserved > r.budget_limit).length} over` },
+      {
+        name: 'ledger = issuer (reconcile)',
+        ok: differences.length === 0 && checked.length === rows.length,
+        detail: differences.length ? differences.slice(0, 3).map((d) => `${d.taskId} ${d.kind}: ${d.detail}`).join('; ') : `${checked.length} task(s), 0 differences`,
+      },
+    ];
+
+    const table: Array<[string, string]> = [
+      ['tasks (completed/other)', `${statuses.completed ?? 0} / ${rows.length - (statuses.completed ?? 0)}`],
+      ['throughput end to end', `${(ended.length / spanS).toFixed(1)} tasks/s (first created → last ended ${spanS.toFixed(2)} s)`],
+      ['wall time', `${((tEnded - t0) / 1000).toFixed(2)} s (posting ${((tPosted - t0) / 1000).toFixed(2)} s)`],
+      ['task latency p50/p95/p99', `${ms(percentile(latencies, 50))} / ${ms(percentile(latencies, 95))} / ${ms(percentile(latencies, 99))} (max ${ms(latencies.at(-1) ?? NaN)})`],
+      ['POST /v1/tasks p50/p99', `${ms(percentile(posts, 50))} / ${ms(percentile(posts, 99))}`],
+      ['peak RSS', `${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`],
+      ['CPU (user+sys)', `${((cpu.user + cpu.system) / 1e6).toFixed(1)} s (${((cpu.user + cpu.system) / 1e3 / (tEnded - t0)).toFixed(2)} cores)`],
+      ['money spent', `${formatMoney(spent)} CNY over ${rows.length} tasks`],
+    ];
+    const width = Math.max(...table.map(([k]) => k.length), ...checks.map((c) => c.name.length + 5));
+    const out = [
+      `pipeline bench: ${flags.tasks} tasks, post concurrency ${flags.concurrency}, Redis ${redisUrl}, Postgres schema ${config.DATABASE_SCHEMA}`,
+      ...table.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`),
+      'checks:',
+      ...checks.map((c) => `  ${(c.ok ? 'ok   ' : 'FAIL ') + c.name.padEnd(width - 5)}  ${c.detail}`),
+    ];
+    process.stdout.write(`${out.join('\n')}\n`);
+    return checks.every((c) => c.ok) ? 0 : 1;
+  } finally {
+    for (const step of cleanup.reverse()) await within(step(), 10_000, 'cleanup').catch((err) => process.stderr.write(`cleanup: ${(err as Error).message}\n`));
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    process.stderr.write(err instanceof CannotRun ? `bench: ${err.message}\n` : `bench could not run: ${(err as Error).stack ?? err}\n`);
+    process.exit(2);
+  },
+);
