@@ -1,7 +1,7 @@
 import type { Processor } from '../deps.ts';
 import type { Payload } from '../payloads.ts';
 import { stopIfCancelled } from '../settle.ts';
-import { chooseCandidates, keywordsOf } from './rank.ts';
+import { chooseCandidates, keywordsOf, keywordWeights } from './rank.ts';
 
 /**
  * Search: free keyword searches at the marketplace, ranked; picks what fits the budget and hands the
@@ -12,8 +12,13 @@ export const processSearch: Processor<Payload<'search'>> = async ({ taskId }, de
   if (!task) return stopIfCancelled(deps, taskId);
   const keywords = keywordsOf(task.theme);
   const results = [];
-  for (const keyword of keywords) results.push(...(await deps.providers.marketplace.search(keyword, ctx.signal)));
-  const candidates = chooseCandidates(results, keywords, task.budget_limit, task.max_companies);
+  const matches = new Map<string, number>();
+  for (const keyword of keywords) {
+    const found = await deps.providers.marketplace.search(keyword, ctx.signal);
+    matches.set(keyword, found.length);
+    results.push(...found);
+  }
+  const candidates = chooseCandidates(results, keywords, task.budget_limit, task.max_companies, keywordWeights(matches));
   await deps.repos.companies.saveCandidates(taskId, candidates);
   const chosen = candidates.filter((c) => c.chosen).length;
   await deps.repos.tasks.addEvent(taskId, 'searched', { keywords, found: candidates.length, chosen });

@@ -255,3 +255,20 @@ describe('chooseCandidates: what to buy within the budget', () => {
     expect(out[0]!.chosen).toBe(true);
   });
 });
+
+describe('keyword weights', () => {
+  it('weighs a rarer keyword more, so it leads the ranking', async () => {
+    const { keywordWeights, chooseCandidates } = await import('./rank.ts');
+    const weights = keywordWeights(new Map([['battery', 58], ['solid-state', 7], ['none', 0]]));
+    expect(weights.get('battery')).toBe(1);
+    expect(weights.get('solid-state')).toBe(4); // 58/7 ≈ 8.3 → 1 + 3
+    expect(weights.get('none')).toBe(6); // no match counts as one: 1 + floor(log2 58)
+    const co = (id: string, name: string, tags: string[]) => ({ id, name, industry: 'Batteries', city: '', tags, price: 500, attributes: {} });
+    const plain = co('a', 'Alpha Battery Co.', ['lithium']);
+    const solid = co('b', 'Beta Cell Co.', ['solid-state']);
+    const ranked = chooseCandidates([plain, solid], ['solid-state', 'battery'], 10_000, 5, weights);
+    expect(ranked.map((c) => c.companyId)).toEqual(['b', 'a']);
+    // Without weights the name hit on the common keyword would win.
+    expect(chooseCandidates([plain, solid], ['solid-state', 'battery'], 10_000, 5).map((c) => c.companyId)).toEqual(['a', 'b']);
+  });
+});

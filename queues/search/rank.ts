@@ -37,15 +37,29 @@ function mentions(text: string, keyword: string): boolean {
     .some((w) => w === keyword || stem(w) === keyword);
 }
 
-/** How well a company fits the keywords: a hit in the name counts 3, the industry 2, a tag 1. */
-export function relevance(company: BasicCompany, keywords: string[]): number {
+/**
+ * How well a company fits the keywords: a hit in the name counts 3, the industry 2, a tag 1, each
+ * times the keyword's weight (1 unless given; see keywordWeights).
+ */
+export function relevance(company: BasicCompany, keywords: string[], weights?: Map<string, number>): number {
   let score = 0;
   for (const k of keywords) {
-    if (mentions(company.name, k)) score += 3;
-    if (mentions(company.industry, k)) score += 2;
-    if (company.tags.some((t) => mentions(t, k))) score += 1;
+    const w = weights?.get(k) ?? 1;
+    if (mentions(company.name, k)) score += 3 * w;
+    if (mentions(company.industry, k)) score += 2 * w;
+    if (company.tags.some((t) => mentions(t, k))) score += 1 * w;
   }
   return score;
+}
+
+/**
+ * The rarer a keyword's matches, the more it says about what the user wants: in "solid-state battery
+ * makers", "solid-state" narrows far more than "battery". The most common keyword weighs 1; one with
+ * 2^n times fewer matches weighs 1 + n.
+ */
+export function keywordWeights(matches: Map<string, number>): Map<string, number> {
+  const most = Math.max(1, ...matches.values());
+  return new Map([...matches].map(([k, n]) => [k, 1 + Math.floor(Math.log2(most / Math.max(1, n)))]));
 }
 
 /**
@@ -53,10 +67,10 @@ export function relevance(company: BasicCompany, keywords: string[]): number {
  * greedily down the ranking, each company that still fits the budget, up to maxCompanies.
  * Prices and budget in fen.
  */
-export function chooseCandidates(results: BasicCompany[], keywords: string[], budget: number, maxCompanies: number): Candidate[] {
+export function chooseCandidates(results: BasicCompany[], keywords: string[], budget: number, maxCompanies: number, weights?: Map<string, number>): Candidate[] {
   const unique = new Map(results.map((r) => [r.id, r]));
   const ranked = [...unique.values()]
-    .map((c) => ({ c, score: relevance(c, keywords) }))
+    .map((c) => ({ c, score: relevance(c, keywords, weights) }))
     .sort((a, b) => b.score - a.score || a.c.price - b.c.price || a.c.name.localeCompare(b.c.name) || a.c.id.localeCompare(b.c.id))
     .slice(0, MAX_CANDIDATES);
   let committed = 0;
