@@ -15,6 +15,14 @@ import { usageRoutes } from './routes/usage.ts';
 export function createApp(deps: GatewayDeps): Hono {
   const app = new Hono({ strict: false });
   app.onError(errorHandler(deps.log));
+  // Access log: one line per request (health probes at debug level, they come every few seconds).
+  app.use('*', async (c, next) => {
+    const started = performance.now();
+    await next();
+    const line = { method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(performance.now() - started) };
+    if (c.req.path === '/healthz' || c.req.path === '/readyz') deps.log.debug(line, 'request');
+    else deps.log.info(line, 'request');
+  });
   app.notFound((c) => problem(c, 'not_found', `no route for ${c.req.method} ${c.req.path}`));
 
   app.route('/', healthRoutes(deps));

@@ -6,8 +6,9 @@ import type { Payload } from '../payloads.ts';
 import { chargeAtIssuer, refundPayment } from '../settle.ts';
 import { judgeRecord } from './completeness.ts';
 
-/** A receipt's life at the marketplace is 24 h; we stop trusting it an hour early. */
-const RECEIPT_TRUST_MS = 23 * 3600 * 1000;
+/** A receipt's life at the marketplace is 24 h (unless it says otherwise); we stop trusting it an hour early. */
+const RECEIPT_LIFE_MS = 24 * 3600 * 1000;
+const RECEIPT_MARGIN_MS = 3600 * 1000;
 
 type Outcome = { outcome: string; companyId: string };
 
@@ -80,7 +81,7 @@ async function payAndFetch(deps: StageDeps, task: Task, company: Company, paymen
       );
       const moved = await deps.repos.payments.capture(payment.id, r.chargeId);
       if (moved) await deps.producer.dashboard(moved.ledgerEntryIds);
-      await deps.repos.payments.attachReceipt(payment.id, { receiptId: r.receiptId, receipt: r.receipt, expiresAt: new Date(Date.now() + RECEIPT_TRUST_MS) });
+      await deps.repos.payments.attachReceipt(payment.id, { receiptId: r.receiptId, receipt: r.receipt, expiresAt: new Date((r.expiresAt?.getTime() ?? Date.now() + RECEIPT_LIFE_MS) - RECEIPT_MARGIN_MS) });
       payment = (await deps.repos.payments.get(payment.id))!;
       receipt = r.receipt;
     } catch (err) {

@@ -29,7 +29,7 @@ const receiptBody = z.object({
   data: z.object({
     type: z.literal('payment_receipt'),
     id: z.string().min(1),
-    attributes: z.object({ receipt: z.string().min(1), amount: z.union([z.string(), z.number()]), resource: z.string(), chargeId: z.string().min(1) }),
+    attributes: z.object({ receipt: z.string().min(1), amount: z.union([z.string(), z.number()]), resource: z.string(), chargeId: z.string().min(1), expiresAt: z.string().optional() }),
   }),
 });
 
@@ -55,6 +55,8 @@ export interface Receipt {
   receipt: string;
   chargeId: string;
   amount: Fen;
+  /** When the marketplace stops accepting the receipt, if it said. */
+  expiresAt?: Date;
 }
 
 function errorCode(body: any): string | undefined {
@@ -119,7 +121,14 @@ export class MarketplaceClient {
     const parsed = receiptBody.safeParse(answer.body);
     if (!parsed.success) throw new TransientError('bad_response', 'marketplace pay returned no usable receipt');
     const a = parsed.data.data.attributes;
-    return { receiptId: parsed.data.data.id, receipt: a.receipt, chargeId: a.chargeId, amount: parseMoney(a.amount) };
+    const expiresAt = a.expiresAt ? new Date(a.expiresAt) : undefined;
+    return {
+      receiptId: parsed.data.data.id,
+      receipt: a.receipt,
+      chargeId: a.chargeId,
+      amount: parseMoney(a.amount),
+      ...(expiresAt && !Number.isNaN(expiresAt.getTime()) ? { expiresAt } : {}),
+    };
   }
 
   /** Fetches the paid record with its receipt. A 402 here means the receipt was not accepted. */

@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { ApiError } from '../../../shared/errors.ts';
+import { withTimeout } from '../../../shared/timeout.ts';
 import { CURRENCY, MAX_BUDGET_FEN, MoneyFormatError, parseMoney } from '../../../shared/money.ts';
 import type { AuthEnv } from '../auth.ts';
 import type { GatewayDeps } from '../deps.ts';
@@ -32,6 +33,9 @@ export const createTaskBody = z.strictObject({
   voiceId: z.string().trim().min(1, 'must not be empty').max(200).refine(noControl, 'must not contain control characters'),
   maxCompanies: z.number().int('must be a whole number').min(1).max(20).default(5),
 });
+
+/** A POST waits this long for Redis at most; the task is already safe in Postgres either way. */
+const ENQUEUE_TIMEOUT_MS = 2_000;
 
 const idempotencyKey = z.string().min(1).max(200).regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces');
 
@@ -66,7 +70,7 @@ export function createTaskRoute(deps: GatewayDeps) {
     const task = result.task;
     if (result.kind === 'created' || task.status === 'queued') {
       try {
-        await deps.producer.search(task.id);
+        await withTimeout(ENQUEUE_TIMEOUT_MS, deps.producer.search(task.id), 'Redis');
       } catch (err) {
         // The task is safe in Postgres; the sweeper queues it once Redis answers again.
         deps.log.warn({ taskId: task.id, err: (err as Error).message }, 'could not queue the search yet; the sweeper will');
