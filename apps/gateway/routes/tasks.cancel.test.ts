@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openHarness, postTask, type Harness } from '../../../test/support/harness.ts';
+import { expectProblem } from '../../../test/support/problem.ts';
 
 /**
  * POST /v1/tasks/:id/cancel (DESIGN.md §5): 202 while the task runs or waits (the cancel is recorded
@@ -19,15 +20,6 @@ describe('POST /v1/tasks/:id/cancel', () => {
 
   const cancel = (id: string, headers: Record<string, string> = {}) => h.api(`/v1/tasks/${id}/cancel`, { method: 'POST', headers });
   const read = async (id: string) => (await (await h.api(`/v1/tasks/${id}`)).json()) as any;
-
-  async function expectProblem(res: Response, status: number, code: string): Promise<any> {
-    expect(res.status).toBe(status);
-    expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-    const problem = (await res.json()) as any;
-    expect(problem).toMatchObject({ status, code });
-    for (const field of ['type', 'title', 'detail']) expect(typeof problem[field]).toBe('string');
-    return problem;
-  }
 
   it('answers 202 for a queued task and records the cancel, which GET then shows', async () => {
     const id = await postTask(h, body('cancel me'));

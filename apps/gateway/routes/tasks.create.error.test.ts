@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AUTH, openHarness, type Harness } from '../../../test/support/harness.ts';
+import { expectProblem } from '../../../test/support/problem.ts';
 
 /**
  * POST /v1/tasks, the rejected requests (DESIGN.md §5): every rejection is a 4xx RFC 9457
@@ -24,18 +25,6 @@ describe('POST /v1/tasks (rejected)', () => {
   }
 
   /** Checks the RFC 9457 shape and returns the body. */
-  async function expectProblem(res: Response, status: number, code: string): Promise<any> {
-    expect(res.status).toBe(status);
-    expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-    const problem = (await res.json()) as any;
-    expect(problem).toMatchObject({ status, code });
-    for (const field of ['type', 'title', 'detail']) {
-      expect(typeof problem[field]).toBe('string');
-      expect(problem[field].length).toBeGreaterThan(0);
-    }
-    return problem;
-  }
-
   /** Posts, expects 400 validation_failed naming `path`, and that no task was stored. */
   async function expectFieldRejected(body: unknown, path: string) {
     const before = await taskCount();

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_KEY, openHarness, postTask, type Harness } from '../../../test/support/harness.ts';
+import { expectProblem } from '../../../test/support/problem.ts';
 
 /**
  * GET /v1/tasks/:id and GET /v1/tasks (DESIGN.md §5): the task view, 404 for anything that is not the
@@ -19,15 +20,6 @@ describe('GET /v1/tasks/:id and GET /v1/tasks', () => {
   afterAll(async () => {
     await h?.close();
   });
-
-  async function expectProblem(res: Response, status: number, code: string): Promise<any> {
-    expect(res.status).toBe(status);
-    expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-    const problem = (await res.json()) as any;
-    expect(problem).toMatchObject({ status, code });
-    for (const field of ['type', 'title', 'detail']) expect(typeof problem[field]).toBe('string');
-    return problem;
-  }
 
   /** Follows nextCursor to the end; returns the ids in the order served and the page sizes. */
   async function walk(tenant: keyof typeof keys, limit: number) {

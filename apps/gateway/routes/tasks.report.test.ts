@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openHarness, postTask, waitForEnd, type Harness } from '../../../test/support/harness.ts';
+import { expectProblem } from '../../../test/support/problem.ts';
 
 /**
  * GET /v1/tasks/:id/report (DESIGN.md §5): 409 report_not_ready until the task has completed, then
@@ -16,15 +17,6 @@ describe('GET /v1/tasks/:id/report', () => {
   afterAll(async () => {
     await h?.close();
   });
-
-  async function expectProblem(res: Response, status: number, code: string): Promise<any> {
-    expect(res.status).toBe(status);
-    expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-    const problem = (await res.json()) as any;
-    expect(problem).toMatchObject({ status, code });
-    for (const field of ['type', 'title', 'detail']) expect(typeof problem[field]).toBe('string');
-    return problem;
-  }
 
   /** A task stored but never queued, so the workers leave it as it is. */
   async function storedTask(theme: string): Promise<string> {
