@@ -124,7 +124,30 @@ describe.skipIf(!inject('databaseUrl'))('npm run reconcile', () => {
     expect(byId.get(taskB)).toEqual({ taskId: taskB, status: 'completed', ours: spentB, issuer: spentB });
 
     const one = JSON.parse((await cli([taskB, '--json'])).stdout);
-    expect(one).toEqual({ checked: [{ taskId: taskB, status: 'completed', ours: spentB, issuer: spentB }], differences: [] });
+    expect(one).toEqual({ checked: [{ taskId: taskB, status: 'completed', ours: spentB, issuer: spentB }], inFlight: [], differences: [] });
+  });
+
+  it('lists a running task as in flight instead of comparing money that is still moving', async () => {
+    // A task mid-purchase: captured on our side a moment before (or after) the issuer's record shows it.
+    const running = await h.repos.tasks.create({
+      id: '00000000-0000-4000-8000-00000000abcd', tenant: 'acme', idempotency_key: null, request_hash: null, theme: 'in flight',
+      voice_id: 'demo-voice', currency: 'CNY', max_companies: 1, status: 'queued', stage: null, budget_limit: 1000,
+      token_id: null, error_code: null, error_message: null, ended_at: null,
+    });
+    if (running.kind !== 'created') throw new Error('fixture task not created');
+    await h.repos.tasks.enterStage(running.task.id, 'detail');
+    await h.database.db.updateTable('tasks').set({ captured: 300 }).where('id', '=', running.task.id).execute();
+    try {
+      const run = await cli([]);
+      expect(run.code).toBe(0);
+      expect(run.stdout).toContain(`1 task(s) still running, compared once they end: ${running.task.id}`);
+      expect(run.stdout).not.toContain('DIFF');
+      const one = JSON.parse((await cli([running.task.id, '--json'])).stdout);
+      expect(one).toEqual({ checked: [], inFlight: [running.task.id], differences: [] });
+    } finally {
+      await h.database.db.deleteFrom('task_events').where('task_id', '=', running.task.id).execute();
+      await h.database.db.deleteFrom('tasks').where('id', '=', running.task.id).execute();
+    }
   });
 
   it('exits 1 and names the task and the kind when our books were changed behind the issuer\'s back', async () => {

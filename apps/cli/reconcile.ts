@@ -32,7 +32,7 @@ async function main(): Promise<number> {
     return 2;
   }
   const config = loadConfig();
-  requireSharedServices(config, 'reconcile');
+  requireSharedServices(config, 'reconcile', ['database']);
   if (!config.TOKEN_ISSUER_URL) throw new Error('reconcile reads the issuer\'s books, so it needs TOKEN_ISSUER_URL');
   const { database, repos } = await openBooks(config, { poolSize: 2 });
   try {
@@ -44,6 +44,7 @@ async function main(): Promise<number> {
       const ours = result.checked.reduce((s, b) => s + b.ours, 0);
       const theirs = result.checked.reduce((s, b) => s + b.issuer, 0);
       process.stdout.write(`checked ${result.checked.length} task(s): ours ${formatMoney(ours)} CNY, issuer ${formatMoney(theirs)} CNY\n`);
+      if (result.inFlight.length) process.stdout.write(`${result.inFlight.length} task(s) still running, compared once they end: ${result.inFlight.join(', ')}\n`);
       for (const d of result.differences) process.stdout.write(`DIFF ${d.taskId} ${d.kind}: ${d.detail}\n`);
       process.stdout.write(result.differences.length ? `${result.differences.length} difference(s)\n` : 'the books agree\n');
     }

@@ -40,8 +40,12 @@ export async function openBooks(
  * The separate processes (gateway, worker, reconcile) share Redis and Postgres with each other, so
  * both must be real servers; PGlite serves one process only.
  */
-export function requireSharedServices(config: Config, program: string): { redisUrl: string; databaseUrl: string } {
-  const missing = [!config.REDIS_URL && 'REDIS_URL', !config.DATABASE_URL && 'DATABASE_URL'].filter(Boolean);
+export function requireSharedServices(
+  config: Config,
+  program: string,
+  needs: Array<'redis' | 'database'> = ['redis', 'database'],
+): { redisUrl: string; databaseUrl: string } {
+  const missing = [needs.includes('redis') && !config.REDIS_URL && 'REDIS_URL', needs.includes('database') && !config.DATABASE_URL && 'DATABASE_URL'].filter(Boolean);
   if (missing.length) {
     throw new Error(
       `${program} shares its queues and books with the other processes, so it needs ${missing.join(' and ')} ` +

@@ -19,8 +19,15 @@ export interface TaskBalance {
 
 export interface ReconcileResult {
   checked: TaskBalance[];
+  /**
+   * Tasks still running: their money is moving (a charge may be landing right now), so comparing them
+   * would report differences that are not there. They are compared once they end.
+   */
+  inFlight: string[];
   differences: Difference[];
 }
+
+const isEnded = (t: Task) => t.status === 'completed' || t.status === 'failed' || t.status === 'cancelled';
 
 const sumBy = <T>(items: T[], f: (t: T) => number) => items.reduce((s, t) => s + f(t), 0);
 
@@ -68,10 +75,12 @@ export async function reconcileTask(repos: Repositories, task: Task, tokens: Iss
 
 /**
  * Reconciles one task, or every task (paging through them, with the issuer's tokens fetched once).
- * Issuer tokens that reference no task of ours are differences too.
+ * Only ended tasks are compared; running ones are listed as in flight. Issuer tokens that reference no
+ * task of ours are differences too.
  */
 export async function reconcile(repos: Repositories, issuer: IssuerClient, taskId?: string): Promise<ReconcileResult> {
   const checked: TaskBalance[] = [];
+  const inFlight: string[] = [];
   const differences: Difference[] = [];
   if (taskId) {
     const task = await repos.tasks.get(taskId);
@@ -79,17 +88,22 @@ export async function reconcile(repos: Repositories, issuer: IssuerClient, taskI
       // Money the issuer holds for a task we do not know is a difference, as in the full audit.
       const net = sumBy((await issuer.tokensFor(taskId)).flatMap((t) => t.charges), (c) => c.amount - c.refundedAmount);
       if (net === 0) throw new Error(`no task ${taskId}`);
-      return { checked: [], differences: [{ taskId, kind: 'unknown_reference', detail: `issuer holds ${formatMoney(net)} charged for a task we do not know` }] };
+      return { checked: [], inFlight, differences: [{ taskId, kind: 'unknown_reference', detail: `issuer holds ${formatMoney(net)} charged for a task we do not know` }] };
     }
+    if (!isEnded(task)) return { checked, inFlight: [task.id], differences };
     // The issuer knows the task by its id as we stored it (the caller's spelling may differ in case).
     const r = await reconcileTask(repos, task, await issuer.tokensFor(task.id));
-    return { checked: [r.balance], differences: r.differences };
+    return { checked: [r.balance], inFlight, differences: r.differences };
   }
   const tokensByRef = new Map<string, IssuerToken[]>();
   for (const t of await issuer.allTokens()) tokensByRef.set(t.reference, [...(tokensByRef.get(t.reference) ?? []), t]);
   const seen = new Set<string>();
   for await (const task of repos.tasks.all()) {
     seen.add(task.id);
+    if (!isEnded(task)) {
+      inFlight.push(task.id);
+      continue;
+    }
     const r = await reconcileTask(repos, task, tokensByRef.get(task.id) ?? []);
     checked.push(r.balance);
     differences.push(...r.differences);
@@ -99,5 +113,5 @@ export async function reconcile(repos: Repositories, issuer: IssuerClient, taskI
     const net = sumBy(tokens.flatMap((t) => t.charges), (c) => c.amount - c.refundedAmount);
     if (net !== 0) differences.push({ taskId: reference, kind: 'unknown_reference', detail: `issuer holds ${formatMoney(net)} charged for a task we do not know` });
   }
-  return { checked, differences };
+  return { checked, inFlight, differences };
 }
