@@ -139,7 +139,8 @@ async function main(): Promise<number> {
         TOKEN_ISSUER_URL: mocks.urls.tokenIssuer,
         VOICEID_URL: mocks.urls.voiceid,
         TOKEN_ISSUER_API_KEY: ISSUER_KEY,
-        API_KEYS: `bench:${API_KEY}`,
+        // A tenant per task: receipts are reused within a tenant, and the bench must measure paying.
+        API_KEYS: Array.from({ length: flags.tasks }, (_, i) => `bench${i}:${API_KEY}-${i}`).join(','),
         // The offline report writer: an LLM's latency is not the pipeline's.
         OPENAI_API_KEY: '',
         OPENAI_BASE_URL: '',
@@ -211,7 +212,7 @@ async function main(): Promise<number> {
         try {
           const res = await fetch(`${base}/v1/tasks`, {
             method: 'POST',
-            headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json', 'idempotency-key': `bench-${runId}-${i}` },
+            headers: { authorization: `Bearer ${API_KEY}-${i}`, 'content-type': 'application/json', 'idempotency-key': `bench-${runId}-${i}` },
             body: JSON.stringify(body),
             signal: AbortSignal.timeout(10_000),
           });
@@ -245,6 +246,8 @@ async function main(): Promise<number> {
     }
     const tEnded = performance.now();
     const cpu = process.cpuUsage(cpuStart);
+    // Quiet books before they are read: an audit of tasks still moving would race their writes.
+    await stopWorkers(workers, 3_000);
 
     // Measurements, from the books.
     const rows = await database.db
@@ -259,6 +262,22 @@ async function main(): Promise<number> {
     const lastEnded = Math.max(...ended.map((r) => r.ended_at!.getTime()));
     const spanS = (lastEnded - firstCreated) / 1000;
     const posts = [...postMs].sort((a, b) => a - b);
+    // Where the time goes: from one milestone of a task to the next (queue wait + the previous stage's work).
+    const events = await database.db
+      .selectFrom('task_events')
+      .select(['task_id', 'kind', sql<string | null>`data->>'stage'`.as('stage'), 'created_at'])
+      .where('kind', 'in', ['created', 'stage', 'ended'])
+      .orderBy('task_id')
+      .orderBy('id')
+      .execute();
+    const legs = new Map<string, number[]>();
+    for (let i = 1; i < events.length; i++) {
+      const [prev, cur] = [events[i - 1]!, events[i]!];
+      if (prev.task_id !== cur.task_id) continue;
+      const leg = `→${cur.kind === 'stage' ? cur.stage : cur.kind}`;
+      legs.set(leg, [...(legs.get(leg) ?? []), cur.created_at.getTime() - prev.created_at.getTime()]);
+    }
+    const legText = [...legs].map(([leg, values]) => `${leg} ${ms(percentile(values.sort((a, b) => a - b), 50))}`).join(', ');
     const spent = rows.reduce((s, r) => s + r.captured - r.refunded, 0);
 
     // The money rules over the run (DESIGN.md §3), checked against the issuer's own books.
@@ -283,6 +302,7 @@ async function main(): Promise<number> {
       ['throughput end to end', `${(ended.length / spanS).toFixed(1)} tasks/s (first created → last ended ${spanS.toFixed(2)} s)`],
       ['wall time', `${((tEnded - t0) / 1000).toFixed(2)} s (posting ${((tPosted - t0) / 1000).toFixed(2)} s)`],
       ['task latency p50/p95/p99', `${ms(percentile(latencies, 50))} / ${ms(percentile(latencies, 95))} / ${ms(percentile(latencies, 99))} (max ${ms(latencies.at(-1) ?? NaN)})`],
+      ['step times p50', legText],
       ['POST /v1/tasks p50/p99', `${ms(percentile(posts, 50))} / ${ms(percentile(posts, 99))}`],
       ['peak RSS', `${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`],
       ['CPU (user+sys)', `${((cpu.user + cpu.system) / 1e6).toFixed(1)} s (${((cpu.user + cpu.system) / 1e3 / (tEnded - t0)).toFixed(2)} cores)`],
