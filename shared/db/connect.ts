@@ -25,7 +25,10 @@ export interface DbOptions {
 const INT8 = 20;
 const DATE = 1082;
 
-/** bigint columns hold fen well inside 2^53, so read them as numbers; dates stay 'YYYY-MM-DD'. */
+/**
+ * bigint columns hold fen well inside 2^53, so read them as numbers; dates stay 'YYYY-MM-DD' (PGlite
+ * reads int8 as a number already; date columns are selected as text where they are read).
+ */
 function pgTypes() {
   return {
     getTypeParser(oid: number, format?: 'text' | 'binary') {
@@ -64,7 +67,7 @@ export async function openDatabase(opts: DbOptions): Promise<Db> {
     dataDir = join(opts.dataDir, 'pglite');
     mkdirSync(dataDir, { recursive: true });
   }
-  const lite = new PGlite(dataDir, { parsers: { [DATE]: (v: string) => v } });
+  const lite = new PGlite(dataDir);
   await lite.waitReady;
   const db = new Kysely<Database>({ dialect: new PGliteDialect(lite) });
   if (opts.schema !== 'public') {

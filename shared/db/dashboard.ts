@@ -63,8 +63,15 @@ export class DashboardRepository {
     return this.db.selectFrom('budget_usage').selectAll().where('task_id', '=', taskId).executeTakeFirst();
   }
 
+  /** One tenant's last 90 days with budget use, newest first; the day as 'YYYY-MM-DD' on every driver. */
   async daily(tenant: string) {
-    return this.db.selectFrom('budget_usage_daily').selectAll().where('tenant', '=', tenant).orderBy('day', 'desc').limit(90).execute();
+    return this.db
+      .selectFrom('budget_usage_daily')
+      .select(['tenant', sql<string>`to_char(day, 'YYYY-MM-DD')`.as('day'), 'reserved', 'captured', 'released', 'refunded', 'events'])
+      .where('tenant', '=', tenant)
+      .orderBy('budget_usage_daily.day', 'desc')
+      .limit(90)
+      .execute();
   }
 
   /**
@@ -75,7 +82,8 @@ export class DashboardRepository {
     let q = this.db
       .selectFrom('budget_usage_daily')
       .select([
-        'day',
+        // As text: the drivers disagree on how they hand over a date (PGlite gives a Date at UTC midnight).
+        sql<string>`to_char(budget_usage_daily.day, 'YYYY-MM-DD')`.as('day'),
         // sum() of bigint is numeric in Postgres; cast back so the driver hands over integer fen.
         sql<number>`sum(reserved)::bigint`.as('reserved'),
         sql<number>`sum(captured)::bigint`.as('captured'),
@@ -84,8 +92,8 @@ export class DashboardRepository {
         sql<number>`sum(events)::bigint`.as('events'),
         sql<number>`count(*)::int`.as('tenants'),
       ])
-      .groupBy('day')
-      .orderBy('day', 'desc')
+      .groupBy('budget_usage_daily.day')
+      .orderBy('budget_usage_daily.day', 'desc')
       .limit(opts.days);
     if (opts.tenant !== undefined) q = q.where('tenant', '=', opts.tenant);
     return q.execute();

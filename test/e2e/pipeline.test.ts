@@ -152,5 +152,10 @@ describe('the pipeline', () => {
     expect((await h.repos.dashboard.forTask(id))!.events).toBe(ledger.length);
     const api = (await (await h.api(`/v1/tasks/${id}/usage`)).json()) as any;
     expect(api.spent).toBe(task.budget.spent);
+    // The tenant's daily totals: a plain UTC day and this task's money (the only task of this harness).
+    const days = ((await (await h.api('/v1/usage')).json()) as any).data;
+    expect(days).toHaveLength(1);
+    expect(days[0].day).toBe(ledger[0]!.created_at.toISOString().slice(0, 10));
+    expect(days[0].spent).toBe(task.budget.spent);
   });
 });

@@ -1,6 +1,9 @@
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TaskUsage } from '../../../shared/db/dashboard.ts';
 import { formatMoney, parseMoney } from '../../../shared/money.ts';
 import { API_KEY, openHarness, postTask, waitFor, waitForEnd, type Harness } from '../../../test/support/harness.ts';
+import { taskHealth } from './admin.dashboard.ts';
 
 /**
  * The operators' and finance budget dashboard (DESIGN.md §3, §6 ADMIN_USER / ADMIN_PASSWORD):
@@ -195,8 +198,17 @@ describe('budget dashboard at /admin/dashboard', () => {
   describe('filters', () => {
     let otherId: string;
     beforeAll(async () => {
-      otherId = await postTask(h, { theme: 'solar', budget: '20.00', voiceId: 'demo-voice', maxCompanies: 1 }, { authorization: 'Bearer other-key' });
-      await waitForEnd(h, otherId, 60_000);
+      const asOther = { authorization: 'Bearer other-key' };
+      otherId = await postTask(h, { theme: 'solar', budget: '20.00', voiceId: 'demo-voice', maxCompanies: 1 }, asOther);
+      // waitForEnd asks as acme, which cannot see another tenant's task: ask as its own tenant.
+      await waitFor(
+        async () => {
+          const task: any = await (await h.api(`/v1/tasks/${otherId}`, { headers: asOther })).json();
+          return ['completed', 'failed', 'cancelled'].includes(task.status) ? task : undefined;
+        },
+        `task ${otherId} to end`,
+        60_000,
+      );
       await waitInSync(otherId);
     }, 90_000);
 
@@ -254,6 +266,84 @@ describe('budget dashboard at /admin/dashboard', () => {
       expect(html).not.toContain(tenant);
       expect(html).not.toMatch(/<script/i);
       expect(html).toContain('&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;');
+    });
+  });
+
+  describe("the dashboard's health", () => {
+    it('flags a task as lagging while the dashboard queue has not counted its events, then in sync once it has', async () => {
+      await h.producer.queues.dashboard.pause();
+      let id: string;
+      try {
+        // Not battery: acme would reuse its battery receipts, moving no money.
+        id = await postTask(h, { theme: 'logistics', budget: '30.00', voiceId: 'demo-voice', maxCompanies: 2 });
+        const task = await waitForEnd(h, id, 60_000);
+        const ledger = await h.repos.payments.ledger(id);
+        expect(ledger.length).toBeGreaterThan(0);
+
+        const row = (await json('/admin/dashboard.json')).tasks.find((t: any) => t.id === id);
+        expect(row.budget.spent).toBe(task.budget.spent);
+        expect(row.dashboard.status).toBe('lagging');
+        expect(row.dashboard.pendingEvents).toBe(ledger.length);
+        expect(row.usage.events).toBe(0);
+        const cells = rowCells(await page(), `task-${id}`)!;
+        expect(cells[COL.spent]).toBe(task.budget.spent);
+        expect(cells[COL.check]).toBe(`lagging: ${ledger.length} of ${ledger.length} events not counted yet`);
+      } finally {
+        await h.producer.queues.dashboard.resume();
+      }
+      const { row } = await waitInSync(id);
+      expect(row.dashboard.pendingEvents).toBe(0);
+      expect(rowCells(await page(), `task-${id}`)![COL.check]).toBe('in sync');
+    });
+
+    it('flags a task whose counted aggregates disagree with its books', async () => {
+      // An aggregate that counted 1.00 too much (as a double-counted capture would).
+      await sql`update budget_usage set captured = captured + 100 where task_id = ${boughtId}`.execute(h.database.db);
+      try {
+        const row = (await json('/admin/dashboard.json')).tasks.find((t: any) => t.id === boughtId);
+        expect(row.dashboard).toMatchObject({ status: 'differs', pendingEvents: 0, differences: ['captured', 'spent'] });
+        expect(row.usage.spent).toBe(formatMoney(parseMoney(bought.budget.spent) + 100));
+        expect(row.budget.spent).toBe(bought.budget.spent);
+        const html = await page();
+        expect(html).toMatch(new RegExp(`<tr id="task-${boughtId}" class="differs"`));
+        expect(rowCells(html, `task-${boughtId}`)![COL.check]).toBe('differs: captured, spent');
+      } finally {
+        await sql`update budget_usage set captured = captured - 100 where task_id = ${boughtId}`.execute(h.database.db);
+      }
+    });
+
+    describe('taskHealth', () => {
+      const base: TaskUsage = {
+        id: 't', tenant: 'acme', theme: 'x', status: 'completed', stage: null, currency: 'CNY', created_at: new Date(), ended_at: null,
+        budget_limit: 5000, reserved: 0, captured: 1200, refunded: 200, released: 300,
+        counted: true, usage_reserved: 1500, usage_captured: 1200, usage_released: 300, usage_refunded: 200, usage_events: 5,
+        ledger_entries: 5, pending_events: 0,
+      };
+
+      it('in sync when every event is counted and the figures match the books', () => {
+        expect(taskHealth(base)).toEqual({ status: 'in_sync', pendingEvents: 0, ledgerEntries: 5, differences: [] });
+      });
+
+      it('in sync with nothing to count', () => {
+        const none = { ...base, captured: 0, refunded: 0, released: 0, usage_reserved: 0, usage_captured: 0, usage_released: 0, usage_refunded: 0, usage_events: 0, ledger_entries: 0, counted: false };
+        expect(taskHealth(none).status).toBe('in_sync');
+      });
+
+      it('lagging while events are pending and nothing is counted above the books', () => {
+        const h1 = taskHealth({ ...base, usage_refunded: 0, usage_events: 4, pending_events: 1 });
+        expect(h1).toEqual({ status: 'lagging', pendingEvents: 1, ledgerEntries: 5, differences: ['refunded', 'events', 'spent'] });
+      });
+
+      it('differs when an aggregate is above the books, even while events are pending', () => {
+        expect(taskHealth({ ...base, usage_captured: 1300, pending_events: 1 }).status).toBe('differs');
+      });
+
+      it('differs when every event is counted but a figure still disagrees', () => {
+        expect(taskHealth({ ...base, usage_released: 200 })).toMatchObject({ status: 'differs', differences: ['released'] });
+        // A reservation still held counts in the aggregates' reserved total.
+        expect(taskHealth({ ...base, reserved: 100 })).toMatchObject({ status: 'differs', differences: ['reserved'] });
+        expect(taskHealth({ ...base, reserved: 100, usage_reserved: 1600, usage_events: 6, ledger_entries: 6 }).status).toBe('in_sync');
+      });
     });
   });
 

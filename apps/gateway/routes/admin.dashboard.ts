@@ -240,7 +240,7 @@ ${d.tenant !== null ? html`<a href="${DASHBOARD_PATH}${queryString(null, d.limit
 </form>
 
 <h2>Dashboard health</h2>
-<p id="health">Of the ${s.tasks} tasks below: <strong>${s.inSync}</strong> in sync, <strong>${s.lagging}</strong> lagging (${s.pendingEvents} events not counted yet), <strong>${s.differs}</strong> differing from the books.</p>
+<p id="health">Tasks below: ${s.tasks} · in sync: <strong>${s.inSync}</strong> · lagging: <strong>${s.lagging}</strong> (events not counted yet: ${s.pendingEvents}) · differing from the books: <strong>${s.differs}</strong></p>
 <p class="note">The aggregates are fed by the dashboard queue, so they trail the books by the queue's backlog; "lagging" means ledger rows are still waiting to be counted (see Bull Board). "differs" means all events were counted (or some more than once) and the figures still disagree with the books: that needs a look.</p>
 
 <h2>Daily totals (last ${d.days} days with budget use)</h2>
