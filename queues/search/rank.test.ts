@@ -199,9 +199,10 @@ describe('chooseCandidates: what to buy within the budget', () => {
     const keywords = keywordsOf('battery');
     const out = chooseCandidates(
       [
+        // Ranked by where the keyword is found: the name, then the industry, then a tag.
         company('best', 1200, { name: 'Battery One', industry: 'batteries', tags: ['battery'] }),
-        company('pricey', 900, { name: 'Battery Two', industry: 'batteries' }),
-        company('cheap', 300, { name: 'Battery Three' }),
+        company('pricey', 900, { name: 'Cell Two', industry: 'batteries' }),
+        company('cheap', 300, { name: 'Three Co', tags: ['battery'] }),
         company('cheaper-but-irrelevant', 300, { name: 'Freight Co', industry: 'logistics' }),
       ],
       keywords,

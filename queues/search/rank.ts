@@ -38,16 +38,17 @@ function mentions(text: string, keyword: string): boolean {
 }
 
 /**
- * How well a company fits the keywords: a hit in the name counts 3, the industry 2, a tag 1, each
- * times the keyword's weight (1 unless given; see keywordWeights).
+ * How well a company fits the keywords: per keyword, its best place — the name counts 3, the industry
+ * 2, a tag 1 — times the keyword's weight (1 unless given; see keywordWeights). Taking the best place,
+ * not the sum, makes a company that matches more of the keywords rank above one that matches a single
+ * keyword everywhere.
  */
 export function relevance(company: BasicCompany, keywords: string[], weights?: Map<string, number>): number {
   let score = 0;
   for (const k of keywords) {
     const w = weights?.get(k) ?? 1;
-    if (mentions(company.name, k)) score += 3 * w;
-    if (mentions(company.industry, k)) score += 2 * w;
-    if (company.tags.some((t) => mentions(t, k))) score += 1 * w;
+    const place = mentions(company.name, k) ? 3 : mentions(company.industry, k) ? 2 : company.tags.some((t) => mentions(t, k)) ? 1 : 0;
+    score += place * w;
   }
   return score;
 }
