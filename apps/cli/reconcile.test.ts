@@ -181,6 +181,15 @@ describe.skipIf(!inject('databaseUrl'))('npm run reconcile', () => {
     expect(run.stderr).toMatch(/^reconcile could not check: .*127\.0\.0\.1:\d+.*ECONNREFUSED/);
   });
 
+  it('exits 2 on a schema that holds no books, and creates nothing there (an audit only reads)', async () => {
+    const empty = `t_empty_${Date.now().toString(36)}`;
+    const run = await cli([], { DATABASE_SCHEMA: empty });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(`schema "${empty}" holds no up-to-date books`);
+    const { rows } = await sql<{ n: number }>`select count(*)::int as n from pg_namespace where nspname = ${empty}`.execute(h.database.db);
+    expect(rows[0]!.n).toBe(0);
+  });
+
   it('exits 2 when it is given a task it does not know and the issuer holds nothing for', async () => {
     const unknown = randomUUID();
     const run = await cli([unknown]);

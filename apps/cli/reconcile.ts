@@ -3,7 +3,8 @@ import { loadConfig } from '../../shared/config.ts';
 import { reconcile } from '../../shared/audit/reconcile.ts';
 import { formatMoney } from '../../shared/money.ts';
 import { IssuerClient } from '../../shared/providers/issuer.ts';
-import { openBooks, requireSharedServices } from '../runtime/infra.ts';
+import { isMigrated, openDatabase, repositories } from '../../shared/db/index.ts';
+import { requireSharedServices } from '../runtime/infra.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const USAGE = 'usage: npm run reconcile [-- <taskId>] [--json]\n  exit 0: the books agree; 1: they differ; 2: could not check';
@@ -34,8 +35,11 @@ async function main(): Promise<number> {
   const config = loadConfig();
   requireSharedServices(config, 'reconcile', ['database']);
   if (!config.TOKEN_ISSUER_URL) throw new Error('reconcile reads the issuer\'s books, so it needs TOKEN_ISSUER_URL');
-  const { database, repos } = await openBooks(config, { poolSize: 2 });
+  // An audit only reads: it neither creates nor migrates anything.
+  const database = await openDatabase({ databaseUrl: config.DATABASE_URL, schema: config.DATABASE_SCHEMA, dataDir: config.DATA_DIR, poolSize: 2 });
+  const repos = repositories(database);
   try {
+    if (!(await isMigrated(database))) throw new Error(`schema "${config.DATABASE_SCHEMA}" holds no up-to-date books (start the gateway or a worker once to migrate it)`);
     const issuer = new IssuerClient(config.TOKEN_ISSUER_URL.replace(/\/+$/, ''), config.TOKEN_ISSUER_API_KEY, config.PROVIDER_TIMEOUT_MS);
     const result = await reconcile(repos, issuer, taskId);
     if (args.values.json) {

@@ -57,7 +57,6 @@ export async function openDatabase(opts: DbOptions): Promise<Db> {
     pool.on('error', () => {});
     pool.on('connect', (client) => client.on('error', () => {}));
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-    await sql`create schema if not exists ${sql.id(opts.schema)}`.execute(db);
     return { db, kind: 'postgres', schema: opts.schema, close: () => db.destroy() };
   }
   const { PGlite } = await import('@electric-sql/pglite');
@@ -70,10 +69,7 @@ export async function openDatabase(opts: DbOptions): Promise<Db> {
   const lite = new PGlite(dataDir);
   await lite.waitReady;
   const db = new Kysely<Database>({ dialect: new PGliteDialect(lite) });
-  if (opts.schema !== 'public') {
-    await sql`create schema if not exists ${sql.id(opts.schema)}`.execute(db);
-    await sql.raw(`set search_path to ${opts.schema}`).execute(db);
-  }
+  if (opts.schema !== 'public') await sql.raw(`set search_path to ${opts.schema}`).execute(db);
   return {
     db,
     kind: 'pglite',

@@ -15,6 +15,7 @@ const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
 const MIGRATION_LOCK = 7_242_024;
 
 async function runMigrator(db: Kysely<any>, schema: string): Promise<void> {
+  await sql`create schema if not exists ${sql.id(schema)}`.execute(db);
   const migrator = new Migrator({ db, provider, migrationTableSchema: schema });
   const { error, results } = await migrator.migrateToLatest();
   const failed = results?.find((r) => r.status === 'Error');
@@ -24,8 +25,9 @@ async function runMigrator(db: Kysely<any>, schema: string): Promise<void> {
 }
 
 /**
- * Brings the schema to the latest migration. Safe when several processes start at once: on Postgres
- * they queue on one advisory lock (kysely's own lock table could itself race into existence).
+ * Creates the schema if needed and brings it to the latest migration. Safe when several processes
+ * start at once: on Postgres all DDL happens under one advisory lock (kysely's own lock table could
+ * itself race into existence).
  */
 export async function migrate(database: Db): Promise<void> {
   if (database.kind === 'pglite') return runMigrator(database.db, database.schema);
@@ -37,4 +39,15 @@ export async function migrate(database: Db): Promise<void> {
       await sql`select pg_advisory_unlock(${MIGRATION_LOCK})`.execute(conn);
     }
   });
+}
+
+/** True when the schema holds every migration this code knows (read-only tools refuse otherwise). */
+export async function isMigrated(database: Db): Promise<boolean> {
+  const migrator = new Migrator({ db: database.db, provider, migrationTableSchema: database.schema });
+  try {
+    const migrations = await migrator.getMigrations();
+    return migrations.every((m) => m.executedAt !== undefined);
+  } catch {
+    return false;
+  }
 }
