@@ -24,7 +24,7 @@ import { Producer } from '../queues/producer.ts';
 import { startWorkers, stopWorkers } from '../queues/worker.ts';
 import { reconcile } from '../shared/audit/reconcile.ts';
 import { loadConfig } from '../shared/config.ts';
-import { migrate, openDatabase, repositories, type Db } from '../shared/db/index.ts';
+import { dropSchema, migrate, openDatabase, repositories, type Db } from '../shared/db/index.ts';
 import { formatMoney } from '../shared/money.ts';
 import { IssuerClient } from '../shared/providers/issuer.ts';
 
@@ -169,7 +169,7 @@ async function main(): Promise<number> {
       throw new CannotRun(`Postgres at DATABASE_URL does not answer: ${(err as Error).message}`);
     }
     cleanup.push(() => database.close());
-    cleanup.push(() => sql`drop schema if exists ${sql.id(config.DATABASE_SCHEMA)} cascade`.execute(database.db));
+    cleanup.push(() => dropSchema(database));
     await migrate(database);
     const repos = repositories(database);
 

@@ -6,7 +6,7 @@ import { ReportRepository } from './reports.ts';
 import { TaskRepository } from './tasks.ts';
 
 export * from './connect.ts';
-export { isMigrated, migrate } from './migrate.ts';
+export { dropSchema, isMigrated, migrate } from './migrate.ts';
 export * from './schema.ts';
 export { paymentKey } from './payments.ts';
 

@@ -51,3 +51,19 @@ export async function isMigrated(database: Db): Promise<boolean> {
     return false;
   }
 }
+
+/**
+ * Drops a schema and everything in it (test and benchmark clean-up), under the migration lock: kysely's
+ * migrator introspects every table of the database, and a schema dropped meanwhile makes that fail.
+ */
+export async function dropSchema(database: Db): Promise<void> {
+  if (database.kind === 'pglite') return;
+  await database.db.connection().execute(async (conn) => {
+    await sql`select pg_advisory_lock(${MIGRATION_LOCK})`.execute(conn);
+    try {
+      await sql`drop schema if exists ${sql.id(database.schema)} cascade`.execute(conn);
+    } finally {
+      await sql`select pg_advisory_unlock(${MIGRATION_LOCK})`.execute(conn);
+    }
+  });
+}

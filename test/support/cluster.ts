@@ -4,14 +4,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { sql } from 'kysely';
 import { createApp } from '../../apps/gateway/app.ts';
 import { startMocks, type FaultConfig, type RunningMocks } from '../../mocks/index.ts';
 import { Producer } from '../../queues/producer.ts';
 import { redisConnection } from '../../queues/connection.ts';
 import { reconcile } from '../../shared/audit/reconcile.ts';
 import { loadConfig } from '../../shared/config.ts';
-import { migrate, openDatabase, repositories, type Db, type Repositories } from '../../shared/db/index.ts';
+import { dropSchema, migrate, openDatabase, repositories, type Db, type Repositories } from '../../shared/db/index.ts';
 import { createLogger } from '../../shared/log.ts';
 import { IssuerClient } from '../../shared/providers/issuer.ts';
 import { deleteKeys } from './harness.ts';
@@ -227,7 +226,7 @@ export class Cluster {
       this.redis.disconnect();
     }
     if (this.database) {
-      await sql`drop schema if exists ${sql.id(this.schema)} cascade`.execute(this.database.db).catch(() => undefined);
+      await dropSchema(this.database).catch(() => undefined);
       await this.database.close();
     }
     await this.mocks?.close();

@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { sql } from 'kysely';
 import { inject } from 'vitest';
 import { createApp } from '../../apps/gateway/app.ts';
 import { buildStageDeps } from '../../apps/runtime/stage-deps.ts';
@@ -15,7 +14,7 @@ import { QUEUE_NAMES, type QueueName } from '../../queues/names.ts';
 import { Producer } from '../../queues/producer.ts';
 import { startWorkers, stopWorkers } from '../../queues/worker.ts';
 import { loadConfig, type Config } from '../../shared/config.ts';
-import { migrate, openDatabase, repositories, type Db, type Repositories } from '../../shared/db/index.ts';
+import { dropSchema, migrate, openDatabase, repositories, type Db, type Repositories } from '../../shared/db/index.ts';
 import { createLogger } from '../../shared/log.ts';
 
 export const API_KEY = 'test-key';
@@ -125,7 +124,7 @@ export async function openHarness(opts: HarnessOptions = {}): Promise<Harness> {
       await deleteKeys(redis, `${config.QUEUE_PREFIX}:*`);
       await redis.quit();
       await workerRedis.quit();
-      if (database.kind === 'postgres') await sql`drop schema if exists ${sql.id(config.DATABASE_SCHEMA)} cascade`.execute(database.db);
+      await dropSchema(database);
       await database.close();
       await mocks.close();
       rmSync(dataDir, { recursive: true, force: true });
