@@ -2,6 +2,7 @@ import type { Job } from 'bullmq';
 import type { Task } from '../shared/db/index.ts';
 import type { StageDeps } from './deps.ts';
 import { jobId } from './options.ts';
+import { enqueueCurrentStage } from './handoff.ts';
 import { stopIfCancelled } from './settle.ts';
 
 /** The job that carries a task on from its current stage. */
@@ -31,12 +32,7 @@ async function drive(deps: StageDeps, task: Task): Promise<string> {
   }
   if (state === 'completed') await job!.remove();
   if (state === 'missing' || state === 'completed' || state === 'unknown') {
-    if (task.stage === 'detail') {
-      const pending = (await deps.repos.companies.chosen(task.id)).filter((c) => c.status === 'found').map((c) => c.company_id);
-      await deps.producer.detailFlow(task.id, pending);
-    } else {
-      await deps.producer[queue](task.id);
-    }
+    await enqueueCurrentStage(deps, task);
     return 're-enqueued';
   }
   return state;

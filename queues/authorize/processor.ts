@@ -2,7 +2,7 @@ import { PermanentError } from '../../shared/errors.ts';
 import { formatMoney } from '../../shared/money.ts';
 import type { Processor } from '../deps.ts';
 import type { Payload } from '../payloads.ts';
-import { stopIfCancelled } from '../settle.ts';
+import { standDown } from '../handoff.ts';
 
 /** The merchant the token is bound to: only the marketplace can charge it. */
 export const MARKETPLACE_MERCHANT = 'marketplace';
@@ -15,7 +15,7 @@ const TOKEN_TTL_SECONDS = 6 * 3600;
  */
 export const processAuthorize: Processor<Payload<'authorize'>> = async ({ taskId }, deps, ctx) => {
   let task = await deps.repos.tasks.enterStage(taskId, 'authorize');
-  if (!task) return stopIfCancelled(deps, taskId);
+  if (!task) return standDown(deps, taskId);
   const amount = formatMoney(task.budget_limit);
   if (!task.token_id) {
     const verdict = await deps.providers.voiceId.verify({ voiceId: task.voice_id, reference: taskId, amount }, ctx.signal);
@@ -38,7 +38,7 @@ export const processAuthorize: Processor<Payload<'authorize'>> = async ({ taskId
   }
   const chosen = await deps.repos.companies.chosen(taskId);
   task = await deps.repos.tasks.enterStage(taskId, 'detail');
-  if (!task) return stopIfCancelled(deps, taskId);
+  if (!task) return standDown(deps, taskId);
   await deps.producer.detailFlow(
     taskId,
     chosen.map((c) => c.company_id),

@@ -1,7 +1,9 @@
+import { PermanentError } from '../../shared/errors.ts';
 import { OfflineWriter } from '../../shared/llm/index.ts';
 import type { Processor, StageDeps } from '../deps.ts';
 import type { Payload } from '../payloads.ts';
-import { closeTaskMoney, stopIfCancelled } from '../settle.ts';
+import { standDown } from '../handoff.ts';
+import { closeTaskMoney } from '../settle.ts';
 import { renderReport } from './markdown.ts';
 
 const offline = new OfflineWriter();
@@ -13,7 +15,7 @@ const offline = new OfflineWriter();
  */
 export const processReport: Processor<Payload<'report'>> = async ({ taskId }, deps, ctx) => {
   const task = await deps.repos.tasks.enterStage(taskId, 'report');
-  if (!task) return stopIfCancelled(deps, taskId);
+  if (!task) return standDown(deps, taskId);
   await closeTaskMoney(deps, taskId, ctx.signal);
   const markdown = await writeReport(deps, taskId, ctx.isFinalAttempt, ctx.signal);
   await deps.repos.reports.save(taskId, markdown.text, markdown.writer);
@@ -39,8 +41,9 @@ async function writeReport(deps: StageDeps, taskId: string, lastChance: boolean,
   try {
     analysis = await deps.writer.write(input, signal);
   } catch (err) {
-    // The model is an embellishment: with no retries left, the report goes out with the offline summary.
-    if (!lastChance || deps.writer === offline) throw err;
+    // The model is an embellishment: when it refuses for good, or no retries are left, the report goes
+    // out with the offline summary rather than failing a task whose records were paid for.
+    if ((!lastChance && !(err instanceof PermanentError)) || deps.writer === offline) throw err;
     deps.log.warn({ taskId, err: (err as Error).message }, 'language model failed; writing the summary offline');
     analysis = await offline.write(input);
     writer = `${offline.name} (model failed: ${(err as Error).message})`;

@@ -1,6 +1,6 @@
 import type { Processor } from '../deps.ts';
 import type { Payload } from '../payloads.ts';
-import { stopIfCancelled } from '../settle.ts';
+import { standDown } from '../handoff.ts';
 import { chooseCandidates, keywordsOf, keywordWeights } from './rank.ts';
 
 /**
@@ -9,7 +9,7 @@ import { chooseCandidates, keywordsOf, keywordWeights } from './rank.ts';
  */
 export const processSearch: Processor<Payload<'search'>> = async ({ taskId }, deps, ctx) => {
   const task = await deps.repos.tasks.enterStage(taskId, 'search');
-  if (!task) return stopIfCancelled(deps, taskId);
+  if (!task) return standDown(deps, taskId);
   const keywords = keywordsOf(task.theme);
   const results = [];
   const matches = new Map<string, number>();
@@ -23,7 +23,7 @@ export const processSearch: Processor<Payload<'search'>> = async ({ taskId }, de
   const chosen = candidates.filter((c) => c.chosen).length;
   await deps.repos.tasks.addEvent(taskId, 'searched', { keywords, found: candidates.length, chosen });
   const next = chosen > 0 ? 'authorize' : 'report';
-  if (!(await deps.repos.tasks.enterStage(taskId, next))) return stopIfCancelled(deps, taskId);
+  if (!(await deps.repos.tasks.enterStage(taskId, next))) return standDown(deps, taskId);
   await (next === 'authorize' ? deps.producer.authorize(taskId) : deps.producer.report(taskId));
   return { keywords, found: candidates.length, chosen };
 };

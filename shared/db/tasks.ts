@@ -3,6 +3,7 @@ import type { Database, NewTask, Stage, Task, TaskStatus } from './schema.ts';
 
 export const ENDED_STATUSES: readonly TaskStatus[] = ['completed', 'failed', 'cancelled'];
 const UNFINISHED: TaskStatus[] = ['queued', 'running'];
+const STAGE_ORDER: Record<Stage, number> = { search: 1, authorize: 2, detail: 3, report: 4 };
 
 /** Result of creating a task under an idempotency key. */
 export type CreateTaskResult = { kind: 'created'; task: Task } | { kind: 'replayed'; task: Task } | { kind: 'conflict' };
@@ -47,8 +48,9 @@ export class TaskRepository {
   }
 
   /**
-   * Moves an unfinished task into a stage (and to `running`). Returns the task, or undefined when it has
-   * ended or a cancel was asked for — the caller then stops.
+   * Moves an unfinished task into a stage (and to `running`), forward only: a stage can be entered
+   * again (a retry) but never after a later one (a late redelivery must not turn the task back).
+   * Returns the task, or undefined when it has ended, a cancel was asked for, or it is past `stage`.
    */
   async enterStage(id: string, stage: Stage): Promise<Task | undefined> {
     const task = await this.db
@@ -57,6 +59,7 @@ export class TaskRepository {
       .where('id', '=', id)
       .where('status', 'in', UNFINISHED)
       .where('cancel_requested', '=', false)
+      .where(sql<number>`case stage when 'search' then 1 when 'authorize' then 2 when 'detail' then 3 when 'report' then 4 else 0 end`, '<=', STAGE_ORDER[stage])
       .returningAll()
       .executeTakeFirst();
     if (task) await this.addEvent(id, 'stage', { stage });

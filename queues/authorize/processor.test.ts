@@ -1,0 +1,127 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PermanentError } from '../../shared/errors.ts';
+import { openHarness, postTask, type Harness } from '../../test/support/harness.ts';
+import type { JobContext } from '../deps.ts';
+import { jobId } from '../options.ts';
+import { processSearch } from '../search/processor.ts';
+import { processAuthorize } from './processor.ts';
+
+const first: JobContext = { attempt: 1, isFinalAttempt: false };
+
+/** A task that has searched (and so has companies chosen), ready for authorize. */
+async function searchedTask(h: Harness, body: Record<string, unknown>): Promise<string> {
+  const id = await postTask(h, body);
+  await processSearch({ taskId: id }, h.deps, first);
+  return id;
+}
+
+async function events(h: Harness, taskId: string) {
+  return h.database.db.selectFrom('task_events').select(['kind', 'data']).where('task_id', '=', taskId).orderBy('id').execute();
+}
+
+/** The detail jobs queued for a task (waiting children of its report). */
+async function detailJobsOf(h: Harness, taskId: string) {
+  const jobs = await h.producer.queues.detail.getJobs(['waiting', 'delayed', 'prioritized', 'active', 'waiting-children', 'completed', 'failed']);
+  return jobs.filter((j) => j.data.taskId === taskId);
+}
+
+describe('authorize processor: voice check, budget-limited token, detail fan-out', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await openHarness();
+  });
+  afterAll(async () => h?.close());
+
+  it('verifies the voice, opens a token for the budget bound to the marketplace, and queues the flow', async () => {
+    const id = await searchedTask(h, { theme: 'battery', budget: '45.50', voiceId: 'demo-voice', maxCompanies: 3 });
+    const chosen = await h.repos.companies.chosen(id);
+    expect(chosen.length).toBeGreaterThan(0);
+
+    const out = await processAuthorize({ taskId: id }, h.deps, first);
+
+    const voice = (await events(h, id)).filter((e) => e.kind === 'voice_checked');
+    expect(voice).toHaveLength(1);
+    expect(voice[0]!.data).toMatchObject({ verified: true });
+
+    const tokens = await h.deps.providers.issuer.tokensFor(id);
+    expect(tokens).toHaveLength(1);
+    const token = tokens[0]!;
+    expect(token).toMatchObject({ limit: 4550, balance: 4550, spent: 0, currency: 'CNY', merchantId: 'marketplace', reference: id, status: 'active', charges: [] });
+    expect(new Date(token.expiresAt).getTime()).toBeGreaterThan(Date.now());
+
+    const task = (await h.repos.tasks.get(id))!;
+    expect(task.token_id).toBe(token.id);
+    expect(task.status).toBe('running');
+    expect(task.stage).toBe('detail');
+    expect(task.reserved).toBe(0);
+    expect(out).toEqual({ tokenId: token.id, companies: chosen.length });
+
+    // The fan-out: the report waits for one detail child per chosen company.
+    const report = await h.producer.queues.report.getJob(`report-${id}`);
+    expect(report).toBeDefined();
+    expect(report!.data).toEqual({ taskId: id });
+    expect(await report!.getState()).toBe('waiting-children');
+    const deps = await report!.getDependencies();
+    const expectedChildren = chosen.map((c) => `${h.producer.prefix}:detail:${jobId.detail(id, c.company_id)}`);
+    expect([...(deps.unprocessed ?? [])].sort()).toEqual([...expectedChildren].sort());
+    const details = await detailJobsOf(h, id);
+    expect(details.map((j) => j.id).sort()).toEqual(chosen.map((c) => jobId.detail(id, c.company_id)).sort());
+    for (const j of details) {
+      expect(j.id).toMatch(/^detail-/);
+      expect(j.data).toEqual({ taskId: id, companyId: expect.any(String) });
+      expect(j.parentKey).toBe(`${h.producer.prefix}:report:report-${id}`);
+    }
+  });
+
+  it('opens no second token and queues no second flow when delivered again', async () => {
+    const id = await searchedTask(h, { theme: 'semiconductor', budget: '30.00', voiceId: 'demo-voice', maxCompanies: 2 });
+    await processAuthorize({ taskId: id }, h.deps, first);
+    const tokenId = (await h.repos.tasks.get(id))!.token_id;
+    expect(tokenId).not.toBeNull();
+    const detailsBefore = (await detailJobsOf(h, id)).map((j) => j.id).sort();
+
+    await processAuthorize({ taskId: id }, h.deps, first);
+
+    const tokens = await h.deps.providers.issuer.tokensFor(id);
+    expect(tokens.map((t) => t.id)).toEqual([tokenId]);
+    expect((await h.repos.tasks.get(id))!.token_id).toBe(tokenId);
+    expect((await h.repos.tasks.get(id))!.stage).toBe('detail');
+    expect((await detailJobsOf(h, id)).map((j) => j.id).sort()).toEqual(detailsBefore);
+    const report = await h.producer.queues.report.getJob(`report-${id}`);
+    expect(await report!.getState()).toBe('waiting-children');
+    expect(await report!.getDependenciesCount()).toMatchObject({ unprocessed: detailsBefore.length });
+  });
+
+  it('finds the same token again after a crash between opening it and storing its id', async () => {
+    const id = await searchedTask(h, { theme: 'logistics', budget: '30.00', voiceId: 'demo-voice', maxCompanies: 2 });
+    await processAuthorize({ taskId: id }, h.deps, first);
+    const tokenId = (await h.repos.tasks.get(id))!.token_id!;
+    // As if the worker died after the issuer answered but before the id reached Postgres.
+    await h.database.db.updateTable('tasks').set({ token_id: null, stage: 'authorize' }).where('id', '=', id).execute();
+
+    await processAuthorize({ taskId: id }, h.deps, first);
+
+    expect((await h.deps.providers.issuer.tokensFor(id)).map((t) => t.id)).toEqual([tokenId]);
+    expect((await h.repos.tasks.get(id))!.token_id).toBe(tokenId);
+  });
+
+  it('fails for good with voice_not_verified for a voice that is not enrolled, opening no token', async () => {
+    const id = await searchedTask(h, { theme: 'biotech', budget: '30.00', voiceId: 'mallory-voice' });
+    expect((await h.repos.companies.chosen(id)).length).toBeGreaterThan(0);
+
+    const err = await processAuthorize({ taskId: id }, h.deps, first).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+
+    expect(err).toBeInstanceOf(PermanentError);
+    expect((err as PermanentError).code).toBe('voice_not_verified');
+    expect(await h.deps.providers.issuer.tokensFor(id)).toEqual([]);
+    const task = (await h.repos.tasks.get(id))!;
+    expect(task.token_id).toBeNull();
+    expect(task.stage).toBe('authorize');
+    expect((await events(h, id)).filter((e) => e.kind === 'voice_checked').map((e) => e.data)).toEqual([expect.objectContaining({ verified: false })]);
+    expect(await h.producer.queues.report.getJob(`report-${id}`)).toBeUndefined();
+    expect(await detailJobsOf(h, id)).toEqual([]);
+  });
+});

@@ -1,0 +1,183 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { paymentKey } from '../../shared/db/index.ts';
+import { PermanentError, TransientError } from '../../shared/errors.ts';
+import type { AnalysisWriter } from '../../shared/llm/index.ts';
+import { formatMoney } from '../../shared/money.ts';
+import { openHarness, postTask, type Harness } from '../../test/support/harness.ts';
+import { processAuthorize } from '../authorize/processor.ts';
+import type { JobContext, StageDeps } from '../deps.ts';
+import { processDetail } from '../detail/processor.ts';
+import { processSearch } from '../search/processor.ts';
+import { processReport } from './processor.ts';
+
+const first: JobContext = { attempt: 1, isFinalAttempt: false };
+const last: JobContext = { attempt: 8, isFinalAttempt: true };
+
+/**
+ * A task brought through search and authorize; detail run by hand for the first `buy` chosen companies
+ * (all of them by default). Each test uses its own theme, so no receipt of an earlier test is reused.
+ */
+async function taskReadyForReport(h: Harness, theme: string, opts: { budget?: string; maxCompanies?: number; buy?: number } = {}) {
+  const id = await postTask(h, { theme, budget: opts.budget ?? '60.00', voiceId: 'demo-voice', maxCompanies: opts.maxCompanies ?? 3 });
+  await processSearch({ taskId: id }, h.deps, first);
+  await processAuthorize({ taskId: id }, h.deps, first);
+  const chosen = await h.repos.companies.chosen(id);
+  const bought = chosen.slice(0, opts.buy ?? chosen.length);
+  for (const c of bought) expect((await processDetail({ taskId: id, companyId: c.company_id }, h.deps, first)).outcome).toBe('bought');
+  return { id, chosen, bought };
+}
+
+async function tokenOf(h: Harness, taskId: string) {
+  const tokens = await h.deps.providers.issuer.tokensFor(taskId);
+  expect(tokens).toHaveLength(1);
+  return tokens[0]!;
+}
+
+describe('report processor: closes the money, writes the report, completes the task', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await openHarness();
+  });
+  afterAll(async () => h?.close());
+
+  it('writes one company_detail section per bought record and the purchases table, completes, closes the token', async () => {
+    const { id, bought } = await taskReadyForReport(h, 'battery');
+    expect(bought.length).toBeGreaterThan(1);
+
+    const out = await processReport({ taskId: id }, h.deps, first);
+
+    const report = (await h.repos.reports.get(id))!;
+    expect(report).toBeDefined();
+    expect(report.writer).toBe('offline');
+    expect(out).toMatchObject({ writer: 'offline', bytes: report.markdown.length });
+    const md = report.markdown;
+    expect(md.match(/^### company_detail: /gm)).toHaveLength(bought.length);
+    const purchases = md.slice(md.indexOf('## Purchases'), md.indexOf('## Budget'));
+    expect(purchases).toContain('| company | price (CNY) | receipt id | status | refunded | budget left |');
+    for (const c of bought) {
+      const company = (await h.repos.companies.get(id, c.company_id))!;
+      expect(company.status).toBe('bought');
+      expect(company.receipt_id).toBeTruthy();
+      expect(md).toContain(`### company_detail: ${company.name} (${company.company_id})`);
+      const row = purchases.split('\n').find((l) => l.startsWith(`| ${company.name} |`));
+      expect(row).toBeDefined();
+      expect(row).toContain(`| ${formatMoney(company.price)} | ${company.receipt_id} | bought |`);
+    }
+
+    const task = (await h.repos.tasks.get(id))!;
+    expect(task.status).toBe('completed');
+    expect(task.stage).toBeNull();
+    expect(task.reserved).toBe(0);
+    expect(task.captured).toBe(bought.reduce((sum, c) => sum + c.price, 0));
+    const token = await tokenOf(h, id);
+    expect(token.status).toBe('closed');
+    expect(token.balance).toBe(0);
+    // Our books and the issuer's agree.
+    expect(token.spent).toBe(task.captured - task.refunded);
+    expect((await h.repos.payments.forTask(id)).every((p) => p.state === 'delivered')).toBe(true);
+  });
+
+  it('releases a reservation that was never paid when the task ends, and books the release', async () => {
+    const { id, chosen } = await taskReadyForReport(h, 'solar', { maxCompanies: 3, buy: 1 });
+    expect(chosen.length).toBeGreaterThan(1);
+    // The second company was reserved, then its detail job never got as far as paying.
+    const unpaid = chosen[1]!;
+    const resource = h.deps.providers.marketplace.resourceOf(unpaid.company_id);
+    const reserved = await h.repos.payments.reserve({ taskId: id, companyId: unpaid.company_id, tenant: 'acme', resource, amount: unpaid.price, key: paymentKey(id, resource) });
+    expect(reserved.kind).toBe('reserved');
+    expect((await h.repos.tasks.get(id))!.reserved).toBe(unpaid.price);
+
+    await processReport({ taskId: id }, h.deps, first);
+
+    const payment = (await h.repos.payments.forTask(id)).find((p) => p.company_id === unpaid.company_id)!;
+    expect(payment.state).toBe('released');
+    const ledger = await h.repos.payments.ledger(id);
+    const releases = ledger.filter((l) => l.kind === 'release');
+    expect(releases).toHaveLength(1);
+    expect(releases[0]).toMatchObject({ payment_id: payment.id, amount: unpaid.price });
+    expect(ledger.filter((l) => l.payment_id === payment.id).map((l) => l.kind)).toEqual(['reserve', 'release']);
+    // The release goes to the dashboard like every other movement.
+    expect(await h.producer.queues.dashboard.getJob(`dashboard-${releases[0]!.id}`)).toBeDefined();
+
+    const task = (await h.repos.tasks.get(id))!;
+    expect(task.status).toBe('completed');
+    expect(task.reserved).toBe(0);
+    expect(task.released).toBe(unpaid.price);
+    expect(task.captured).toBe(chosen[0]!.price);
+    const company = (await h.repos.companies.get(id, unpaid.company_id))!;
+    expect(company.status).toBe('skipped');
+    // Nothing was charged for it at the issuer.
+    const token = await tokenOf(h, id);
+    expect(token.status).toBe('closed');
+    expect(token.charges).toHaveLength(1);
+    expect(token.charges[0]!.description).toBe(h.deps.providers.marketplace.resourceOf(chosen[0]!.company_id));
+    const md = (await h.repos.reports.get(id))!.markdown;
+    expect(md.match(/^### company_detail: /gm)).toHaveLength(1);
+    expect(md).not.toContain(`### company_detail: ${unpaid.name}`);
+  });
+
+  it('retries when the language model fails, and on the final attempt writes the report offline', async () => {
+    const { id, bought } = await taskReadyForReport(h, 'robotics', { maxCompanies: 2 });
+    const failingWriter: AnalysisWriter = {
+      name: 'llm:mock-model',
+      write: async () => {
+        throw new TransientError('llm_unavailable', 'the language model failed: 503 upstream overloaded');
+      },
+    };
+    const deps: StageDeps = { ...h.deps, writer: failingWriter };
+
+    await expect(processReport({ taskId: id }, deps, first)).rejects.toBeInstanceOf(TransientError);
+    expect(await h.repos.reports.get(id)).toBeUndefined();
+    expect((await h.repos.tasks.get(id))!.status).toBe('running');
+
+    const out = await processReport({ taskId: id }, deps, last);
+
+    const report = (await h.repos.reports.get(id))!;
+    expect(report).toBeDefined();
+    expect(report.writer.startsWith('offline')).toBe(true);
+    expect(report.writer).toContain('model failed');
+    expect(report.writer).toContain('503 upstream overloaded');
+    expect(out).toMatchObject({ writer: report.writer });
+    // The bought facts are there whatever happened to the model.
+    expect(report.markdown.match(/^### company_detail: /gm)).toHaveLength(bought.length);
+    expect((await h.repos.tasks.get(id))!.status).toBe('completed');
+    expect((await tokenOf(h, id)).status).toBe('closed');
+  });
+
+  it('writes the report offline at once when the model refuses for good (PermanentError: no retry follows)', async () => {
+    // What OpenAiWriter throws for a 4xx answer (a wrong key, an unknown model): the job is not retried,
+    // so this attempt is the last one; the records were paid for, so the report must still go out.
+    const { id, bought } = await taskReadyForReport(h, 'biotech', { maxCompanies: 2 });
+    const refusingWriter: AnalysisWriter = {
+      name: 'llm:mock-model',
+      write: async () => {
+        throw new PermanentError('llm_rejected', 'the language model refused the request: 401 invalid api key');
+      },
+    };
+
+    const out = await processReport({ taskId: id }, { ...h.deps, writer: refusingWriter }, first).catch((err: Error) => err);
+
+    expect(out).not.toBeInstanceOf(Error);
+    const report = await h.repos.reports.get(id);
+    expect(report?.writer.startsWith('offline')).toBe(true);
+    expect(report?.writer).toContain('401 invalid api key');
+    expect(report?.markdown.match(/^### company_detail: /gm)).toHaveLength(bought.length);
+    expect((await h.repos.tasks.get(id))!.status).toBe('completed');
+  });
+
+  it('carries out a cancel: the task ends cancelled with no report, its token closed', async () => {
+    const { id } = await taskReadyForReport(h, 'fintech', { maxCompanies: 2, buy: 1 });
+    expect(await h.repos.tasks.requestCancel(id, 'acme')).toBe(true);
+
+    expect(await processReport({ taskId: id }, h.deps, first)).toEqual({ stopped: 'cancelled' });
+
+    const task = (await h.repos.tasks.get(id))!;
+    expect(task.status).toBe('cancelled');
+    expect(task.error_code).toBe('cancelled');
+    expect(task.reserved).toBe(0);
+    expect(await h.repos.reports.get(id)).toBeUndefined();
+    const token = await tokenOf(h, id);
+    expect(token.status).toBe('closed');
+    expect(token.balance).toBe(0);
+  });
+});

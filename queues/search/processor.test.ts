@@ -1,0 +1,165 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../apps/start/redis.ts';
+import { TransientError } from '../../shared/errors.ts';
+import { parseMoney } from '../../shared/money.ts';
+import { createProviders } from '../../shared/providers/index.ts';
+import { ISSUER_KEY, openHarness, postTask, type Harness } from '../../test/support/harness.ts';
+import { processAuthorize } from '../authorize/processor.ts';
+import type { JobContext, StageDeps } from '../deps.ts';
+import { processSearch } from './processor.ts';
+
+const first: JobContext = { attempt: 1, isFinalAttempt: false };
+
+describe('search processor: free search, ranked, chosen within the budget', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await openHarness();
+  });
+  afterAll(async () => h?.close());
+
+  it('stores the candidates ranked, chooses greedily within budget and maxCompanies, and queues authorize', async () => {
+    const budget = '25.00';
+    const maxCompanies = 3;
+    const res = await h.api('/v1/tasks', { body: { theme: 'battery makers', budget, voiceId: 'demo-voice', maxCompanies } });
+    expect(res.status).toBe(202);
+    const { id } = (await res.json()) as { id: string };
+
+    const out = await processSearch({ taskId: id }, h.deps, first);
+
+    const companies = await h.repos.companies.list(id);
+    expect(companies.length).toBeGreaterThan(maxCompanies);
+    expect(out).toMatchObject({ found: companies.length });
+    // Ranked 1..n, most relevant first, and among equally relevant ones the cheaper first.
+    expect(companies.map((c) => c.rank)).toEqual(companies.map((_, i) => i + 1));
+    for (let i = 1; i < companies.length; i++) {
+      const [a, b] = [companies[i - 1]!, companies[i]!];
+      expect(a.relevance).toBeGreaterThanOrEqual(b.relevance);
+      if (a.relevance === b.relevance) expect(a.price).toBeLessThanOrEqual(b.price);
+    }
+    expect(companies[0]!.relevance).toBeGreaterThan(0);
+
+    const chosen = companies.filter((c) => c.status === 'found');
+    const rest = companies.filter((c) => c.status !== 'found');
+    expect(chosen.length).toBeGreaterThan(0);
+    expect(chosen.length).toBeLessThanOrEqual(maxCompanies);
+    expect(chosen.reduce((sum, c) => sum + c.price, 0)).toBeLessThanOrEqual(parseMoney(budget));
+    expect(rest.length).toBeGreaterThan(0);
+    expect(rest.every((c) => c.status === 'skipped')).toBe(true);
+    expect(out).toMatchObject({ chosen: chosen.length });
+    // Greedy down the ranking: a company was passed over only if it no longer fitted (money or count).
+    let committed = 0;
+    let count = 0;
+    for (const c of companies) {
+      const fits = count < maxCompanies && committed + c.price <= parseMoney(budget);
+      expect({ company: c.company_id, chosen: c.status === 'found' }).toEqual({ company: c.company_id, chosen: fits });
+      if (fits) {
+        committed += c.price;
+        count += 1;
+      }
+    }
+    expect((await h.repos.companies.chosen(id)).map((c) => c.company_id)).toEqual(chosen.map((c) => c.company_id));
+
+    const task = (await h.repos.tasks.get(id))!;
+    expect(task.status).toBe('running');
+    expect(task.stage).toBe('authorize');
+    // Search spends nothing.
+    expect(task.reserved).toBe(0);
+    expect(await h.repos.payments.forTask(id)).toEqual([]);
+
+    const job = await h.producer.queues.authorize.getJob(`authorize-${id}`);
+    expect(job).toBeDefined();
+    expect(job!.data).toEqual({ taskId: id });
+    expect(await h.producer.queues.report.getJob(`report-${id}`)).toBeUndefined();
+  });
+
+  it('goes straight to the report when the theme matches nothing, storing no company', async () => {
+    const id = await postTask(h, { theme: 'zeppelin', budget: '50.00', voiceId: 'demo-voice' });
+    const out = await processSearch({ taskId: id }, h.deps, first);
+    expect(out).toMatchObject({ found: 0, chosen: 0 });
+    expect(await h.repos.companies.list(id)).toEqual([]);
+    const task = (await h.repos.tasks.get(id))!;
+    expect(task.status).toBe('running');
+    expect(task.stage).toBe('report');
+    const job = await h.producer.queues.report.getJob(`report-${id}`);
+    expect(job).toBeDefined();
+    expect(job!.data).toEqual({ taskId: id });
+    expect(await h.producer.queues.authorize.getJob(`authorize-${id}`)).toBeUndefined();
+  });
+
+  it('stores nothing twice when the search job is delivered again', async () => {
+    const id = await postTask(h, { theme: 'solar', budget: '40.00', voiceId: 'demo-voice', maxCompanies: 4 });
+    await processSearch({ taskId: id }, h.deps, first);
+    const once = await h.repos.companies.list(id);
+    expect(once.length).toBeGreaterThan(0);
+
+    await processSearch({ taskId: id }, h.deps, first);
+    const twice = await h.repos.companies.list(id);
+    const view = (cs: typeof once) => cs.map((c) => ({ id: c.company_id, rank: c.rank, status: c.status, price: c.price }));
+    expect(view(twice)).toEqual(view(once));
+    expect(new Set(twice.map((c) => c.company_id)).size).toBe(twice.length);
+
+    const task = (await h.repos.tasks.get(id))!;
+    expect(task.stage).toBe('authorize');
+    const queued = (await h.producer.queues.authorize.getJobs(['waiting', 'delayed', 'prioritized', 'active'])).filter((j) => j.data.taskId === id);
+    expect(queued.map((j) => j.id)).toEqual([`authorize-${id}`]);
+  });
+
+  it('leaves a task where it is when the search is delivered again after authorize has moved it on', async () => {
+    // The search job is delivered again (its worker died after queueing authorize, before the job was
+    // marked complete) while the task is already buying: nothing stored twice, and the task does not go back.
+    const id = await postTask(h, { theme: 'semiconductor', budget: '40.00', voiceId: 'demo-voice', maxCompanies: 2 });
+    await processSearch({ taskId: id }, h.deps, first);
+    await processAuthorize({ taskId: id }, h.deps, first);
+    const before = await h.repos.companies.list(id);
+    expect((await h.repos.tasks.get(id))!.stage).toBe('detail');
+
+    await processSearch({ taskId: id }, h.deps, first);
+
+    const view = (cs: typeof before) => cs.map((c) => ({ id: c.company_id, rank: c.rank, status: c.status }));
+    expect(view(await h.repos.companies.list(id))).toEqual(view(before));
+    expect(await h.deps.providers.issuer.tokensFor(id)).toHaveLength(1);
+    const task = (await h.repos.tasks.get(id))!;
+    expect(task.status).toBe('running');
+    expect(task.stage).toBe('detail');
+  });
+
+  it('carries out a cancel asked for before the search: the task ends cancelled, nothing stored', async () => {
+    const id = await postTask(h, { theme: 'robotics', budget: '50.00', voiceId: 'demo-voice' });
+    expect(await h.repos.tasks.requestCancel(id, 'acme')).toBe(true);
+    await processSearch({ taskId: id }, h.deps, first);
+    const task = (await h.repos.tasks.get(id))!;
+    expect(task.status).toBe('cancelled');
+    expect(task.error_code).toBe('cancelled');
+    expect(task.ended_at).not.toBeNull();
+    expect(await h.repos.companies.list(id)).toEqual([]);
+    expect(await h.producer.queues.authorize.getJob(`authorize-${id}`)).toBeUndefined();
+    expect(await h.producer.queues.report.getJob(`report-${id}`)).toBeUndefined();
+  });
+
+  it('throws a retryable TransientError when the marketplace cannot be reached, storing nothing', async () => {
+    const id = await postTask(h, { theme: 'logistics', budget: '50.00', voiceId: 'demo-voice' });
+    const closedPort = await freePort();
+    const deps: StageDeps = {
+      ...h.deps,
+      providers: createProviders({
+        marketplaceUrl: `http://127.0.0.1:${closedPort}`,
+        tokenIssuerUrl: h.mocks.urls.tokenIssuer!,
+        voiceIdUrl: h.mocks.urls.voiceid!,
+        issuerApiKey: ISSUER_KEY,
+        timeoutMs: 2_000,
+      }),
+    };
+    const err = await processSearch({ taskId: id }, deps, first).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(TransientError);
+    expect((err as TransientError).code).toBe('unreachable');
+    expect(await h.repos.companies.list(id)).toEqual([]);
+    // Still running in search, so the retry picks it up from here.
+    const task = (await h.repos.tasks.get(id))!;
+    expect(task.status).toBe('running');
+    expect(task.stage).toBe('search');
+    expect(await h.producer.queues.authorize.getJob(`authorize-${id}`)).toBeUndefined();
+  });
+});
