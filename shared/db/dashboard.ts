@@ -1,62 +1,53 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database, LedgerKind, Stage, TaskStatus } from './schema.ts';
 
-const COLUMN: Record<LedgerKind, 'reserved' | 'captured' | 'released' | 'refunded'> = {
-  reserve: 'reserved',
-  capture: 'captured',
-  release: 'released',
-  refund: 'refunded',
-};
-
 /** Budget-use aggregates, fed by the dashboard queue: per task and per tenant per day. */
 export class DashboardRepository {
   constructor(private readonly db: Kysely<Database>) {}
 
   /**
    * Counts one ledger row into the aggregates, exactly once: the row's id is claimed in
-   * dashboard_applied in the same transaction, so a redelivered event changes nothing.
+   * dashboard_applied in the same statement that adds it up, so a redelivered event changes nothing.
+   * One statement, as this runs for every money movement: data-modifying CTEs run exactly once and
+   * atomically together, whether or not the final select reads them.
    * Returns false when it had been counted already.
    */
   async apply(ledgerEntryId: number): Promise<boolean> {
-    return this.db.transaction().execute(async (trx) => {
-      const claimed = await trx
-        .insertInto('dashboard_applied')
-        .values({ ledger_entry_id: ledgerEntryId })
-        .onConflict((oc) => oc.column('ledger_entry_id').doNothing())
-        .returning('ledger_entry_id')
-        .executeTakeFirst();
-      if (!claimed) return false;
-      const entry = await trx
-        .selectFrom('ledger_entries as l')
-        .innerJoin('tasks as t', 't.id', 'l.task_id')
-        .select(['l.task_id', 'l.kind', 'l.amount', 't.tenant', sql<string>`to_char(l.created_at at time zone 'UTC', 'YYYY-MM-DD')`.as('day')])
-        .where('l.id', '=', ledgerEntryId)
-        .executeTakeFirst();
-      if (!entry) throw new Error(`ledger entry ${ledgerEntryId} does not exist`);
-      const col = COLUMN[entry.kind];
-      await trx
-        .insertInto('budget_usage')
-        .values({ task_id: entry.task_id, tenant: entry.tenant, [col]: entry.amount, events: 1 })
-        .onConflict((oc) =>
-          oc.column('task_id').doUpdateSet({
-            [col]: sql`budget_usage.${sql.ref(col)} + ${entry.amount}`,
-            events: sql`budget_usage.events + 1`,
-            updated_at: sql`now()`,
-          }),
-        )
-        .execute();
-      await trx
-        .insertInto('budget_usage_daily')
-        .values({ tenant: entry.tenant, day: entry.day, [col]: entry.amount, events: 1 })
-        .onConflict((oc) =>
-          oc.columns(['tenant', 'day']).doUpdateSet({
-            [col]: sql`budget_usage_daily.${sql.ref(col)} + ${entry.amount}`,
-            events: sql`budget_usage_daily.events + 1`,
-          }),
-        )
-        .execute();
-      return true;
-    });
+    const amountIf = (kind: LedgerKind) => sql`case when e.kind = ${kind} then e.amount else 0 end`;
+    const { rows } = await sql<{ claimed: number; found: number }>`
+      with claimed as (
+        insert into dashboard_applied (ledger_entry_id) values (${ledgerEntryId})
+        on conflict (ledger_entry_id) do nothing
+        returning ledger_entry_id
+      ), e as (
+        select l.task_id, l.kind, l.amount, t.tenant, (l.created_at at time zone 'UTC')::date as day
+        from ledger_entries l join tasks t on t.id = l.task_id join claimed c on c.ledger_entry_id = l.id
+      ), per_task as (
+        insert into budget_usage as u (task_id, tenant, reserved, captured, released, refunded, events)
+        select e.task_id, e.tenant, ${amountIf('reserve')}, ${amountIf('capture')}, ${amountIf('release')}, ${amountIf('refund')}, 1 from e
+        on conflict (task_id) do update set
+          reserved = u.reserved + excluded.reserved, captured = u.captured + excluded.captured,
+          released = u.released + excluded.released, refunded = u.refunded + excluded.refunded,
+          events = u.events + 1, updated_at = now()
+        returning 1
+      ), per_day as (
+        insert into budget_usage_daily as d (tenant, day, reserved, captured, released, refunded, events)
+        select e.tenant, e.day, ${amountIf('reserve')}, ${amountIf('capture')}, ${amountIf('release')}, ${amountIf('refund')}, 1 from e
+        on conflict (tenant, day) do update set
+          reserved = d.reserved + excluded.reserved, captured = d.captured + excluded.captured,
+          released = d.released + excluded.released, refunded = d.refunded + excluded.refunded,
+          events = d.events + 1
+        returning 1
+      )
+      select (select count(*) from claimed)::int as claimed,
+             (select count(*) from e)::int as found`.execute(this.db);
+    const { claimed, found } = rows[0]!;
+    if (claimed && !found) {
+      // Claimed an id with no ledger row behind it: undo the claim, so a later delivery can count it.
+      await this.db.deleteFrom('dashboard_applied').where('ledger_entry_id', '=', ledgerEntryId).execute();
+      throw new Error(`ledger entry ${ledgerEntryId} does not exist`);
+    }
+    return claimed > 0;
   }
 
   async forTask(taskId: string) {

@@ -127,23 +127,7 @@ export class PaymentRepository {
    * reserved/unknown only; a second call (another worker, a redelivery) finds nothing to move.
    */
   async capture(id: number, chargeId: string): Promise<Movement | undefined> {
-    return this.db.transaction().execute(async (trx) => {
-      const payment = await trx
-        .updateTable('payments')
-        .set({ state: 'captured', charge_id: chargeId, updated_at: sql<Date>`now()` })
-        .where('id', '=', id)
-        .where('state', 'in', OPEN)
-        .returningAll()
-        .executeTakeFirst();
-      if (!payment) return undefined;
-      await trx
-        .updateTable('tasks')
-        .set({ reserved: sql<number>`reserved - ${payment.amount}`, captured: sql<number>`captured + ${payment.amount}`, updated_at: sql<Date>`now()` })
-        .where('id', '=', payment.task_id)
-        .execute();
-      const entry = await book(trx, payment, 'capture', payment.amount, `${payment.idempotency_key}:capture`);
-      return { payment, ledgerEntryIds: entry ? [entry] : [] };
-    });
+    return this.closeOpen(id, { state: 'captured', bucket: 'captured', kind: 'capture', chargeId });
   }
 
   /** Keeps the marketplace's receipt (the proof of payment) with the captured payment. */
@@ -167,23 +151,39 @@ export class PaymentRepository {
 
   /** Nothing was (or will be) charged: the reservation goes back to the budget. Acts once. */
   async release(id: number, reason: string): Promise<Movement | undefined> {
-    return this.db.transaction().execute(async (trx) => {
-      const payment = await trx
-        .updateTable('payments')
-        .set({ state: 'released', last_error: reason, updated_at: sql<Date>`now()` })
-        .where('id', '=', id)
-        .where('state', 'in', OPEN)
-        .returningAll()
-        .executeTakeFirst();
-      if (!payment) return undefined;
-      await trx
-        .updateTable('tasks')
-        .set({ reserved: sql<number>`reserved - ${payment.amount}`, released: sql<number>`released + ${payment.amount}`, updated_at: sql<Date>`now()` })
-        .where('id', '=', payment.task_id)
-        .execute();
-      const entry = await book(trx, payment, 'release', payment.amount, `${payment.idempotency_key}:release`);
-      return { payment, ledgerEntryIds: entry ? [entry] : [] };
-    });
+    return this.closeOpen(id, { state: 'released', bucket: 'released', kind: 'release', reason });
+  }
+
+  /**
+   * Moves an open payment's reserved money into one bucket, in one statement (it runs for every
+   * purchase): the payment's conditional state change, the task's buckets and the ledger row are
+   * data-modifying CTEs, atomic together. A concurrent second call waits on the payment row, then
+   * finds it no longer open and moves nothing.
+   */
+  private async closeOpen(
+    id: number,
+    to: { state: 'captured' | 'released'; bucket: 'captured' | 'released'; kind: LedgerKind; chargeId?: string; reason?: string },
+  ): Promise<Movement | undefined> {
+    const { rows } = await sql<Payment & { ledger_entry_id: number | null }>`
+      with p as (
+        update payments set state = ${to.state}, updated_at = now(),
+          charge_id = coalesce(${to.chargeId ?? null}, charge_id), last_error = coalesce(${to.reason ?? null}, last_error)
+        where id = ${id} and state in ('reserved', 'unknown')
+        returning *
+      ), t as (
+        update tasks set reserved = tasks.reserved - p.amount, ${sql.id(to.bucket)} = tasks.${sql.id(to.bucket)} + p.amount, updated_at = now()
+        from p where tasks.id = p.task_id
+        returning tasks.id
+      ), l as (
+        insert into ledger_entries (task_id, payment_id, kind, amount, event_key)
+        select p.task_id, p.id, ${to.kind}, p.amount, p.idempotency_key || ${`:${to.kind}`} from p where p.amount > 0
+        returning id
+      )
+      select p.*, (select id from l) as ledger_entry_id, (select count(*) from t) as tasks_moved from p`.execute(this.db);
+    const row = rows[0];
+    if (!row) return undefined;
+    const { ledger_entry_id, tasks_moved: _t, ...payment } = row as typeof row & { tasks_moved: unknown };
+    return { payment: payment as Payment, ledgerEntryIds: ledger_entry_id ? [ledger_entry_id] : [] };
   }
 
   /**
