@@ -81,8 +81,11 @@ async function payAndFetch(deps: StageDeps, task: Task, company: Company, paymen
       );
       const moved = await deps.repos.payments.capture(payment.id, r.chargeId);
       if (moved) await deps.producer.dashboard(moved.ledgerEntryIds);
-      await deps.repos.payments.attachReceipt(payment.id, { receiptId: r.receiptId, receipt: r.receipt, expiresAt: new Date((r.expiresAt?.getTime() ?? Date.now() + RECEIPT_LIFE_MS) - RECEIPT_MARGIN_MS) });
-      payment = (await deps.repos.payments.get(payment.id))!;
+      payment = await deps.repos.payments.attachReceipt(payment.id, {
+        receiptId: r.receiptId,
+        receipt: r.receipt,
+        expiresAt: new Date((r.expiresAt?.getTime() ?? Date.now() + RECEIPT_LIFE_MS) - RECEIPT_MARGIN_MS),
+      });
       receipt = r.receipt;
     } catch (err) {
       return payFailed(deps, task, company, payment, err, ctx);

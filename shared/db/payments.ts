@@ -56,8 +56,6 @@ export class PaymentRepository {
    * or the same job racing itself), that payment is returned as is and no budget is touched.
    */
   async reserve(input: { taskId: string; companyId: string; tenant: string; resource: string; amount: number; key: string }): Promise<ReserveResult> {
-    const existing = await this.byKey(input.key);
-    if (existing) return { kind: 'existing', payment: existing };
     try {
       return await this.db.transaction().execute(async (trx): Promise<ReserveResult> => {
         // The payment row first: a concurrent reservation of the same key waits on the unique index
@@ -130,13 +128,14 @@ export class PaymentRepository {
     return this.closeOpen(id, { state: 'captured', bucket: 'captured', kind: 'capture', chargeId });
   }
 
-  /** Keeps the marketplace's receipt (the proof of payment) with the captured payment. */
-  async attachReceipt(id: number, receipt: { receiptId: string; receipt: string; expiresAt: Date }): Promise<void> {
-    await this.db
+  /** Keeps the marketplace's receipt (the proof of payment) with the captured payment; returns the payment. */
+  async attachReceipt(id: number, receipt: { receiptId: string; receipt: string; expiresAt: Date }): Promise<Payment> {
+    return this.db
       .updateTable('payments')
       .set({ receipt_id: receipt.receiptId, receipt: receipt.receipt, receipt_expires_at: receipt.expiresAt, updated_at: sql<Date>`now()` })
       .where('id', '=', id)
-      .execute();
+      .returningAll()
+      .executeTakeFirstOrThrow();
   }
 
   /** The bought record is stored: the payment is done. */
