@@ -114,9 +114,10 @@ async function payAndFetch(deps: StageDeps, task: Task, company: Company, paymen
     return { outcome: 'bought', companyId };
   } catch (err) {
     if (err instanceof PermanentError || ctx.isFinalAttempt) {
-      // Charged but not delivered: the money goes back.
+      // Charged but not delivered: the money goes back (what is left of it: a partial refund may
+      // already have been made in this attempt, so the payment is read again).
       await deps.repos.payments.noteError(payment.id, (err as Error).message);
-      await refundPayment(deps, payment, undefined, ctx.signal);
+      await refundPayment(deps, (await deps.repos.payments.get(payment.id))!, undefined, ctx.signal);
       await deps.repos.companies.settle(task.id, companyId, 'refunded', { receiptId: payment.receipt_id, error: { code: errorCode(err), message: `${(err as Error).message}; refunded` } });
       return { outcome: 'refunded', companyId };
     }
@@ -160,8 +161,10 @@ async function tryReuse(deps: StageDeps, task: Task, company: Company, resource:
   if (!source?.receipt) return undefined;
   try {
     const detail = await deps.providers.marketplace.fetchDetail(company.company_id, source.receipt, ctx.signal);
-    await deps.repos.payments.recordReuse({ taskId: task.id, companyId: company.company_id, tenant: task.tenant, resource, key, source });
+    // The record first: once the company is settled, a retry stops early; the zero-amount payment row
+    // after it only links the record to the purchase it came from.
     await deps.repos.companies.settle(task.id, company.company_id, 'reused', { detail, receiptId: source.receipt_id });
+    await deps.repos.payments.recordReuse({ taskId: task.id, companyId: company.company_id, tenant: task.tenant, resource, key, source });
     return { outcome: 'reused', companyId: company.company_id };
   } catch (err) {
     if (err instanceof PermanentError) return undefined; // not accepted any more: buy it afresh
