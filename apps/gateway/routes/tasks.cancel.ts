@@ -16,8 +16,9 @@ export function cancelTaskRoute(deps: GatewayDeps) {
     if (!(await deps.repos.tasks.requestCancel(task.id, tenant))) {
       throw new ApiError('task_already_ended', `task ${task.id} has already ended (${task.status})`);
     }
-    // A task still waiting for its search is stopped by that job; nudging it costs nothing.
-    await deps.producer.search(task.id).catch(() => undefined);
+    // A task still waiting for its search is stopped by that job (queued again here in case it was
+    // lost); a running one is stopped by its next stage, after the purchases in flight have settled.
+    if (task.status === 'queued') await deps.producer.search(task.id).catch(() => undefined);
     const fresh = (await deps.repos.tasks.get(task.id))!;
     return c.json(taskView(fresh, await deps.repos.companies.list(task.id)), 202);
   });
