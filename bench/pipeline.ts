@@ -11,14 +11,13 @@ import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import type { Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { sql } from 'kysely';
 import { pino } from 'pino';
 import { createApp } from '../apps/gateway/app.ts';
 import { serveApp } from '../apps/runtime/serve.ts';
 import { buildStageDeps } from '../apps/runtime/stage-deps.ts';
 import { startMocks, type RunningMocks } from '../mocks/index.ts';
-import { redisConnection } from '../queues/connection.ts';
+import { deletePrefix, redisConnection } from '../queues/connection.ts';
 import { QUEUE_NAMES } from '../queues/names.ts';
 import { Producer } from '../queues/producer.ts';
 import { startWorkers, stopWorkers } from '../queues/worker.ts';
@@ -26,6 +25,7 @@ import { reconcile } from '../shared/audit/reconcile.ts';
 import { loadConfig } from '../shared/config.ts';
 import { dropSchema, migrate, openDatabase, repositories, type Db } from '../shared/db/index.ts';
 import { formatMoney } from '../shared/money.ts';
+import { withTimeout } from '../shared/timeout.ts';
 import { IssuerClient } from '../shared/providers/issuer.ts';
 
 const USAGE = `usage: npm run bench [-- --tasks N (1-2000, default 200)] [--concurrency C (1-256, default 16)] [--time-limit S (1-600, default 120)]
@@ -78,24 +78,6 @@ function percentile(sorted: number[], p: number): number {
 }
 
 const ms = (n: number) => (Number.isFinite(n) ? `${n.toFixed(n < 10 ? 1 : 0)} ms` : 'n/a');
-
-/** A promise that rejects after `limitMs`, so one slow dependency cannot hang the bench. */
-function within<T>(p: Promise<T>, limitMs: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no answer within ${limitMs} ms`)), limitMs)))]).finally(() =>
-    clearTimeout(timer),
-  );
-}
-
-/** Removes this run's BullMQ keys (its prefix only). */
-async function deleteKeys(redis: Redis, pattern: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
-    if (keys.length) await redis.del(...keys);
-    cursor = next;
-  } while (cursor !== '0');
-}
 
 async function main(): Promise<number> {
   const flags = readFlags();
@@ -155,7 +137,7 @@ async function main(): Promise<number> {
     const producerRedis = redisConnection(redisUrl, 'producer');
     cleanup.push(async () => producerRedis.disconnect());
     try {
-      await within(producerRedis.ping(), 5_000, 'Redis');
+      await withTimeout(5_000, producerRedis.ping(), 'Redis');
     } catch (err) {
       throw new CannotRun(`Redis at ${redisUrl} does not answer (${(err as Error).message}); set REDIS_URL`);
     }
@@ -174,7 +156,7 @@ async function main(): Promise<number> {
     const repos = repositories(database);
 
     const producer = new Producer(producerRedis, config.QUEUE_PREFIX);
-    cleanup.push(() => deleteKeys(producerRedis, `${config.QUEUE_PREFIX}:*`));
+    cleanup.push(() => deletePrefix(producerRedis, config.QUEUE_PREFIX));
     cleanup.push(() => producer.close());
     const deps = buildStageDeps(config, repos, producer, log, {
       marketplaceUrl: mocks.urls.marketplace!,
@@ -318,7 +300,7 @@ async function main(): Promise<number> {
     process.stdout.write(`${out.join('\n')}\n`);
     return checks.every((c) => c.ok) ? 0 : 1;
   } finally {
-    for (const step of cleanup.reverse()) await within(step(), 10_000, 'cleanup').catch((err) => process.stderr.write(`cleanup: ${(err as Error).message}\n`));
+    for (const step of cleanup.reverse()) await withTimeout(10_000, step(), 'cleanup').catch((err) => process.stderr.write(`cleanup: ${(err as Error).message}\n`));
   }
 }
 

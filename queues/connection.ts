@@ -14,3 +14,16 @@ export function redisConnection(url: string, role: 'worker' | 'producer'): Redis
   redis.on('error', () => {});
   return redis;
 }
+
+/**
+ * Removes every key of one BullMQ prefix (a test's or a benchmark's queues, when it is done); other
+ * prefixes on the same Redis are untouched.
+ */
+export async function deletePrefix(redis: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
+    if (keys.length) await redis.del(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+}

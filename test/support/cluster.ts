@@ -7,13 +7,12 @@ import { Redis } from 'ioredis';
 import { createApp } from '../../apps/gateway/app.ts';
 import { startMocks, type FaultConfig, type RunningMocks } from '../../mocks/index.ts';
 import { Producer } from '../../queues/producer.ts';
-import { redisConnection } from '../../queues/connection.ts';
+import { deletePrefix, redisConnection } from '../../queues/connection.ts';
 import { reconcile } from '../../shared/audit/reconcile.ts';
 import { loadConfig } from '../../shared/config.ts';
 import { dropSchema, migrate, openDatabase, repositories, type Db, type Repositories } from '../../shared/db/index.ts';
 import { createLogger } from '../../shared/log.ts';
 import { IssuerClient } from '../../shared/providers/issuer.ts';
-import { deleteKeys } from './harness.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 export const CLUSTER_KEY = 'cluster-key';
@@ -222,7 +221,7 @@ export class Cluster {
     await Promise.all(this.procs.map((p) => p?.exited));
     await this.producer?.close();
     if (this.redis) {
-      await deleteKeys(this.redis, `${this.prefix}:*`).catch(() => undefined);
+      await deletePrefix(this.redis, this.prefix).catch(() => undefined);
       this.redis.disconnect();
     }
     if (this.database) {

@@ -8,7 +8,7 @@ import { inject } from 'vitest';
 import { createApp } from '../../apps/gateway/app.ts';
 import { buildStageDeps } from '../../apps/runtime/stage-deps.ts';
 import { startMocks, type FaultConfig, type RunningMocks } from '../../mocks/index.ts';
-import { redisConnection } from '../../queues/connection.ts';
+import { deletePrefix, redisConnection } from '../../queues/connection.ts';
 import type { StageDeps } from '../../queues/deps.ts';
 import { QUEUE_NAMES, type QueueName } from '../../queues/names.ts';
 import { Producer } from '../../queues/producer.ts';
@@ -121,7 +121,7 @@ export async function openHarness(opts: HarnessOptions = {}): Promise<Harness> {
     close: async () => {
       await stopWorkers(workers, 2_000);
       await producer.close();
-      await deleteKeys(redis, `${config.QUEUE_PREFIX}:*`);
+      await deletePrefix(redis, config.QUEUE_PREFIX);
       await redis.quit();
       await workerRedis.quit();
       await dropSchema(database);
@@ -130,16 +130,6 @@ export async function openHarness(opts: HarnessOptions = {}): Promise<Harness> {
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
-}
-
-/** Removes every key under a pattern (this harness's queues only). */
-export async function deleteKeys(redis: Redis, pattern: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
-    if (keys.length) await redis.del(...keys);
-    cursor = next;
-  } while (cursor !== '0');
 }
 
 /** Polls until `check` returns a value (not undefined) or the time is up. */
