@@ -17,6 +17,7 @@ async function main() {
   const producer = new Producer(redis, config.QUEUE_PREFIX);
   const server = await serveApp(createApp({ repos, database, producer, redis, log, config }), config.PORT, config.HOST);
   log.info({ port: server.port }, `gateway listening on http://${config.HOST}:${server.port}`);
+  if (!process.env.ADMIN_PASSWORD) log.warn('ADMIN_PASSWORD is unset: Bull Board and the dashboard accept admin/admin');
   onShutdown(async () => {
     await closeAll([server.close, () => producer.close(), () => quitRedis(redis), database.close]);
   }, config.SHUTDOWN_TIMEOUT_MS + 1_000);

@@ -29,7 +29,6 @@ async function main() {
   if (!config.TOKEN_ISSUER_URL) wanted.push('tokenIssuer');
   if (!config.MARKETPLACE_URL) wanted.push('marketplace');
   if (!config.VOICEID_URL) wanted.push('voiceid');
-  if (!config.OPENAI_BASE_URL && config.OPENAI_API_KEY) wanted.push('llm');
   const [mocks, books] = await Promise.all([
     wanted.length
       ? startMocks({
@@ -48,7 +47,8 @@ async function main() {
     marketplaceUrl: config.MARKETPLACE_URL ?? mocks!.urls.marketplace!,
     tokenIssuerUrl: config.TOKEN_ISSUER_URL ?? mocks!.urls.tokenIssuer!,
     voiceIdUrl: config.VOICEID_URL ?? mocks!.urls.voiceid!,
-    openaiBaseUrl: config.OPENAI_BASE_URL ?? mocks?.urls.llm,
+    // The LLM is never replaced by a stand-in here: a key without a base URL means OpenAI itself.
+    openaiBaseUrl: config.OPENAI_BASE_URL,
   };
 
   const producerRedis = redisConnection(redisUrl, 'producer');
@@ -76,6 +76,7 @@ async function main() {
     `agent-research-pay is up on http://${config.HOST}:${server.port}`,
   );
   if (!process.env.API_KEYS) log.warn('API_KEYS is unset: the API accepts the development key "dev-key" (tenant "local")');
+  if (!process.env.ADMIN_PASSWORD) log.warn('ADMIN_PASSWORD is unset: Bull Board and the dashboard accept admin/admin');
 
   onShutdown(async (signal) => {
     log.info({ signal }, 'stopping');
