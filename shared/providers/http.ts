@@ -1,3 +1,4 @@
+import pRetry from 'p-retry';
 import { PermanentError, TransientError } from '../errors.ts';
 
 /** What a provider answered: status, headers and the parsed JSON body (undefined when not JSON). */
@@ -15,11 +16,45 @@ export interface HttpRequest {
   signal?: AbortSignal;
 }
 
+/** How often a read (GET) is tried again at once on a 429, a 5xx or a network failure. */
+const READ_RETRIES = 2;
+/** The longest Retry-After a read waits in place; a longer one is left to the job's own backoff. */
+const READ_RETRY_AFTER_CAP_MS = 2_000;
+
 /**
  * One HTTP call to a provider with a time limit. Network failures and time-outs become
  * TransientError (`timeout`, `unreachable`); every answer, whatever its status, is returned.
+ * A read (GET) is safe to repeat, so a passing 429/5xx/network failure is retried in place a couple
+ * of times (honouring a short Retry-After) before the caller sees it; writes are never repeated here.
  */
 export async function request(url: string, req: HttpRequest): Promise<HttpAnswer> {
+  if ((req.method ?? 'GET') !== 'GET') return requestOnce(url, req);
+  return pRetry(
+    async () => {
+      const answer = await requestOnce(url, req);
+      if (answer.status === 429 || answer.status >= 500) throw Object.assign(failure(answer, answer.body?.error?.code ?? answer.body?.errors?.[0]?.code, `GET ${url}`), { answer });
+      return answer;
+    },
+    {
+      retries: READ_RETRIES,
+      minTimeout: 100,
+      maxTimeout: 1_000,
+      randomize: true,
+      signal: req.signal,
+      shouldRetry: ({ error }) => error instanceof TransientError && (error.retryAfterMs ?? 0) <= READ_RETRY_AFTER_CAP_MS,
+      onFailedAttempt: async ({ error }) => {
+        const wait = error instanceof TransientError ? error.retryAfterMs : undefined;
+        if (wait && wait <= READ_RETRY_AFTER_CAP_MS) await new Promise((r) => setTimeout(r, wait));
+      },
+    },
+  ).catch((err) => {
+    // Retries spent on an HTTP answer: hand the answer itself back, so the caller words the error.
+    if (err && typeof err === 'object' && 'answer' in err) return (err as { answer: HttpAnswer }).answer;
+    throw err;
+  });
+}
+
+async function requestOnce(url: string, req: HttpRequest): Promise<HttpAnswer> {
   const signals = [AbortSignal.timeout(req.timeoutMs)];
   if (req.signal) signals.push(req.signal);
   let res: Response;

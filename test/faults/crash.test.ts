@@ -19,7 +19,8 @@ function prng(seed: number) {
 /**
  * Fault injection across processes: 20 tasks through 3 worker processes on the real Postgres, with
  * the marketplace failing in every way it can (5xx after charging, pay time-outs, 429 with
- * Retry-After, failed and malformed deliveries, latency) while workers are SIGKILLed at random
+ * Retry-After, failed, malformed and incomplete deliveries, latency) and the issuer answering 429 and
+ * 5xx now and then, while workers are SIGKILLed at random
  * moments and restarted. Afterwards every money invariant is checked for every task against the
  * issuer's own books.
  */
@@ -45,6 +46,8 @@ describe.skipIf(!databaseUrl)('crashes and provider faults (3 worker processes, 
         detail_bad_data: 0.04,
         detail_partial: 0.05,
       },
+      // The issuer stumbles too: for our token, refund, close and audit calls, and for the marketplace's charges.
+      issuerFaults: { seed: seed + 1, rate_429: 0.03, error_5xx: 0.03 },
     });
     await cluster.start();
   }, 60_000);

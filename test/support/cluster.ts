@@ -12,6 +12,7 @@ import { reconcile } from '../../shared/audit/reconcile.ts';
 import { loadConfig } from '../../shared/config.ts';
 import { dropSchema, migrate, openDatabase, repositories, type Db, type Repositories } from '../../shared/db/index.ts';
 import { createLogger } from '../../shared/log.ts';
+import { TransientError } from '../../shared/errors.ts';
 import { IssuerClient } from '../../shared/providers/issuer.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -25,6 +26,8 @@ export interface ClusterOptions {
   workerDatabaseUrl?: string;
   workers: number;
   faults?: FaultConfig;
+  /** Faults of the token issuer (latency, 429, 5xx before it changes anything). */
+  issuerFaults?: FaultConfig;
   env?: Record<string, string>;
 }
 
@@ -56,7 +59,7 @@ export class Cluster {
   constructor(private readonly opts: ClusterOptions) {}
 
   async start(): Promise<void> {
-    this.mocks = await startMocks({ issuerApiKey: ISSUER_KEY, receiptSecret: 'cluster-secret', dataDir: this.dataDir, faults: this.opts.faults ?? {}, only: ['tokenIssuer', 'marketplace', 'voiceid'] });
+    this.mocks = await startMocks({ issuerApiKey: ISSUER_KEY, receiptSecret: 'cluster-secret', dataDir: this.dataDir, faults: this.opts.faults ?? {}, ...(this.opts.issuerFaults ? { issuerFaults: this.opts.issuerFaults } : {}), only: ['tokenIssuer', 'marketplace', 'voiceid'] });
     this.database = await openDatabase({ databaseUrl: this.opts.databaseUrl, schema: this.schema, dataDir: this.dataDir, poolSize: 5 });
     await migrate(this.database);
     this.repos = repositories(this.database);
@@ -150,8 +153,21 @@ export class Cluster {
     }
   }
 
-  /** Every invariant of the money rules, for each task, against the issuer's own books. */
+  /**
+   * Every invariant of the money rules, for each task, against the issuer's own books. An issuer with
+   * injected faults may refuse a read now and then: the whole check is then made again.
+   */
   async checkInvariants(ids: string[]): Promise<{ statuses: Record<string, number> }> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.checkInvariantsOnce(ids);
+      } catch (err) {
+        if (!(err instanceof TransientError) || attempt >= 5) throw err;
+      }
+    }
+  }
+
+  private async checkInvariantsOnce(ids: string[]): Promise<{ statuses: Record<string, number> }> {
     const problems: string[] = [];
     const statuses: Record<string, number> = {};
     for (const id of ids) {

@@ -1,0 +1,70 @@
+import { createServer, type Server } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PermanentError, TransientError } from '../errors.ts';
+import { failure, request, retryAfterMs } from './http.ts';
+
+/** A provider that answers from a script: each request takes the next status (the last one repeats). */
+let server: Server;
+let base: string;
+let script: Array<{ status: number; headers?: Record<string, string> }> = [];
+let hits = 0;
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    const step = script[Math.min(hits, script.length - 1)]!;
+    hits++;
+    res.writeHead(step.status, { 'content-type': 'application/json', ...step.headers });
+    res.end(JSON.stringify({ error: { code: `s${step.status}` } }));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+});
+afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+function play(...steps: Array<{ status: number; headers?: Record<string, string> }>) {
+  script = steps;
+  hits = 0;
+}
+
+describe('provider HTTP calls', () => {
+  it('retries a read through a passing 503 and 429 (honouring Retry-After) and returns the answer', async () => {
+    play({ status: 503 }, { status: 429, headers: { 'retry-after': '0' } }, { status: 200 });
+    const answer = await request(`${base}/x`, { timeoutMs: 1_000 });
+    expect(answer.status).toBe(200);
+    expect(hits).toBe(3);
+  });
+
+  it('hands back the last answer when a read keeps failing, for the caller to word', async () => {
+    play({ status: 503 });
+    const answer = await request(`${base}/x`, { timeoutMs: 1_000 });
+    expect(answer.status).toBe(503);
+    expect(hits).toBe(3);
+    expect(failure(answer, 's503', 'read')).toBeInstanceOf(TransientError);
+  });
+
+  it('never repeats a write: a pay or charge call is retried only by its job, with its idempotency key', async () => {
+    play({ status: 503 }, { status: 200 });
+    const answer = await request(`${base}/pay`, { method: 'POST', json: {}, timeoutMs: 1_000 });
+    expect(answer.status).toBe(503);
+    expect(hits).toBe(1);
+  });
+
+  it("does not retry a 4xx: it is the provider's final word", async () => {
+    play({ status: 404 }, { status: 200 });
+    const answer = await request(`${base}/x`, { timeoutMs: 1_000 });
+    expect(answer.status).toBe(404);
+    expect(hits).toBe(1);
+    expect(failure(answer, 'not_found', 'read')).toBeInstanceOf(PermanentError);
+  });
+
+  it('reads Retry-After in seconds or as a date', () => {
+    expect(retryAfterMs(new Headers({ 'retry-after': '3' }))).toBe(3_000);
+    const at = new Date(Date.now() + 5_000).toUTCString();
+    expect(retryAfterMs(new Headers({ 'retry-after': at }))).toBeGreaterThan(3_000);
+    expect(retryAfterMs(new Headers())).toBeUndefined();
+  });
+
+  it('reports an unreachable provider as transient', async () => {
+    await expect(request('http://127.0.0.1:1/x', { method: 'POST', timeoutMs: 500 })).rejects.toMatchObject({ code: 'unreachable' });
+  });
+});
