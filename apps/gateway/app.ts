@@ -8,6 +8,7 @@ import { healthRoutes } from './routes/health.ts';
 import { cancelTaskRoute } from './routes/tasks.cancel.ts';
 import { createTaskRoute } from './routes/tasks.create.ts';
 import { readTaskRoutes } from './routes/tasks.read.ts';
+import { paymentsRoute } from './routes/tasks.payments.ts';
 import { reportRoute } from './routes/tasks.report.ts';
 import { usageRoutes } from './routes/usage.ts';
 
@@ -35,6 +36,7 @@ export function createApp(deps: GatewayDeps): Hono {
   v1.route('/tasks', readTaskRoutes(deps));
   v1.route('/tasks', cancelTaskRoute(deps));
   v1.route('/tasks', reportRoute(deps));
+  v1.route('/tasks', paymentsRoute(deps));
   v1.route('/', usageRoutes(deps));
   app.route('/v1', v1);
   return app;

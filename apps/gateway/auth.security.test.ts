@@ -56,6 +56,7 @@ describe('v1 API keys', () => {
     ['POST', `/v1/tasks/${acmeTask}/cancel`, undefined],
     ['GET', `/v1/tasks/${acmeTask}/report`, undefined],
     ['GET', `/v1/tasks/${acmeTask}/usage`, undefined],
+    ['GET', `/v1/tasks/${acmeTask}/payments`, undefined],
     ['GET', '/v1/usage', undefined],
   ] as const;
 
@@ -114,7 +115,7 @@ describe('v1 API keys', () => {
 
   describe('between tenants', () => {
     it("another tenant's task is 404 on every route, the same answer as an unknown task", async () => {
-      for (const suffix of ['', '/report', '/usage']) {
+      for (const suffix of ['', '/report', '/usage', '/payments']) {
         const theirs = await h.api(`/v1/tasks/${acmeTask}${suffix}`, { headers: otherKey });
         const none = await h.api(`/v1/tasks/${unknownId}${suffix}`, { headers: otherKey });
         expect(theirs.status).toBe(404);

@@ -77,6 +77,18 @@ describe('the pipeline', () => {
     expect(parseMoney(task.budget.spent)).toBe(paid - refunded);
     for (const c of bought) expect(c.reason.code).toBe('incomplete_record');
 
+    // Finance's audit trail of the task: each payment with its keys and ids, each movement booked.
+    const audit = (await (await h.api(`/v1/tasks/${id}/payments`)).json()) as any;
+    expect(audit.payments).toHaveLength(bought.length);
+    for (const p of audit.payments) {
+      expect(p.state).toBe('delivered');
+      expect(parseMoney(p.refunded)).toBe(Math.floor(parseMoney(p.amount) / 2));
+      expect(p.idempotencyKey).toMatch(new RegExp(`^arp-${id}-`));
+      expect(p.chargeId).toEqual(expect.any(String));
+      expect(bought.map((c: any) => c.receiptId)).toContain(p.receiptId);
+    }
+    expect(audit.ledger.map((l: any) => l.kind).sort()).toEqual([...Array(bought.length).fill('capture'), ...Array(bought.length).fill('refund'), ...Array(bought.length).fill('reserve')].sort());
+
     const { tokens } = await expectBooksMatchIssuer(h, id);
     for (const charge of tokens[0]!.charges) expect(charge.refundedAmount).toBe(Math.floor(charge.amount / 2));
     const ledger = await h.repos.payments.ledger(id);
