@@ -1,4 +1,3 @@
-import type { Config } from '../shared/config.ts';
 import type { Repositories } from '../shared/db/index.ts';
 import type { AnalysisWriter } from '../shared/llm/index.ts';
 import type { Logger } from '../shared/log.ts';
@@ -25,5 +24,3 @@ export interface JobContext {
 }
 
 export type Processor<P, R = unknown> = (data: P, deps: StageDeps, ctx: JobContext) => Promise<R>;
-
-export type { Config };
