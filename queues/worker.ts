@@ -19,34 +19,49 @@ const DEFAULT_BACKOFF: Backoff = { baseMs: 500, maxMs: 30_000 };
 /** A job may be orphaned by crashed workers this many times before BullMQ fails it as stalled. */
 const MAX_STALLED = 5;
 
+/** The jobs each worker is running right now, with the lock token each is held by. */
+type Running = Map<string, { job: Job; token?: string }>;
+const RUNNING = new WeakMap<Worker, Running>();
+
 /** The BullMQ wiring around a stage processor: payload check, retry rules, final-failure hook. */
-function handlerFor<Q extends QueueName>(queue: Q, deps: StageDeps) {
+function handlerFor<Q extends QueueName>(queue: Q, deps: StageDeps, running: Running) {
   const stage = STAGES[queue];
   return async (job: Job, token?: string, signal?: AbortSignal) => {
-    const parsed = stage.schema.safeParse(job.data);
-    if (!parsed.success) throw new UnrecoverableError(`invalid ${queue} payload: ${parsed.error.message}`);
-    const attempts = job.opts.attempts ?? 1;
-    const ctx = { attempt: job.attemptsMade + 1, isFinalAttempt: job.attemptsMade + 1 >= attempts, signal };
+    const key = `${job.id}/${token}`;
+    running.set(key, { job, token });
     try {
-      return await stage.process(parsed.data, deps, ctx);
-    } catch (err) {
-      const error = err instanceof Error ? err : new Error(String(err));
-      if (!(error instanceof TransientError) && !(error instanceof PermanentError) && isDependencyDown(error)) {
-        // Our own database (or queue) is down, not the job's fault: wait for it without spending an attempt.
-        deps.log.warn({ queue, jobId: job.id, err: error.message }, 'dependency down; the job waits');
-        await job.moveToDelayed(Date.now() + DEPENDENCY_WAIT_MS, token);
-        throw new DelayedError();
-      }
-      const permanent = error instanceof PermanentError;
-      const log = permanent || ctx.isFinalAttempt ? deps.log.warn.bind(deps.log) : deps.log.info.bind(deps.log);
-      log({ queue, jobId: job.id, attempt: ctx.attempt, attempts, err: error.message }, permanent ? 'job failed for good' : 'job attempt failed');
-      if (permanent || ctx.isFinalAttempt) {
-        await stage.onFinalFailure?.(parsed.data, deps, error);
-        if (permanent) throw new UnrecoverableError(`${error.message}`);
-      }
-      throw error;
+      return await runStage(queue, stage, deps, job, token, signal);
+    } finally {
+      running.delete(key);
     }
   };
+}
+
+/** One attempt of a job: its payload checked, its failure classified (wait, retry, or fail for good). */
+async function runStage<Q extends QueueName>(queue: Q, stage: (typeof STAGES)[Q], deps: StageDeps, job: Job, token?: string, signal?: AbortSignal) {
+  const parsed = stage.schema.safeParse(job.data);
+  if (!parsed.success) throw new UnrecoverableError(`invalid ${queue} payload: ${parsed.error.message}`);
+  const attempts = job.opts.attempts ?? 1;
+  const ctx = { attempt: job.attemptsMade + 1, isFinalAttempt: job.attemptsMade + 1 >= attempts, signal };
+  try {
+    return await stage.process(parsed.data, deps, ctx);
+  } catch (err) {
+    const error = err instanceof Error ? err : new Error(String(err));
+    if (!(error instanceof TransientError) && !(error instanceof PermanentError) && isDependencyDown(error)) {
+      // Our own database (or queue) is down, not the job's fault: wait for it without spending an attempt.
+      deps.log.warn({ queue, jobId: job.id, err: error.message }, 'dependency down; the job waits');
+      await job.moveToDelayed(Date.now() + DEPENDENCY_WAIT_MS, token);
+      throw new DelayedError();
+    }
+    const permanent = error instanceof PermanentError;
+    const log = permanent || ctx.isFinalAttempt ? deps.log.warn.bind(deps.log) : deps.log.info.bind(deps.log);
+    log({ queue, jobId: job.id, attempt: ctx.attempt, attempts, err: error.message }, permanent ? 'job failed for good' : 'job attempt failed');
+    if (permanent || ctx.isFinalAttempt) {
+      await stage.onFinalFailure?.(parsed.data, deps, error);
+      if (permanent) throw new UnrecoverableError(`${error.message}`);
+    }
+    throw error;
+  }
 }
 
 /**
@@ -56,7 +71,8 @@ function handlerFor<Q extends QueueName>(queue: Q, deps: StageDeps) {
 export function startWorkers(queues: QueueName[], deps: StageDeps, connection: Redis, settings: WorkerSettings): Worker[] {
   assertRegistryComplete();
   return queues.map((queue) => {
-    const worker = new Worker(queue, handlerFor(queue, deps), {
+    const running: Running = new Map();
+    const worker = new Worker(queue, handlerFor(queue, deps, running), {
       connection,
       prefix: settings.prefix,
       concurrency: settings.concurrency[STAGES[queue].concurrency],
@@ -69,19 +85,23 @@ export function startWorkers(queues: QueueName[], deps: StageDeps, connection: R
       },
     });
     worker.on('error', (err) => deps.log.error({ queue, err: err.message }, 'worker error'));
+    RUNNING.set(worker, running);
     return worker;
   });
 }
 
 /**
  * Stops workers within a time limit: BullMQ's close waits for active jobs without one. Jobs still
- * running at the limit are abandoned to BullMQ's stalled-job recovery, which hands them to another
- * worker; every step is idempotent, so that is safe.
+ * running at the limit are handed back to their queue at once (moved to wait under their lock), so
+ * another worker takes them now rather than after the lock expires; every step of every processor is
+ * idempotent and resumable, so the brief overlap with the abandoned attempt is safe.
  */
 export async function stopWorkers(workers: Worker[], timeoutMs: number): Promise<void> {
   const graceful = Promise.all(workers.map((w) => w.close()));
   const timedOut = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), timeoutMs).unref());
   if ((await Promise.race([graceful, timedOut])) === 'timeout') {
+    const handBack = workers.flatMap((w) => [...(RUNNING.get(w)?.values() ?? [])]).map(({ job, token }) => job.moveToWait(token).catch(() => undefined));
+    await Promise.race([Promise.all(handBack), new Promise((r) => setTimeout(r, 500).unref())]);
     await Promise.race([Promise.all(workers.map((w) => w.close(true))), new Promise((r) => setTimeout(r, 500).unref())]);
   }
 }

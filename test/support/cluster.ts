@@ -52,7 +52,7 @@ export class Cluster {
   issuer!: IssuerClient;
   app!: ReturnType<typeof createApp>;
   private redis!: Redis;
-  private producer!: Producer;
+  producer!: Producer;
   private workerEnv!: Record<string, string>;
   readonly logs: string[] = [];
 
