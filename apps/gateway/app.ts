@@ -2,6 +2,7 @@ import { Hono } from 'hono';
 import { apiKeyAuth, type AuthEnv } from './auth.ts';
 import { boardRoutes, BOARD_PATH } from './board.ts';
 import type { GatewayDeps } from './deps.ts';
+import { createMetrics } from './metrics.ts';
 import { errorHandler, problem } from './problem.ts';
 import { adminDashboardRoutes } from './routes/admin.dashboard.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -15,7 +16,9 @@ import { usageRoutes } from './routes/usage.ts';
 /** The gateway: the v1 API (DESIGN.md §5), health, and Bull Board. */
 export function createApp(deps: GatewayDeps): Hono {
   const app = new Hono({ strict: false });
+  const metrics = createMetrics(deps);
   app.onError(errorHandler(deps.log));
+  app.use('*', metrics.track);
   // Access log: one line per request (health probes at debug level, they come every few seconds).
   app.use('*', async (c, next) => {
     const started = performance.now();
@@ -29,6 +32,7 @@ export function createApp(deps: GatewayDeps): Hono {
   app.route('/', healthRoutes(deps));
   app.route(BOARD_PATH, boardRoutes(deps.producer, { user: deps.config.ADMIN_USER, password: deps.config.ADMIN_PASSWORD }));
   app.route('/admin', adminDashboardRoutes(deps));
+  app.route('/metrics', metrics.routes);
 
   const v1 = new Hono<AuthEnv>({ strict: false });
   v1.use('*', apiKeyAuth(deps.config.API_KEYS));

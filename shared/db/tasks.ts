@@ -121,6 +121,30 @@ export class TaskRepository {
       .execute();
   }
 
+  /** Tasks per status and the money in each bucket across all tasks, in fen (for metrics). */
+  async totals(): Promise<{ byStatus: Record<string, number>; money: { limit: number; reserved: number; captured: number; refunded: number; released: number } }> {
+    const rows = await this.db
+      .selectFrom('tasks')
+      .select([
+        'status',
+        sql<number>`count(*)::int`.as('n'),
+        sql<number>`coalesce(sum(budget_limit), 0)::bigint`.as('limit'),
+        sql<number>`coalesce(sum(reserved), 0)::bigint`.as('reserved'),
+        sql<number>`coalesce(sum(captured), 0)::bigint`.as('captured'),
+        sql<number>`coalesce(sum(refunded), 0)::bigint`.as('refunded'),
+        sql<number>`coalesce(sum(released), 0)::bigint`.as('released'),
+      ])
+      .groupBy('status')
+      .execute();
+    const money = { limit: 0, reserved: 0, captured: 0, refunded: 0, released: 0 };
+    const byStatus: Record<string, number> = {};
+    for (const r of rows) {
+      byStatus[r.status] = Number(r.n);
+      for (const k of Object.keys(money) as Array<keyof typeof money>) money[k] += Number(r[k]);
+    }
+    return { byStatus, money };
+  }
+
   /** Every task, oldest first, in pages (for audits). */
   async *all(pageSize = 500): AsyncGenerator<Task> {
     let after = '00000000-0000-0000-0000-000000000000';
