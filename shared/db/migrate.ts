@@ -9,6 +9,9 @@ const MIGRATIONS: Record<string, Migration> = {
   '2026_11_24_002_task_sequence': taskSequence,
 };
 
+/** The names of every migration, in order. */
+export const MIGRATION_NAMES = Object.keys(MIGRATIONS);
+
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
 
 /** Any fixed number: the advisory lock that serialises migrations across processes. */
