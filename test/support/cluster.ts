@@ -93,8 +93,15 @@ export class Cluster {
     for (let i = 0; i < this.opts.workers; i++) this.spawnWorker(i);
   }
 
-  /** Starts worker process `i` (all stages) and waits until it is up. */
-  spawnWorker(i: number): WorkerProcess {
+  /** Every worker process ever started here, so close() leaves none behind. */
+  private readonly spawned: WorkerProcess[] = [];
+  private closed = false;
+
+  /** Starts worker process `i` (all stages); a slot whose process still runs keeps it. */
+  spawnWorker(i: number): WorkerProcess | undefined {
+    if (this.closed) return undefined;
+    const current = this.procs[i];
+    if (current && current.child.exitCode === null && current.child.signalCode === null) return current;
     const child = spawn(process.execPath, ['--import', 'tsx', 'apps/worker/main.ts'], { cwd: ROOT, env: this.workerEnv, stdio: ['ignore', 'pipe', 'pipe'] });
     const keep = (d: Buffer) => {
       this.logs.push(`[w${i}] ${d.toString().trimEnd()}`);
@@ -104,6 +111,7 @@ export class Cluster {
     child.stderr!.on('data', keep);
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     this.procs[i] = { child, exited };
+    this.spawned.push(this.procs[i]!);
     return this.procs[i]!;
   }
 
@@ -233,8 +241,9 @@ export class Cluster {
   }
 
   async close(): Promise<void> {
-    for (const p of this.procs) if (p && p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
-    await Promise.all(this.procs.map((p) => p?.exited));
+    this.closed = true;
+    for (const p of this.spawned) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+    await Promise.all(this.spawned.map((p) => p.exited));
     await this.producer?.close();
     if (this.redis) {
       await deletePrefix(this.redis, this.prefix).catch(() => undefined);
