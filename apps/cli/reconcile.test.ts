@@ -4,7 +4,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { freePort } from '../start/redis.ts';
 import { formatMoney, parseMoney } from '../../shared/money.ts';
-import { ISSUER_KEY, openHarness, postTask, waitForEnd, type Harness } from '../../test/support/harness.ts';
+import { ISSUER_KEY, openHarness, postTask, runningTask, waitForEnd, type Harness } from '../../test/support/harness.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const CLI_TIME_LIMIT_MS = 40_000;
@@ -129,24 +129,18 @@ describe.skipIf(!inject('databaseUrl'))('npm run reconcile', () => {
 
   it('lists a running task as in flight instead of comparing money that is still moving', async () => {
     // A task mid-purchase: captured on our side a moment before (or after) the issuer's record shows it.
-    const running = await h.repos.tasks.create({
-      id: '00000000-0000-4000-8000-00000000abcd', tenant: 'acme', idempotency_key: null, request_hash: null, theme: 'in flight',
-      voice_id: 'demo-voice', currency: 'CNY', max_companies: 1, status: 'queued', stage: null, budget_limit: 1000,
-      token_id: null, error_code: null, error_message: null, ended_at: null,
-    });
-    if (running.kind !== 'created') throw new Error('fixture task not created');
-    await h.repos.tasks.enterStage(running.task.id, 'detail');
-    await h.database.db.updateTable('tasks').set({ captured: 300 }).where('id', '=', running.task.id).execute();
+    const runningId = await runningTask(h, { id: '00000000-0000-4000-8000-00000000abcd', tenant: 'acme', theme: 'in flight', budgetLimit: 1000 });
+    await h.database.db.updateTable('tasks').set({ captured: 300 }).where('id', '=', runningId).execute();
     try {
       const run = await cli([]);
       expect(run.code).toBe(0);
-      expect(run.stdout).toContain(`1 task(s) still running, compared once they end: ${running.task.id}`);
+      expect(run.stdout).toContain(`1 task(s) still running, compared once they end: ${runningId}`);
       expect(run.stdout).not.toContain('DIFF');
-      const one = JSON.parse((await cli([running.task.id, '--json'])).stdout);
-      expect(one).toEqual({ checked: [], inFlight: [running.task.id], differences: [] });
+      const one = JSON.parse((await cli([runningId, '--json'])).stdout);
+      expect(one).toEqual({ checked: [], inFlight: [runningId], differences: [] });
     } finally {
-      await h.database.db.deleteFrom('task_events').where('task_id', '=', running.task.id).execute();
-      await h.database.db.deleteFrom('tasks').where('id', '=', running.task.id).execute();
+      await h.database.db.deleteFrom('task_events').where('task_id', '=', runningId).execute();
+      await h.database.db.deleteFrom('tasks').where('id', '=', runningId).execute();
     }
   });
 

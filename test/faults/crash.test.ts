@@ -1,20 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
+import { mulberry32 } from '../../mocks/lib/prng.ts';
 import { Cluster } from '../support/cluster.ts';
 
 const databaseUrl = inject('databaseUrl');
-
-/** A deterministic sequence, so a failing run can be repeated with the same seed. */
-function prng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Fault injection across processes: 20 tasks through 3 worker processes on the real Postgres, with
@@ -26,7 +15,8 @@ function prng(seed: number) {
  */
 describe.skipIf(!databaseUrl)('crashes and provider faults (3 worker processes, real Postgres)', () => {
   const seed = Number(process.env.FAULT_SEED ?? 20261124);
-  const random = prng(seed);
+  // A deterministic sequence, so a failing run can be repeated with the same seed.
+  const random = mulberry32(seed);
   let cluster: Cluster;
 
   beforeAll(async () => {

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { openHarness, type Harness } from '../support/harness.ts';
+import { openHarness, runningTask, type Harness } from '../support/harness.ts';
 
 const databaseUrl = inject('databaseUrl');
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -29,14 +29,7 @@ describe.skipIf(!databaseUrl)('reservations racing from several processes on one
   afterAll(async () => h?.close());
 
   it('never lets spent + reserved exceed the limit, and books every movement once', async () => {
-    const created = await h.repos.tasks.create({
-      id: '00000000-0000-4000-8000-0000000000aa', tenant: 'race', idempotency_key: null, request_hash: null, theme: 'race',
-      voice_id: 'demo-voice', currency: 'CNY', max_companies: 20, status: 'queued', stage: null, budget_limit: 50_000,
-      token_id: null, error_code: null, error_message: null, ended_at: null,
-    });
-    if (created.kind !== 'created') throw new Error('fixture task not created');
-    const id = created.task.id;
-    await h.repos.tasks.enterStage(id, 'detail');
+    const id = await runningTask(h, { id: '00000000-0000-4000-8000-0000000000aa', tenant: 'race', theme: 'race', budgetLimit: 50_000 });
 
     let watching = true;
     let samples = 0;

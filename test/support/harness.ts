@@ -143,6 +143,18 @@ export async function waitFor<T>(check: () => Promise<T | undefined>, what: stri
   }
 }
 
+/** Stores a task directly (no queues) and moves it into a stage: a fixture for books-level tests. */
+export async function runningTask(h: Harness, fields: { id: string; tenant: string; theme: string; budgetLimit: number; stage?: 'detail' }): Promise<string> {
+  const created = await h.repos.tasks.create({
+    id: fields.id, tenant: fields.tenant, idempotency_key: null, request_hash: null, theme: fields.theme,
+    voice_id: 'demo-voice', currency: 'CNY', max_companies: 5, status: 'queued', stage: null, budget_limit: fields.budgetLimit,
+    token_id: null, error_code: null, error_message: null, ended_at: null,
+  });
+  if (created.kind !== 'created') throw new Error(`fixture task ${fields.id} not created`);
+  await h.repos.tasks.enterStage(fields.id, fields.stage ?? 'detail');
+  return fields.id;
+}
+
 /** Posts a task through the gateway and returns its id. */
 export async function postTask(h: Harness, body: Record<string, unknown>, headers: Record<string, string> = {}): Promise<string> {
   const res = await h.api('/v1/tasks', { body, headers });
