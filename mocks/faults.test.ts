@@ -69,4 +69,22 @@ describe('fault injector', () => {
     const fromB = Array.from({ length: 50 }, () => b.roll('rate_429'));
     expect(fromA).toEqual(fromB);
   });
+
+  it('detail_gone hits the same keys whatever the order of requests, at about its rate', () => {
+    const keys = Array.from({ length: 400 }, (_, i) => `co-${i}`);
+    const a = createFaultInjector({ detail_gone: 0.3, seed: 4 });
+    const b = createFaultInjector({ detail_gone: 0.3, seed: 4 });
+    const forward = keys.map((k) => a.hits('detail_gone', k));
+    const backward = [...keys].reverse().map((k) => b.hits('detail_gone', k)).reverse();
+    expect(backward).toEqual(forward);
+    // Asked again (a retry), a key gets the same answer.
+    expect(keys.map((k) => a.hits('detail_gone', k))).toEqual(forward);
+    const hit = forward.filter(Boolean).length;
+    expect(hit).toBeGreaterThan(400 * 0.2);
+    expect(hit).toBeLessThan(400 * 0.4);
+    // Another seed picks other keys; rate 0 picks none.
+    const other = createFaultInjector({ detail_gone: 0.3, seed: 5 });
+    expect(keys.map((k) => other.hits('detail_gone', k))).not.toEqual(forward);
+    expect(keys.some((k) => createFaultInjector({}).hits('detail_gone', k))).toBe(false);
+  });
 });

@@ -20,7 +20,17 @@ export const FAULT_RATES = [
   'detail_5xx',
   'detail_bad_data',
   'detail_partial',
+  'detail_gone',
 ] as const;
+
+/**
+ * Kinds decided once per key (a company id) rather than per request: the same companies fail on every
+ * request, whatever the order of requests, so a test can rely on a failure that outlasts every retry.
+ */
+export const STICKY_FAULTS = ['detail_gone'] as const;
+
+/** A fault kind decided per key. */
+export type StickyFault = (typeof STICKY_FAULTS)[number];
 
 /** A probabilistic fault kind. */
 export type FaultRate = (typeof FAULT_RATES)[number];
@@ -45,6 +55,7 @@ const DEFAULTS: ResolvedFaults = {
   detail_5xx: 0,
   detail_bad_data: 0,
   detail_partial: 0,
+  detail_gone: 0,
   latency_ms: 0,
   timeout_hang_ms: 30_000,
   seed: 1,
@@ -123,7 +134,9 @@ export interface FaultInjector {
   /** The checked configuration in force. */
   readonly config: ResolvedFaults;
   /** True when the fault of this kind happens now; each kind draws from its own seeded sequence. */
-  roll(kind: FaultRate): boolean;
+  roll(kind: Exclude<FaultRate, StickyFault>): boolean;
+  /** True when `key` is one of the keys this kind always hits (decided by the seed and the key alone). */
+  hits(kind: StickyFault, key: string): boolean;
 }
 
 /** Creates an injector; with no configuration nothing is ever injected. */
@@ -138,6 +151,10 @@ export function createFaultInjector(config?: FaultConfig): FaultInjector {
       if (rate <= 0) return false;
       const draw = (streams.get(kind) as Prng)();
       return draw < rate;
+    },
+    hits(kind, key) {
+      const rate = resolved[kind];
+      return rate > 0 && prngFromString(`faults:${resolved.seed}:${kind}:${key}`)() < rate;
     },
   };
 }

@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startMocks, type RunningMocks } from '../../mocks/index.ts';
+import { startMocks, type FaultConfig } from '../../mocks/index.ts';
 import { paymentKey } from '../../shared/db/index.ts';
-import { formatMoney } from '../../shared/money.ts';
+import { budgetView, formatMoney } from '../../shared/money.ts';
 import { createProviders } from '../../shared/providers/index.ts';
 import { ISSUER_KEY, openHarness, type Harness } from '../../test/support/harness.ts';
 import { processAuthorize } from '../authorize/processor.ts';
 import type { JobContext, StageDeps } from '../deps.ts';
+import { refundPayment } from '../settle.ts';
 import { processSearch } from '../search/processor.ts';
 import { processDetail } from './processor.ts';
 
@@ -126,25 +127,36 @@ describe('detail processor: resumable, never pays twice', () => {
   });
 });
 
+/**
+ * Stage deps whose marketplace is a second stand-in with its own faults, in front of the harness's
+ * issuer (same receipt key): one task can meet a healthy marketplace on one attempt and a failing
+ * one on the next.
+ */
+async function marketplaceWith(h: Harness, faults: FaultConfig): Promise<{ deps: StageDeps; close: () => Promise<void> }> {
+  const market = await startMocks({ only: ['marketplace'], issuerUrl: h.mocks.urls.tokenIssuer, issuerApiKey: ISSUER_KEY, receiptSecret: 'test-receipt-secret', faults });
+  const deps: StageDeps = {
+    ...h.deps,
+    providers: createProviders({
+      marketplaceUrl: market.urls.marketplace!,
+      tokenIssuerUrl: h.mocks.urls.tokenIssuer!,
+      voiceIdUrl: h.mocks.urls.voiceid!,
+      issuerApiKey: ISSUER_KEY,
+      timeoutMs: 3_000,
+    }),
+  };
+  return { deps, close: () => market.close() };
+}
+
 describe('detail processor: a pay call whose outcome is unknown', () => {
   let h: Harness;
-  let healthy: RunningMocks;
+  let healthy: Awaited<ReturnType<typeof marketplaceWith>>;
   let healthyDeps: StageDeps;
   beforeAll(async () => {
     // The harness's marketplace charges, then hangs past our time limit: we cannot know if it charged.
     h = await openHarness({ faults: { pay_timeout: 1, timeout_hang_ms: 2_000, seed: 1 }, env: { PROVIDER_TIMEOUT_MS: '400' } });
-    // A second, healthy marketplace in front of the same issuer (same receipt key), for the retry.
-    healthy = await startMocks({ only: ['marketplace'], issuerUrl: h.mocks.urls.tokenIssuer, issuerApiKey: ISSUER_KEY, receiptSecret: 'test-receipt-secret', faults: {} });
-    healthyDeps = {
-      ...h.deps,
-      providers: createProviders({
-        marketplaceUrl: healthy.urls.marketplace!,
-        tokenIssuerUrl: h.mocks.urls.tokenIssuer!,
-        voiceIdUrl: h.mocks.urls.voiceid!,
-        issuerApiKey: ISSUER_KEY,
-        timeoutMs: 3_000,
-      }),
-    };
+    // A second, healthy marketplace for the retry.
+    healthy = await marketplaceWith(h, {});
+    healthyDeps = healthy.deps;
   });
   afterAll(async () => {
     await healthy?.close();
@@ -175,5 +187,118 @@ describe('detail processor: a pay call whose outcome is unknown', () => {
     expect(task.captured - task.refunded).toBe(0);
     expect(task.reserved).toBe(0);
     expect((await h.repos.payments.ledger(taskId)).map((l) => l.kind)).toEqual(['reserve', 'capture', 'refund']);
+  });
+});
+
+/** The task's money as the API shows it, read straight after a job returned (before any report runs). */
+async function budgetOf(h: Harness, taskId: string) {
+  const t = (await h.repos.tasks.get(taskId))!;
+  return budgetView({ limit: t.budget_limit, reserved: t.reserved, captured: t.captured, refunded: t.refunded });
+}
+
+describe('detail processor: a charge whose record never arrives is refunded by the detail stage itself', () => {
+  let h: Harness;
+  let deadMarket: Awaited<ReturnType<typeof marketplaceWith>>;
+  let badData: Awaited<ReturnType<typeof marketplaceWith>>;
+  beforeAll(async () => {
+    // The harness's marketplace never delivers a paid record (503 on every paid fetch).
+    h = await openHarness({ faults: { detail_gone: 1 } });
+    // Every request to this one answers 503: the pay call never reaches the issuer.
+    deadMarket = await marketplaceWith(h, { error_5xx: 1 });
+    // This one delivers records without their attributes: a permanent failure after the charge.
+    badData = await marketplaceWith(h, { detail_bad_data: 1 });
+  });
+  afterAll(async () => {
+    await deadMarket?.close();
+    await badData?.close();
+    await h?.close();
+  });
+
+  it('keeps the charge while retries are left, then refunds it in full on the last attempt, before the report', async () => {
+    const { taskId, companyIds } = await readyTask(h, '60.00', 'logistics');
+    const companyId = companyIds[0]!;
+    const company = (await h.repos.companies.get(taskId, companyId))!;
+    await expect(processDetail({ taskId, companyId }, h.deps, first)).rejects.toThrow(/503/);
+    // Charged, record not yet delivered: the money is spent while a retry may still deliver.
+    expect(await budgetOf(h, taskId)).toMatchObject({ spent: formatMoney(company.price), reserved: '0.00', refunded: '0.00' });
+    expect((await h.repos.companies.get(taskId, companyId))!.status).toBe('found');
+
+    expect(await processDetail({ taskId, companyId }, h.deps, last)).toEqual({ outcome: 'refunded', companyId });
+    // Straight after the job, not at the end of the task: the whole price is back in the budget.
+    expect(await budgetOf(h, taskId)).toMatchObject({ limit: '60.00', spent: '0.00', reserved: '0.00', refunded: formatMoney(company.price), remaining: '60.00' });
+    const settled = (await h.repos.companies.get(taskId, companyId))!;
+    expect(settled.status).toBe('refunded');
+    expect(settled.error_code).toBe('service_unavailable');
+    const [payment] = await h.repos.payments.forTask(taskId);
+    expect(payment).toMatchObject({ state: 'refunded', refunded_amount: company.price });
+    const charges = await issuerCharges(h, taskId);
+    expect(charges).toHaveLength(1);
+    expect(charges[0]!.refundedAmount).toBe(company.price);
+    expect((await h.repos.payments.ledger(taskId)).map((l) => [l.kind, l.amount])).toEqual([
+      ['reserve', company.price],
+      ['capture', company.price],
+      ['refund', company.price],
+    ]);
+    // Redelivered after the refund: nothing more moves.
+    expect(await processDetail({ taskId, companyId }, h.deps, last)).toEqual({ outcome: 'refunded', companyId });
+    expect((await h.repos.payments.ledger(taskId))).toHaveLength(3);
+    expect((await issuerCharges(h, taskId))[0]!.refundedAmount).toBe(company.price);
+  });
+
+  it('refunds only what is left when part of the charge was already refunded', async () => {
+    const { taskId, companyIds } = await readyTask(h, '60.00', 'logistics');
+    const companyId = companyIds[1]!;
+    const company = (await h.repos.companies.get(taskId, companyId))!;
+    await expect(processDetail({ taskId, companyId }, h.deps, first)).rejects.toThrow(/503/);
+    // An earlier attempt refunded a part (an incomplete record), then died before settling the company.
+    const captured = (await h.repos.payments.forTask(taskId))[0]!;
+    await refundPayment(h.deps, captured, 100);
+    expect(await processDetail({ taskId, companyId }, h.deps, last)).toEqual({ outcome: 'refunded', companyId });
+    const charge = (await issuerCharges(h, taskId))[0]!;
+    expect(charge.refundedAmount).toBe(company.price);
+    expect((await h.repos.payments.ledger(taskId)).filter((l) => l.kind === 'refund').map((l) => l.amount)).toEqual([100, company.price - 100]);
+    expect(await budgetOf(h, taskId)).toMatchObject({ spent: '0.00', refunded: formatMoney(company.price), remaining: '60.00' });
+  });
+
+  it('refunds at once, on the first attempt, a delivery that can never be right', async () => {
+    const { taskId, companyIds } = await readyTask(h, '60.00', 'fintech');
+    const companyId = companyIds[0]!;
+    const company = (await h.repos.companies.get(taskId, companyId))!;
+    expect(await processDetail({ taskId, companyId }, badData.deps, first)).toEqual({ outcome: 'refunded', companyId });
+    expect((await h.repos.companies.get(taskId, companyId))!.error_code).toBe('bad_data');
+    expect(await budgetOf(h, taskId)).toMatchObject({ spent: '0.00', refunded: formatMoney(company.price), remaining: '60.00' });
+    expect((await issuerCharges(h, taskId))[0]!.refundedAmount).toBe(company.price);
+  });
+
+  it('a pay call that never reached the issuer holds the money as unknown, then releases it on the last attempt', async () => {
+    const { taskId, companyIds } = await readyTask(h, '60.00', 'solar');
+    const companyId = companyIds[0]!;
+    const company = (await h.repos.companies.get(taskId, companyId))!;
+    const resource = h.deps.providers.marketplace.resourceOf(companyId);
+    // Reserved by an earlier attempt (the probe went through), then the marketplace went down.
+    await h.repos.payments.reserve({ taskId, companyId, tenant: 'acme', resource, amount: company.price, key: paymentKey(taskId, resource) });
+    await expect(processDetail({ taskId, companyId }, deadMarket.deps, first)).rejects.toThrow(/503/);
+    expect((await h.repos.payments.forTask(taskId))[0]!.state).toBe('unknown');
+    expect(await budgetOf(h, taskId)).toMatchObject({ reserved: formatMoney(company.price), spent: '0.00' });
+
+    expect(await processDetail({ taskId, companyId }, deadMarket.deps, last)).toEqual({ outcome: 'failed', companyId });
+    expect((await h.repos.payments.forTask(taskId))[0]!.state).toBe('released');
+    expect((await h.repos.companies.get(taskId, companyId))!.error_code).toBe('service_unavailable');
+    expect(await budgetOf(h, taskId)).toMatchObject({ reserved: '0.00', spent: '0.00', remaining: '60.00' });
+    expect(await issuerCharges(h, taskId)).toEqual([]);
+    expect((await h.repos.payments.ledger(taskId)).map((l) => l.kind)).toEqual(['reserve', 'release']);
+  });
+
+  it('a pay call the issuer declines for good releases the reservation at once', async () => {
+    const { taskId, companyIds } = await readyTask(h, '60.00', 'solar');
+    const companyId = companyIds[1]!;
+    const task = (await h.repos.tasks.get(taskId))!;
+    // The token is closed at the issuer (e.g. by an operator): the marketplace's charge is refused with 409.
+    await h.deps.providers.issuer.close(task.token_id!);
+    expect(await processDetail({ taskId, companyId }, h.deps, first)).toEqual({ outcome: 'failed', companyId });
+    expect((await h.repos.companies.get(taskId, companyId))!.error_code).toBe('token_closed');
+    expect((await h.repos.payments.forTask(taskId))[0]!.state).toBe('released');
+    expect(await budgetOf(h, taskId)).toMatchObject({ reserved: '0.00', spent: '0.00', remaining: '60.00' });
+    expect((await h.repos.payments.ledger(taskId)).map((l) => l.kind)).toEqual(['reserve', 'release']);
   });
 });

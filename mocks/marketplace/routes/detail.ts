@@ -41,6 +41,9 @@ export function getCompanyDetail(deps: MarketplaceDeps) {
     const checked = checkReceipt(deps.receiptSecret, receipt, { resource, amount: price.amount, now: deps.now() });
     if (!checked.ok) return paywall(PROBLEMS[checked.problem], checked.problem);
 
+    if (deps.faults.hits('detail_gone', company.id)) {
+      return sendError(c, 503, 'service_unavailable', 'this record cannot be delivered (injected fault: detail_gone)');
+    }
     if (deps.faults.roll('detail_5xx')) {
       return sendError(c, 503, 'service_unavailable', 'detail service unavailable (injected fault); retry with the same receipt');
     }
