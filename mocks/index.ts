@@ -12,7 +12,7 @@ export { createLlmApp } from './llm/app.ts';
 export { createMarketplaceApp, type MarketplaceOptions } from './marketplace/app.ts';
 export { createTokenIssuerApp, type TokenIssuerOptions } from './token-issuer/app.ts';
 export { createVoiceIdApp, type VoiceIdOptions } from './voiceid/app.ts';
-export { parseFaults, resolveFaults, faultsFromEnv, type FaultConfig } from './faults.ts';
+export { createFaultInjector, parseFaults, resolveFaults, faultsFromEnv, type FaultConfig } from './faults.ts';
 
 /** The mocks `startMocks` can serve. */
 export type MockName = 'marketplace' | 'tokenIssuer' | 'voiceid' | 'llm';
