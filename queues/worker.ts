@@ -1,4 +1,5 @@
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import { isDependencyDown, PermanentError, TransientError } from '../shared/errors.ts';
 import type { StageDeps } from './deps.ts';
@@ -12,7 +13,12 @@ export interface WorkerSettings {
   /** Lock of an active job; a crashed worker's jobs are recovered after it (default 30 s). */
   lockMs?: number;
   backoff?: Backoff;
+  /** Stored on every job this process takes (Bull Board shows it): default `<host>:<pid>`. */
+  name?: string;
 }
+
+/** Which process a job ran in, for operators: the host and the process id. */
+export const workerName = () => `${hostname()}:${process.pid}`;
 
 const DEFAULT_BACKOFF: Backoff = { baseMs: 500, maxMs: 30_000 };
 
@@ -75,6 +81,7 @@ export function startWorkers(queues: QueueName[], deps: StageDeps, connection: R
     const worker = new Worker(queue, handlerFor(queue, deps, running), {
       connection,
       prefix: settings.prefix,
+      name: settings.name ?? workerName(),
       concurrency: settings.concurrency[STAGES[queue].concurrency],
       lockDuration: settings.lockMs ?? 30_000,
       stalledInterval: Math.max(500, Math.round((settings.lockMs ?? 30_000) / 2)),

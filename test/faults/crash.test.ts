@@ -60,34 +60,64 @@ describe.skipIf(!databaseUrl)('crashes and provider faults (3 worker processes, 
       }
     })();
 
-    // Chaos: for 16 s, every 0.5–1.2 s one worker is SIGKILLed and restarted shortly after.
+    // Chaos: for 16 s, every 0.5–1.2 s one worker is SIGKILLed and restarted shortly after. Each kill
+    // waits (up to 1.5 s) for a purchase in flight — a payment reserved, unknown, or charged but not yet
+    // delivered — so the kills land in the middle of the money's moves, not between them.
     let kills = 0;
+    let killsMidPurchase = 0;
+    const inFlightAtKill = new Set<string>();
     const chaosUntil = Date.now() + 16_000;
     while (Date.now() < chaosUntil) {
       await new Promise((r) => setTimeout(r, 500 + random() * 700));
-      const victim = Math.floor(random() * 3);
+      const inFlight = await waitForPurchasesInFlight(cluster, ids, 1_500);
+      // The worker holding one of those purchases, when we can tell (else any worker).
+      const victim = (await cluster.workerRunning('detail', inFlight.map((p) => ({ taskId: p.task_id, companyId: p.company_id })))) ?? Math.floor(random() * 3);
       await cluster.kill(victim);
       kills++;
+      if (inFlight.length) killsMidPurchase++;
+      for (const p of inFlight) inFlightAtKill.add(`${p.task_id}/${p.company_id}`);
       setTimeout(() => cluster.spawnWorker(victim), 200 + random() * 500);
     }
     await arrivals;
     await new Promise((r) => setTimeout(r, 800));
     for (let i = 0; i < 3; i++) if (!cluster.procs[i] || cluster.procs[i]!.child.exitCode !== null || cluster.procs[i]!.child.signalCode !== null) cluster.spawnWorker(i);
-    const openAfterChaos = (await cluster.database.db.selectFrom('tasks').select('id').where('status', 'in', ['queued', 'running']).execute()).length;
 
     await cluster.waitAllEnded(ids, 60_000);
     const { statuses } = await cluster.checkInvariants(ids);
     await cluster.waitDashboardCaughtUp(ids, 15_000);
 
     expect(kills).toBeGreaterThanOrEqual(8);
-    // The kills overlapped real work: tasks were still open when the chaos ended.
-    console.info(`crash suite: ${kills} kills, ${openAfterChaos} task(s) still open when the chaos stopped, seed ${seed}`);
+    expect(killsMidPurchase).toBeGreaterThanOrEqual(3);
+    // Proof that kills hit purchases in flight: detail jobs whose payment was mid-way at a kill were
+    // orphaned by their dead worker (BullMQ counts the stall) and finished by another — and every
+    // invariant above held for them.
+    const interrupted = (await cluster.interruptedJobs('detail')).filter((j) => inFlightAtKill.has(`${j.data.taskId}/${j.data.companyId}`));
+    console.info(`crash suite: ${kills} kills, ${killsMidPurchase} with purchases in flight, ${interrupted.length} purchase(s) interrupted and resumed, seed ${seed}`);
+    expect(interrupted.length).toBeGreaterThanOrEqual(1);
     // The unverified voices fail with their reason; the cancelled ones are cancelled unless they had already finished.
     for (const id of [ids[9]!, ids[19]!]) expect((await cluster.repos.tasks.get(id))!.error_code).toBe('voice_not_verified');
     expect((statuses.completed ?? 0) + (statuses.cancelled ?? 0)).toBe(18);
     expect(statuses.failed).toBe(2);
 
-    // Graceful shutdown: SIGTERM ends each worker within its budget (2 s + 1 s hard limit).
-    expect(await cluster.stopWorkers()).toBeLessThan(3_500);
+    // Graceful shutdown: SIGTERM ends each worker within its budget (2 s + 1 s hard limit). The margin
+    // is for a machine under twice the load; `npm run bench` reports the shutdown time itself.
+    expect(await cluster.stopWorkers()).toBeLessThan(6_000);
   }, 120_000);
 });
+
+/** Payments of these tasks whose money is mid-way (reserved, unknown, or charged but not delivered), waiting up to `timeoutMs` for one. */
+async function waitForPurchasesInFlight(cluster: Cluster, ids: string[], timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const rows = ids.length
+      ? await cluster.database.db
+          .selectFrom('payments')
+          .select(['task_id', 'company_id'])
+          .where('task_id', 'in', ids)
+          .where('state', 'in', ['reserved', 'unknown', 'captured'])
+          .execute()
+      : [];
+    if (rows.length || Date.now() > deadline) return rows;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}

@@ -36,16 +36,17 @@ describe.skipIf(!databaseUrl)('SIGTERM with jobs in flight', () => {
     const t0 = Date.now();
     cluster.procs[0]!.child.kill('SIGTERM');
     await cluster.procs[0]!.exited;
-    expect(Date.now() - t0).toBeLessThan(3_000);
+    // Its budget is 0.8 s + a 1 s hard limit; the margin is for a machine under twice the load. What
+    // matters is "at once", not after the 30 s lock a crashed worker's jobs wait for.
+    expect(Date.now() - t0).toBeLessThan(6_000);
     // Handed back, not left active under a lock for 30 s.
     expect(await detail.getActiveCount()).toBe(0);
     const jobs = (await detail.getJobs(['waiting', 'prioritized', 'delayed', 'active'])).filter((j) => j.data.taskId === id);
     expect(jobs.length).toBeGreaterThan(0);
 
-    const restarted = Date.now();
+    // Another worker finishes it, well before the 30 s lock would have let anyone take the jobs up.
     cluster.spawnWorker(0);
     await cluster.waitAllEnded([id], 25_000);
-    expect(Date.now() - restarted).toBeLessThan(25_000);
     const { statuses } = await cluster.checkInvariants([id]);
     expect(statuses.completed).toBe(1);
   }, 90_000);

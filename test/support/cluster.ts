@@ -223,6 +223,27 @@ export class Cluster {
     }
   }
 
+  /**
+   * The slot of the worker process running one of these detail jobs right now (BullMQ stores the
+   * worker's name, `<host>:<pid>`, on the job it takes), or undefined.
+   */
+  async workerRunning(queue: 'detail', wanted: { taskId: string; companyId: string }[]): Promise<number | undefined> {
+    const keys = new Set(wanted.map((w) => `${w.taskId}/${w.companyId}`));
+    for (const job of await this.producer.queues[queue].getActive()) {
+      if (!keys.has(`${job.data.taskId}/${job.data.companyId}`)) continue;
+      const pid = Number(job.processedBy?.split(':').pop());
+      const slot = this.procs.findIndex((p) => p?.child.pid === pid && p.child.exitCode === null && p.child.signalCode === null);
+      if (slot >= 0) return slot;
+    }
+    return undefined;
+  }
+
+  /** Jobs of a queue that a dead worker left behind and another worker took up (BullMQ counted a stall). */
+  async interruptedJobs(queue: 'detail' | 'report' | 'search' | 'authorize') {
+    const jobs = await this.producer.queues[queue].getJobs(['completed', 'failed', 'active', 'waiting', 'delayed']);
+    return jobs.filter((j) => j.stalledCounter > 0);
+  }
+
   /** SIGTERM every worker; each must be gone within its shutdown budget. Returns the slowest, in ms. */
   async stopWorkers(): Promise<number> {
     let slowest = 0;
