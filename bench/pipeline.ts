@@ -122,7 +122,7 @@ async function main(): Promise<number> {
         VOICEID_URL: mocks.urls.voiceid,
         TOKEN_ISSUER_API_KEY: ISSUER_KEY,
         // A tenant per task: receipts are reused within a tenant, and the bench must measure paying.
-        API_KEYS: Array.from({ length: flags.tasks }, (_, i) => `bench${i}:${API_KEY}-${i}`).join(','),
+        API_KEYS: [...Array.from({ length: flags.tasks }, (_, i) => `bench${i}:${API_KEY}-${i}`), ...Array.from({ length: SHUTDOWN_TASKS }, (_, i) => `shutdown${i}:${API_KEY}-shutdown-${i}`)].join(','),
         // The offline report writer: an LLM's latency is not the pipeline's.
         OPENAI_API_KEY: '',
         OPENAI_BASE_URL: '',
@@ -279,6 +279,15 @@ async function main(): Promise<number> {
       },
     ];
 
+    // Shutdown with work in flight (the goal the fault suite checks only with a wide margin): fresh
+    // workers, a burst of tasks, and SIGTERM's path — stopWorkers — timed once detail jobs are running.
+    const shutdown = await timeShutdownUnderLoad({ base, runId, deps, workerRedis, config, concurrency });
+    checks.push({
+      name: 'shutdown within its budget',
+      ok: shutdown.ms <= config.SHUTDOWN_TIMEOUT_MS + SHUTDOWN_HAND_BACK_MS,
+      detail: `${ms(shutdown.ms)} with ${shutdown.inFlight} job(s) in flight (budget ${config.SHUTDOWN_TIMEOUT_MS} ms + ${SHUTDOWN_HAND_BACK_MS} ms to hand back)`,
+    });
+
     const table: Array<[string, string]> = [
       ['tasks (completed/other)', `${statuses.completed ?? 0} / ${rows.length - (statuses.completed ?? 0)}`],
       ['throughput end to end', `${(ended.length / spanS).toFixed(1)} tasks/s (first created → last ended ${spanS.toFixed(2)} s)`],
@@ -302,6 +311,44 @@ async function main(): Promise<number> {
   } finally {
     for (const step of cleanup.reverse()) await withTimeout(10_000, step(), 'cleanup').catch((err) => process.stderr.write(`cleanup: ${(err as Error).message}\n`));
   }
+}
+
+/** Tasks (each its own tenant) posted for the shutdown measurement. */
+const SHUTDOWN_TASKS = 8;
+
+/** After SHUTDOWN_TIMEOUT_MS, stopWorkers gives handing jobs back and closing at most this long. */
+const SHUTDOWN_HAND_BACK_MS = 1_000;
+
+/**
+ * Starts a fresh set of workers, posts a burst of tasks, and once detail jobs are running times
+ * stopWorkers (what SIGTERM runs). The tasks are left unfinished; the bench's schema goes with them.
+ */
+async function timeShutdownUnderLoad(input: {
+  base: string;
+  runId: string;
+  deps: Parameters<typeof startWorkers>[1];
+  workerRedis: Parameters<typeof startWorkers>[2];
+  config: ReturnType<typeof loadConfig>;
+  concurrency: { worker: number; detail: number };
+}): Promise<{ ms: number; inFlight: number }> {
+  const { config } = input;
+  const workers = startWorkers([...QUEUE_NAMES], input.deps, input.workerRedis, { prefix: config.QUEUE_PREFIX, concurrency: input.concurrency, lockMs: config.JOB_LOCK_MS });
+  for (let i = 0; i < SHUTDOWN_TASKS; i++) {
+    const res = await fetch(`${input.base}/v1/tasks`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${API_KEY}-shutdown-${i}`, 'content-type': 'application/json', 'idempotency-key': `bench-${input.runId}-shutdown-${i}` },
+      body: JSON.stringify({ theme: THEMES[i % THEMES.length], budget: '50.00', voiceId: 'demo-voice' }),
+      signal: AbortSignal.timeout(10_000),
+    });
+    if (res.status !== 202) throw new CannotRun(`shutdown phase: POST /v1/tasks answered ${res.status}: ${await res.text()}`);
+  }
+  const detail = input.deps.producer.queues.detail;
+  const until = performance.now() + 10_000;
+  let inFlight = 0;
+  while (performance.now() < until && (inFlight = await detail.getActiveCount()) === 0) await new Promise((r) => setTimeout(r, 5));
+  const t = performance.now();
+  await stopWorkers(workers, config.SHUTDOWN_TIMEOUT_MS);
+  return { ms: performance.now() - t, inFlight };
 }
 
 main().then(
