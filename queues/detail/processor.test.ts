@@ -4,29 +4,16 @@ import { paymentKey } from '../../shared/db/index.ts';
 import { budgetView, formatMoney } from '../../shared/money.ts';
 import { createProviders } from '../../shared/providers/index.ts';
 import { ISSUER_KEY, openHarness, type Harness } from '../../test/support/harness.ts';
-import { processAuthorize } from '../authorize/processor.ts';
-import type { JobContext, StageDeps } from '../deps.ts';
+import { FIRST_ATTEMPT, issuerCharges, LAST_ATTEMPT, readyForDetail } from '../../test/support/stages.ts';
+import type { StageDeps } from '../deps.ts';
 import { refundPayment } from '../settle.ts';
-import { processSearch } from '../search/processor.ts';
 import { processDetail } from './processor.ts';
 
-const first: JobContext = { attempt: 1, isFinalAttempt: false };
-const last: JobContext = { attempt: 8, isFinalAttempt: true };
+const first = FIRST_ATTEMPT;
+const last = LAST_ATTEMPT;
 
-/** A task that has searched and holds its token, ready for detail jobs (run here by hand). */
-async function readyTask(h: Harness, budget = '60.00', theme = 'battery'): Promise<{ taskId: string; companyIds: string[] }> {
-  const res = await h.api('/v1/tasks', { body: { theme, budget, voiceId: 'demo-voice', maxCompanies: 3 } });
-  const { id } = (await res.json()) as { id: string };
-  await processSearch({ taskId: id }, h.deps, first);
-  await processAuthorize({ taskId: id }, h.deps, first);
-  const chosen = await h.repos.companies.chosen(id);
-  return { taskId: id, companyIds: chosen.map((c) => c.company_id) };
-}
-
-async function issuerCharges(h: Harness, taskId: string) {
-  const tokens = await h.deps.providers.issuer.tokensFor(taskId);
-  return tokens.flatMap((t) => t.charges);
-}
+/** A task ready for detail jobs (budget, theme; three companies chosen). */
+const readyTask = (h: Harness, budget = '60.00', theme = 'battery') => readyForDetail(h, { budget, theme });
 
 describe('detail processor: resumable, never pays twice', () => {
   let h: Harness;

@@ -5,6 +5,7 @@ import type { JobContext, Processor, StageDeps } from '../deps.ts';
 import type { Payload } from '../payloads.ts';
 import { chargeAtIssuer, refundPayment } from '../settle.ts';
 import { judgeRecord } from './completeness.ts';
+import { refuseOffer, refuseReceipt } from './terms.ts';
 
 /** A receipt's life at the marketplace is 24 h (unless it says otherwise); we stop trusting it an hour early. */
 const RECEIPT_LIFE_MS = 24 * 3600 * 1000;
@@ -37,7 +38,10 @@ export const processDetail: Processor<Payload<'detail'>, Outcome> = async ({ tas
       await deps.repos.companies.settle(taskId, companyId, 'bought', { detail: probe.detail });
       return { outcome: 'free', companyId };
     }
-    const reserved = await deps.repos.payments.reserve({ taskId, companyId, tenant: task.tenant, resource: probe.resource, amount: probe.price, key });
+    // The listing binds the purchase: a 402 asking more, or for another resource, is not paid.
+    const refused = refuseOffer({ price: company.price, resource }, probe);
+    if (refused) return skip(deps, company, refused.code, refused.message);
+    const reserved = await deps.repos.payments.reserve({ taskId, companyId, tenant: task.tenant, resource, amount: probe.price, key });
     if (reserved.kind === 'over_budget') {
       return skip(deps, company, 'over_budget', `price ${formatMoney(probe.price)} exceeds the remaining budget ${formatMoney(reserved.remaining)}`);
     }
@@ -79,6 +83,10 @@ async function payAndFetch(deps: StageDeps, task: Task, company: Company, paymen
         { tokenId: task.token_id, amount: formatMoney(payment.amount), resource: payment.resource, idempotencyKey: payment.idempotency_key },
         ctx.signal,
       );
+      // A receipt for another purchase proves nothing: the issuer's record for our key decides what
+      // was charged (payFailed), and it is refunded.
+      const mismatch = refuseReceipt({ price: payment.amount, resource: payment.resource }, { price: r.amount, resource: r.resource });
+      if (mismatch) throw new PermanentError(mismatch.code, mismatch.message);
       const moved = await deps.repos.payments.capture(payment.id, r.chargeId);
       if (moved) await deps.producer.dashboard(moved.ledgerEntryIds);
       payment = await deps.repos.payments.attachReceipt(payment.id, {
@@ -151,6 +159,8 @@ async function payFailed(deps: StageDeps, task: Task, company: Company, payment:
   }
   const moved = await deps.repos.payments.release(payment.id, message);
   if (moved) await deps.producer.dashboard(moved.ledgerEntryIds);
+  // The token outlived its time (TOKEN_TTL_SECONDS): nothing more can be bought, nothing went wrong.
+  if (errorCode(err) === 'token_expired') return skip(deps, company, 'token_expired', 'the payment token expired before this company was bought');
   await deps.repos.companies.settle(task.id, companyId, 'failed', { error: { code: errorCode(err), message } });
   return { outcome: 'failed', companyId };
 }

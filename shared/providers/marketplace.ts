@@ -55,6 +55,8 @@ export interface Receipt {
   receipt: string;
   chargeId: string;
   amount: Fen;
+  /** The resource the receipt says it pays for. */
+  resource: string;
   /** When the marketplace stops accepting the receipt, if it said. */
   expiresAt?: Date;
 }
@@ -127,6 +129,7 @@ export class MarketplaceClient {
       receipt: a.receipt,
       chargeId: a.chargeId,
       amount: parseMoney(a.amount),
+      resource: a.resource,
       ...(expiresAt && !Number.isNaN(expiresAt.getTime()) ? { expiresAt } : {}),
     };
   }
@@ -150,7 +153,10 @@ export class MarketplaceClient {
 
   private parseDetail(body: unknown, companyId: string): Record<string, unknown> {
     const parsed = detailBody.safeParse(body);
-    if (!parsed.success || parsed.data.data.id !== companyId || Object.keys(parsed.data.data.attributes).length === 0) {
+    if (parsed.success && parsed.data.data.id !== companyId) {
+      throw new PermanentError('receipt_mismatch', `marketplace delivered another company's record for ${companyId}`);
+    }
+    if (!parsed.success || Object.keys(parsed.data.data.attributes).length === 0) {
       throw new PermanentError('bad_data', `marketplace delivered a malformed record for ${companyId}`);
     }
     return parsed.data.data.attributes;

@@ -1,0 +1,124 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { budgetView, formatMoney } from '../../shared/money.ts';
+import { createProviders } from '../../shared/providers/index.ts';
+import { ISSUER_KEY, openHarness, type Harness } from '../../test/support/harness.ts';
+import { startHostileMarketplace, type HostileMarketplace } from '../../test/support/hostile-marketplace.ts';
+import { FIRST_ATTEMPT, issuerCharges, LAST_ATTEMPT, readyForDetail } from '../../test/support/stages.ts';
+import type { StageDeps } from '../deps.ts';
+import { processDetail } from './processor.ts';
+
+/**
+ * The listing binds the purchase (DESIGN.md §3): a marketplace that lies about the price, names
+ * another resource, or hands over a receipt or record for something else does not get paid — or is
+ * refunded in full — whatever it says.
+ */
+describe('detail stage against a lying marketplace', () => {
+  let h: Harness;
+  let market: HostileMarketplace;
+  let deps: StageDeps;
+  beforeAll(async () => {
+    h = await openHarness();
+    market = await startHostileMarketplace({ realMarketplaceUrl: h.mocks.urls.marketplace!, issuerUrl: h.mocks.urls.tokenIssuer!, issuerApiKey: ISSUER_KEY });
+    deps = {
+      ...h.deps,
+      providers: createProviders({ marketplaceUrl: market.url, tokenIssuerUrl: h.mocks.urls.tokenIssuer!, voiceIdUrl: h.mocks.urls.voiceid!, issuerApiKey: ISSUER_KEY, timeoutMs: 3_000 }),
+    };
+  });
+  afterEach(() => {
+    market.lies = {};
+    market.payCalls.length = 0;
+  });
+  afterAll(async () => {
+    await market?.close();
+    await h?.close();
+  });
+
+  /** A task ready to buy, searched on the honest marketplace: its listed prices are the real ones. */
+  async function chosenCompany(theme: string) {
+    const { taskId, companyIds } = await readyForDetail(h, { theme, budget: '100.00' });
+    const company = (await h.repos.companies.get(taskId, companyIds[0]!))!;
+    return { taskId, companyId: company.company_id, listed: company.price };
+  }
+
+  async function budgetOf(taskId: string) {
+    const t = (await h.repos.tasks.get(taskId))!;
+    return budgetView({ limit: t.budget_limit, reserved: t.reserved, captured: t.captured, refunded: t.refunded });
+  }
+
+  it('does not pay a 402 that asks more than the listed price: skipped as price_changed, nothing reserved or charged', async () => {
+    const { taskId, companyId, listed } = await chosenCompany('battery');
+    market.lies.price = '45.00';
+    expect(await processDetail({ taskId, companyId }, deps, FIRST_ATTEMPT)).toEqual({ outcome: 'skipped', companyId });
+    const company = (await h.repos.companies.get(taskId, companyId))!;
+    expect(company.status).toBe('skipped');
+    expect(company.error_code).toBe('price_changed');
+    expect(company.error_message).toContain(formatMoney(listed));
+    expect(await h.repos.payments.forTask(taskId)).toEqual([]);
+    expect(await h.repos.payments.ledger(taskId)).toEqual([]);
+    expect(market.payCalls).toEqual([]);
+    expect(await issuerCharges(h, taskId)).toEqual([]);
+    expect(await budgetOf(taskId)).toMatchObject({ reserved: '0.00', spent: '0.00', remaining: '100.00' });
+  });
+
+  it('does not pay a 402 that names another company’s resource: skipped as resource_mismatch', async () => {
+    const { taskId, companyId } = await chosenCompany('semiconductor');
+    market.lies.resource = '/company/detail?id=someone-else';
+    expect(await processDetail({ taskId, companyId }, deps, FIRST_ATTEMPT)).toEqual({ outcome: 'skipped', companyId });
+    expect((await h.repos.companies.get(taskId, companyId))!.error_code).toBe('resource_mismatch');
+    expect(await h.repos.payments.forTask(taskId)).toEqual([]);
+    expect(market.payCalls).toEqual([]);
+    expect(await issuerCharges(h, taskId)).toEqual([]);
+  });
+
+  it('pays a lower price as asked, and only that', async () => {
+    const { taskId, companyId, listed } = await chosenCompany('logistics');
+    const asked = listed - 100;
+    market.lies.price = formatMoney(asked);
+    expect(await processDetail({ taskId, companyId }, deps, FIRST_ATTEMPT)).toEqual({ outcome: 'bought', companyId });
+    expect(market.payCalls.map((p) => p.body.amount)).toEqual([formatMoney(asked)]);
+    expect((await issuerCharges(h, taskId)).map((c) => c.amount)).toEqual([asked]);
+    expect(await budgetOf(taskId)).toMatchObject({ spent: formatMoney(asked), reserved: '0.00' });
+  });
+
+  it.each([
+    ['another resource', { receiptResource: '/company/detail?id=someone-else' }],
+    ['another amount', { receiptAmount: '0.01' }],
+  ])('refunds in full a charge whose receipt is for %s (receipt_mismatch)', async (_what, lies) => {
+    const { taskId, companyId, listed } = await chosenCompany('biotech');
+    Object.assign(market.lies, lies);
+    expect(await processDetail({ taskId, companyId }, deps, FIRST_ATTEMPT)).toEqual({ outcome: 'refunded', companyId });
+    const company = (await h.repos.companies.get(taskId, companyId))!;
+    expect(company.status).toBe('refunded');
+    expect(company.error_code).toBe('receipt_mismatch');
+    const charges = await issuerCharges(h, taskId);
+    expect(charges).toHaveLength(1);
+    expect(charges[0]).toMatchObject({ amount: listed, refundedAmount: listed });
+    expect(await budgetOf(taskId)).toMatchObject({ spent: '0.00', reserved: '0.00', refunded: formatMoney(listed), remaining: '100.00' });
+    expect((await h.repos.payments.forTask(taskId))[0]).toMatchObject({ state: 'refunded', receipt: null });
+  });
+
+  it('refunds in full a record delivered for another company (receipt_mismatch), and stores nothing of it', async () => {
+    const { taskId, companyId, listed } = await chosenCompany('solar');
+    market.lies.recordId = 'someone-else';
+    expect(await processDetail({ taskId, companyId }, deps, FIRST_ATTEMPT)).toEqual({ outcome: 'refunded', companyId });
+    const company = (await h.repos.companies.get(taskId, companyId))!;
+    expect(company.error_code).toBe('receipt_mismatch');
+    expect(company.detail).toBeNull();
+    expect((await issuerCharges(h, taskId))[0]).toMatchObject({ amount: listed, refundedAmount: listed });
+    expect(await budgetOf(taskId)).toMatchObject({ spent: '0.00', remaining: '100.00' });
+  });
+
+  it('a pay call answered 402 after the charge landed is never paid again under a new key: the issuer’s record decides', async () => {
+    const { taskId, companyId, listed } = await chosenCompany('robotics');
+    market.lies.payFailsAfterCharge = { status: 402, code: 'payment_required' };
+    expect(await processDetail({ taskId, companyId }, deps, FIRST_ATTEMPT)).toEqual({ outcome: 'refunded', companyId });
+    // Retried to the last attempt: still the one key, the one charge.
+    await processDetail({ taskId, companyId }, deps, LAST_ATTEMPT);
+    expect(new Set(market.payCalls.map((p) => p.idempotencyKey)).size).toBe(1);
+    const charges = await issuerCharges(h, taskId);
+    expect(charges).toHaveLength(1);
+    expect(charges[0]).toMatchObject({ amount: listed, refundedAmount: listed });
+    expect(await budgetOf(taskId)).toMatchObject({ spent: '0.00', reserved: '0.00' });
+    expect((await h.repos.payments.ledger(taskId)).map((l) => l.kind)).toEqual(['reserve', 'capture', 'refund']);
+  });
+});
