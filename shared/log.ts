@@ -1,8 +1,13 @@
 import { pino, type Logger } from 'pino';
+import { REDACTED_LOG_PATHS } from './redact.ts';
 
 export type { Logger };
 
-/** The process logger: JSON lines on stdout, one child per component. */
-export function createLogger(level: string, name = 'arp'): Logger {
-  return pino({ name, level, base: { pid: process.pid } });
+/**
+ * The process logger: JSON lines on stdout (or `destination`), one child per component. Secret-bearing
+ * fields are masked wherever they appear (shared/redact.ts).
+ */
+export function createLogger(level: string, name = 'arp', destination?: pino.DestinationStream): Logger {
+  const options = { name, level, base: { pid: process.pid }, redact: { paths: REDACTED_LOG_PATHS, censor: '[redacted]' } };
+  return destination ? pino(options, destination) : pino(options);
 }

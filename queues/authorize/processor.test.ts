@@ -54,7 +54,9 @@ describe('authorize processor: voice check, budget-limited token, detail fan-out
     expect(task.status).toBe('running');
     expect(task.stage).toBe('detail');
     expect(task.reserved).toBe(0);
-    expect(out).toEqual({ tokenId: token.id, companies: chosen.length });
+    // The return value is shown in Bull Board: it must not carry the token id (a spending credential).
+    expect(out).toEqual({ companies: chosen.length });
+    expect(JSON.stringify(out)).not.toContain(token.id);
 
     // The fan-out: the report waits for one detail child per chosen company.
     const report = await h.producer.queues.report.getJob(`report-${id}`);

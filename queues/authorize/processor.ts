@@ -1,5 +1,6 @@
 import { PermanentError } from '../../shared/errors.ts';
 import { formatMoney } from '../../shared/money.ts';
+import { tokenHint } from '../../shared/redact.ts';
 import type { Processor } from '../deps.ts';
 import type { Payload } from '../payloads.ts';
 import { standDown } from '../handoff.ts';
@@ -34,7 +35,7 @@ export const processAuthorize: Processor<Payload<'authorize'>> = async ({ taskId
       ctx.signal,
     );
     await deps.repos.tasks.setToken(taskId, token.id);
-    await deps.repos.tasks.addEvent(taskId, 'token_issued', { tokenId: token.id, limit: formatMoney(token.limit), expiresAt: token.expiresAt });
+    await deps.repos.tasks.addEvent(taskId, 'token_issued', { tokenHint: tokenHint(token.id), limit: formatMoney(token.limit), expiresAt: token.expiresAt });
   }
   const chosen = await deps.repos.companies.chosen(taskId);
   task = await deps.repos.tasks.enterStage(taskId, 'detail');
@@ -43,5 +44,6 @@ export const processAuthorize: Processor<Payload<'authorize'>> = async ({ taskId
     taskId,
     chosen.map((c) => c.company_id),
   );
-  return { tokenId: task.token_id, companies: chosen.length };
+  // The job's return value is shown in Bull Board: never the token id.
+  return { companies: chosen.length };
 };

@@ -29,14 +29,14 @@ function play(...steps: Array<{ status: number; headers?: Record<string, string>
 describe('provider HTTP calls', () => {
   it('retries a read through a passing 503 and 429 (honouring Retry-After) and returns the answer', async () => {
     play({ status: 503 }, { status: 429, headers: { 'retry-after': '0' } }, { status: 200 });
-    const answer = await request(`${base}/x`, { timeoutMs: 1_000 });
+    const answer = await request(`${base}/x`, { route: 'GET /x', timeoutMs: 1_000 });
     expect(answer.status).toBe(200);
     expect(hits).toBe(3);
   });
 
   it('hands back the last answer when a read keeps failing, for the caller to word', async () => {
     play({ status: 503 });
-    const answer = await request(`${base}/x`, { timeoutMs: 1_000 });
+    const answer = await request(`${base}/x`, { route: 'GET /x', timeoutMs: 1_000 });
     expect(answer.status).toBe(503);
     expect(hits).toBe(3);
     expect(failure(answer, 's503', 'read')).toBeInstanceOf(TransientError);
@@ -44,14 +44,14 @@ describe('provider HTTP calls', () => {
 
   it('never repeats a write: a pay or charge call is retried only by its job, with its idempotency key', async () => {
     play({ status: 503 }, { status: 200 });
-    const answer = await request(`${base}/pay`, { method: 'POST', json: {}, timeoutMs: 1_000 });
+    const answer = await request(`${base}/pay`, { route: 'POST /pay', method: 'POST', json: {}, timeoutMs: 1_000 });
     expect(answer.status).toBe(503);
     expect(hits).toBe(1);
   });
 
   it("does not retry a 4xx: it is the provider's final word", async () => {
     play({ status: 404 }, { status: 200 });
-    const answer = await request(`${base}/x`, { timeoutMs: 1_000 });
+    const answer = await request(`${base}/x`, { route: 'GET /x', timeoutMs: 1_000 });
     expect(answer.status).toBe(404);
     expect(hits).toBe(1);
     expect(failure(answer, 'not_found', 'read')).toBeInstanceOf(PermanentError);
@@ -65,6 +65,26 @@ describe('provider HTTP calls', () => {
   });
 
   it('reports an unreachable provider as transient', async () => {
-    await expect(request('http://127.0.0.1:1/x', { method: 'POST', timeoutMs: 500 })).rejects.toMatchObject({ code: 'unreachable' });
+    await expect(request('http://127.0.0.1:1/x', { route: 'POST /x', method: 'POST', timeoutMs: 500 })).rejects.toMatchObject({ code: 'unreachable' });
+  });
+
+  it('names the route template in every error, never the URL (a URL may carry a credential)', async () => {
+    const secretPath = '/v1/tokens/tok_SECRET123/close';
+    const route = 'POST /v1/tokens/:id/close';
+    const unreachable = await request(`http://127.0.0.1:1${secretPath}`, { route, method: 'POST', timeoutMs: 500 }).catch((e: Error) => e);
+    const hang = createServer(() => undefined);
+    await new Promise<void>((r) => hang.listen(0, '127.0.0.1', () => r()));
+    const timedOut = await request(`http://127.0.0.1:${(hang.address() as { port: number }).port}${secretPath}`, { route, method: 'POST', timeoutMs: 200 }).catch((e: Error) => e);
+    hang.closeAllConnections();
+    await new Promise<void>((r) => hang.close(() => r()));
+    play({ status: 503 });
+    const answer = await request(`${base}${secretPath}?x=1`, { route: 'GET /v1/tokens/:id', timeoutMs: 1_000 });
+    const worded = failure(answer, 's503', 'GET /v1/tokens/:id');
+    for (const err of [unreachable, timedOut, worded] as Error[]) {
+      expect(err).toBeInstanceOf(Error);
+      expect(err.message).toMatch(/\/v1\/tokens\/:id/);
+      expect(`${err.message} ${err.stack}`).not.toContain('tok_SECRET123');
+    }
+    expect((timedOut as TransientError).code).toBe('timeout');
   });
 });

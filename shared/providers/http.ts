@@ -9,6 +9,11 @@ export interface HttpAnswer {
 }
 
 export interface HttpRequest {
+  /**
+   * The call as its route template, e.g. `POST /v1/tokens/:id/close`. Errors name this, never the
+   * URL: a URL may carry a credential (the payment token id is one).
+   */
+  route: string;
   method?: 'GET' | 'POST';
   headers?: Record<string, string>;
   json?: unknown;
@@ -32,7 +37,7 @@ export async function request(url: string, req: HttpRequest): Promise<HttpAnswer
   return pRetry(
     async () => {
       const answer = await requestOnce(url, req);
-      if (answer.status === 429 || answer.status >= 500) throw Object.assign(failure(answer, answer.body?.error?.code ?? answer.body?.errors?.[0]?.code, `GET ${url}`), { answer });
+      if (answer.status === 429 || answer.status >= 500) throw Object.assign(failure(answer, answer.body?.error?.code ?? answer.body?.errors?.[0]?.code, req.route), { answer });
       return answer;
     },
     {
@@ -67,8 +72,8 @@ async function requestOnce(url: string, req: HttpRequest): Promise<HttpAnswer> {
     });
   } catch (err) {
     const e = err as Error & { cause?: { code?: string } };
-    if (e.name === 'TimeoutError' || e.name === 'AbortError') throw new TransientError('timeout', `${req.method ?? 'GET'} ${url} timed out after ${req.timeoutMs} ms`);
-    throw new TransientError('unreachable', `${req.method ?? 'GET'} ${url} failed: ${e.cause?.code ?? e.message}`);
+    if (e.name === 'TimeoutError' || e.name === 'AbortError') throw new TransientError('timeout', `${req.route} timed out after ${req.timeoutMs} ms`);
+    throw new TransientError('unreachable', `${req.route} failed: ${unreachableReason(e)}`);
   }
   const text = await res.text().catch(() => '');
   let body: any;
@@ -78,6 +83,11 @@ async function requestOnce(url: string, req: HttpRequest): Promise<HttpAnswer> {
     body = undefined;
   }
   return { status: res.status, headers: res.headers, body };
+}
+
+/** Why a call never got an answer, without the URL (fetch's own messages may quote it). */
+function unreachableReason(e: Error & { cause?: { code?: string } }): string {
+  return e.cause?.code ?? e.name ?? 'network error';
 }
 
 /** Reads `Retry-After` (seconds or an HTTP date) into milliseconds. */

@@ -53,30 +53,30 @@ export class IssuerClient {
     idempotencyKey: string,
     signal?: AbortSignal,
   ): Promise<IssuerToken> {
-    const answer = await this.call('POST', '/v1/tokens', { json: { currency: 'CNY', ...input }, idempotencyKey, signal });
+    const answer = await this.call('POST /v1/tokens', '/v1/tokens', { json: { currency: 'CNY', ...input }, idempotencyKey, signal });
     return this.parse(answer, token, [200, 201], 'issuer create token');
   }
 
   async getToken(id: string, signal?: AbortSignal): Promise<IssuerToken> {
-    const answer = await this.call('GET', `/v1/tokens/${encodeURIComponent(id)}`, { signal });
+    const answer = await this.call('GET /v1/tokens/:id', `/v1/tokens/${encodeURIComponent(id)}`, { signal });
     return this.parse(answer, token, [200], 'issuer get token');
   }
 
   /** Every token the issuer holds for one reference (our task id): the issuer's own books, for audits. */
   async tokensFor(reference: string, signal?: AbortSignal): Promise<IssuerToken[]> {
-    const answer = await this.call('GET', `/v1/tokens?reference=${encodeURIComponent(reference)}`, { signal });
+    const answer = await this.call('GET /v1/tokens?reference=', `/v1/tokens?reference=${encodeURIComponent(reference)}`, { signal });
     return this.parse(answer, z.object({ data: z.array(token) }), [200], 'issuer list tokens').data;
   }
 
   /** Every token the issuer holds (all references). */
   async allTokens(signal?: AbortSignal): Promise<IssuerToken[]> {
-    const answer = await this.call('GET', '/v1/tokens', { signal });
+    const answer = await this.call('GET /v1/tokens', '/v1/tokens', { signal });
     return this.parse(answer, z.object({ data: z.array(token) }), [200], 'issuer list tokens').data;
   }
 
   /** Refunds part or all of a charge; the idempotency key makes a retry return the same refund. */
   async refund(chargeId: string, amountText: string | undefined, idempotencyKey: string, signal?: AbortSignal): Promise<IssuerRefund> {
-    const answer = await this.call('POST', `/v1/charges/${encodeURIComponent(chargeId)}/refunds`, {
+    const answer = await this.call('POST /v1/charges/:id/refunds', `/v1/charges/${encodeURIComponent(chargeId)}/refunds`, {
       json: amountText === undefined ? {} : { amount: amountText },
       idempotencyKey,
       signal,
@@ -86,13 +86,15 @@ export class IssuerClient {
 
   /** Closes the token: no charge can follow, the unused balance is released. Safe to repeat. */
   async close(id: string, signal?: AbortSignal): Promise<void> {
-    const answer = await this.call('POST', `/v1/tokens/${encodeURIComponent(id)}/close`, { json: {}, signal });
+    const answer = await this.call('POST /v1/tokens/:id/close', `/v1/tokens/${encodeURIComponent(id)}/close`, { json: {}, signal });
     if (answer.status !== 200) throw failure(answer, errorCode(answer.body), 'issuer close token');
   }
 
-  private call(method: 'GET' | 'POST', path: string, opts: { json?: unknown; idempotencyKey?: string; signal?: AbortSignal }): Promise<HttpAnswer> {
+  /** One call; `route` is its template (`POST /v1/tokens/:id/close`), which errors name instead of the path. */
+  private call(route: `${'GET' | 'POST'} /${string}`, path: string, opts: { json?: unknown; idempotencyKey?: string; signal?: AbortSignal }): Promise<HttpAnswer> {
     return request(`${this.baseUrl}${path}`, {
-      method,
+      route: `issuer ${route}`,
+      method: route.startsWith('POST') ? 'POST' : 'GET',
       headers: { authorization: `Bearer ${this.apiKey}`, ...(opts.idempotencyKey ? { 'idempotency-key': opts.idempotencyKey } : {}) },
       json: opts.json,
       timeoutMs: this.timeoutMs,

@@ -12,7 +12,7 @@ export class VoiceIdClient {
   ) {}
 
   async verify(input: { voiceId: string; reference: string; amount: string }, signal?: AbortSignal): Promise<z.infer<typeof verdict>> {
-    const answer = await request(`${this.baseUrl}/v1/verify`, { method: 'POST', json: input, timeoutMs: this.timeoutMs, signal });
+    const answer = await request(`${this.baseUrl}/v1/verify`, { route: 'voice ID POST /v1/verify', method: 'POST', json: input, timeoutMs: this.timeoutMs, signal });
     if (answer.status !== 200) throw failure(answer, answer.body?.error?.code, 'voice ID');
     const parsed = verdict.safeParse(answer.body);
     if (!parsed.success) throw new TransientError('bad_response', 'voice ID returned an unexpected body');

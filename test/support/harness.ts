@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
+import type { DestinationStream } from 'pino';
 import { inject } from 'vitest';
 import { createApp } from '../../apps/gateway/app.ts';
 import { buildStageDeps } from '../../apps/runtime/stage-deps.ts';
@@ -16,6 +17,7 @@ import { startWorkers, stopWorkers } from '../../queues/worker.ts';
 import { loadConfig, type Config } from '../../shared/config.ts';
 import { dropSchema, migrate, openDatabase, repositories, type Db, type Repositories } from '../../shared/db/index.ts';
 import { createLogger } from '../../shared/log.ts';
+import { TcpProxy } from './tcp-proxy.ts';
 
 export const API_KEY = 'test-key';
 export const AUTH = { authorization: `Bearer ${API_KEY}` };
@@ -26,6 +28,12 @@ export interface HarnessOptions {
   workers?: QueueName[] | 'all';
   /** Faults injected by the marketplace mock. */
   faults?: FaultConfig;
+  /** Faults of the token issuer mock (latency, 429, 5xx). */
+  issuerFaults?: FaultConfig;
+  /** Reach the issuer through a TCP proxy the test can cut (`h.issuerProxy`); the marketplace still reaches it directly. */
+  issuerProxy?: boolean;
+  /** Where the gateway's and the workers' log lines go (default: stdout, at LOG_LEVEL). */
+  logTo?: DestinationStream;
   /** Extra configuration (environment-variable names). */
   env?: Record<string, string>;
   /** Serve the LLM mock and give the workers an API key for it. */
@@ -41,6 +49,8 @@ export interface Harness {
   producer: Producer;
   deps: StageDeps;
   mocks: RunningMocks;
+  /** The proxy in front of the issuer, with `issuerProxy: true`. */
+  issuerProxy?: TcpProxy;
   app: ReturnType<typeof createApp>;
   workers: Worker[];
   /** A request to the gateway (in-process, through app.request). */
@@ -61,7 +71,10 @@ export async function openHarness(opts: HarnessOptions = {}): Promise<Harness> {
     receiptSecret: 'test-receipt-secret',
     voiceEnrolled: ['demo-voice', 'alice-voice'],
     faults: opts.faults ?? {},
+    ...(opts.issuerFaults ? { issuerFaults: opts.issuerFaults } : {}),
   });
+  const issuerProxy = opts.issuerProxy ? new TcpProxy('127.0.0.1', Number(new URL(mocks.urls.tokenIssuer!).port)) : undefined;
+  const issuerUrl = issuerProxy ? `http://127.0.0.1:${await issuerProxy.start()}` : mocks.urls.tokenIssuer;
   const config = loadConfig({
     REDIS_URL: inject('redisUrl'),
     DATABASE_URL: inject('databaseUrl') ?? '',
@@ -69,7 +82,7 @@ export async function openHarness(opts: HarnessOptions = {}): Promise<Harness> {
     QUEUE_PREFIX: `t-${id}`,
     DATA_DIR: dataDir,
     MARKETPLACE_URL: mocks.urls.marketplace,
-    TOKEN_ISSUER_URL: mocks.urls.tokenIssuer,
+    TOKEN_ISSUER_URL: issuerUrl,
     VOICEID_URL: mocks.urls.voiceid,
     TOKEN_ISSUER_API_KEY: ISSUER_KEY,
     API_KEYS: `acme:${API_KEY},other:other-key`,
@@ -88,7 +101,7 @@ export async function openHarness(opts: HarnessOptions = {}): Promise<Harness> {
   const redis = redisConnection(config.REDIS_URL!, 'producer');
   const workerRedis = redisConnection(config.REDIS_URL!, 'worker');
   const producer = new Producer(redis, config.QUEUE_PREFIX);
-  const log = createLogger(config.LOG_LEVEL, 'test');
+  const log = createLogger(config.LOG_LEVEL, 'test', opts.logTo);
   const deps = buildStageDeps(config, repos, producer, log, {
     marketplaceUrl: config.MARKETPLACE_URL!,
     tokenIssuerUrl: config.TOKEN_ISSUER_URL!,
@@ -107,6 +120,7 @@ export async function openHarness(opts: HarnessOptions = {}): Promise<Harness> {
     producer,
     deps,
     mocks,
+    issuerProxy,
     app,
     workers,
     api: async (path, init = {}) => {
@@ -127,6 +141,7 @@ export async function openHarness(opts: HarnessOptions = {}): Promise<Harness> {
       await dropSchema(database);
       await database.close();
       await mocks.close();
+      await issuerProxy?.close();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };

@@ -1,11 +1,12 @@
 import { Hono } from 'hono';
 import { CURRENCY, formatMoney } from '../../../shared/money.ts';
+import { tokenHint } from '../../../shared/redact.ts';
 import type { AuthEnv } from '../auth.ts';
 import type { GatewayDeps } from '../deps.ts';
 import { findTask } from './tasks.read.ts';
 
 /**
- * GET /v1/tasks/:id/payments — the audit trail of a task's money, for finance: every payment with its
+ * GET /v1/tasks/:id/payments — the audit trail of a task's money, for finance: the token's hint, every payment with its
  * idempotency key, the issuer's charge id and the marketplace's receipt id, and every ledger movement
  * (reserve, capture, release, refund) in the order it was booked.
  */
@@ -15,7 +16,8 @@ export function paymentsRoute(deps: GatewayDeps) {
     const [payments, ledger] = await Promise.all([deps.repos.payments.forTask(task.id), deps.repos.payments.ledger(task.id)]);
     return c.json({
       taskId: task.id,
-      tokenId: task.token_id,
+      // Never the token id itself: it is a spending credential. The hint lets finance match statements.
+      tokenHint: task.token_id ? tokenHint(task.token_id) : null,
       currency: CURRENCY,
       payments: payments.map((p) => ({
         id: String(p.id),
