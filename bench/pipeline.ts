@@ -27,6 +27,7 @@ import { dropSchema, migrate, openDatabase, repositories, type Db } from '../sha
 import { formatMoney } from '../shared/money.ts';
 import { withTimeout } from '../shared/timeout.ts';
 import { IssuerClient } from '../shared/providers/issuer.ts';
+import { keyringFrom } from '../shared/crypto/keyring.ts';
 
 const USAGE = `usage: npm run bench [-- --tasks N (1-2000, default 200)] [--concurrency C (1-256, default 16)] [--time-limit S (1-600, default 120)]
   needs DATABASE_URL (a real Postgres; the bench creates and drops its own schema); REDIS_URL defaults to redis://127.0.0.1:6379
@@ -153,7 +154,7 @@ async function main(): Promise<number> {
     cleanup.push(() => database.close());
     cleanup.push(() => dropSchema(database));
     await migrate(database);
-    const repos = repositories(database);
+    const repos = repositories(database, keyringFrom(config.DATA_ENCRYPTION_KEYS));
 
     const producer = new Producer(producerRedis, config.QUEUE_PREFIX);
     cleanup.push(() => deletePrefix(producerRedis, config.QUEUE_PREFIX));

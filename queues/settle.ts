@@ -57,9 +57,10 @@ export async function refundPayment(deps: StageDeps, payment: Payment, amount?: 
 export async function closeTaskMoney(deps: StageDeps, taskId: string, signal?: AbortSignal): Promise<void> {
   const task = await deps.repos.tasks.get(taskId);
   if (!task) return;
-  if (task.token_id) await deps.providers.issuer.close(task.token_id, signal);
+  const tokenId = deps.repos.tasks.tokenOf(task);
+  if (tokenId) await deps.providers.issuer.close(tokenId, signal);
   for (const payment of await deps.repos.payments.openForTask(taskId)) {
-    await settleByIssuer(deps, task.token_id, payment, 'task ended before the payment completed', signal);
+    await settleByIssuer(deps, tokenId, payment, 'task ended before the payment completed', signal);
   }
   for (const payment of await deps.repos.payments.forTask(taskId)) {
     if (payment.state === 'captured' && payment.refunded_amount < payment.amount) {

@@ -40,10 +40,10 @@ async function drive(deps: StageDeps, task: Task): Promise<string> {
 
 /**
  * One sweep: unfinished tasks that have not moved for `staleMs` get their stage's job back (a Redis
- * without persistence may have lost it), and ledger rows the dashboard never counted are sent again.
- * Job ids are deterministic, so a job that still exists is not doubled.
+ * without persistence may have lost it), ledger rows the dashboard never counted are sent again, and
+ * receipts past their time are deleted. Job ids are deterministic, so a job that still exists is not doubled.
  */
-export async function sweep(deps: StageDeps, staleMs: number): Promise<{ tasks: number; dashboard: number }> {
+export async function sweep(deps: StageDeps, staleMs: number): Promise<{ tasks: number; dashboard: number; receiptsPurged: number }> {
   const stale = await deps.repos.tasks.findStale(staleMs);
   for (const task of stale) {
     try {
@@ -56,7 +56,9 @@ export async function sweep(deps: StageDeps, staleMs: number): Promise<{ tasks: 
   }
   const unapplied = await deps.repos.payments.unappliedLedger(Math.min(staleMs, 10_000));
   await deps.producer.dashboard(unapplied);
-  return { tasks: stale.length, dashboard: unapplied.length };
+  const receiptsPurged = await deps.repos.payments.purgeExpiredReceipts();
+  if (receiptsPurged) deps.log.info({ receiptsPurged }, 'sweeper deleted expired receipts');
+  return { tasks: stale.length, dashboard: unapplied.length, receiptsPurged };
 }
 
 /** Runs the sweeper every `intervalMs` (and once at start) until stopped. */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseDataKeys, type DataKey } from './crypto/keyring.ts';
 
 /** Raised when an environment variable is invalid; the message names the variable. */
 export class ConfigError extends Error {}
@@ -31,6 +32,23 @@ const apiKeys = z
     return byKey;
   });
 
+/** `DATA_ENCRYPTION_KEYS`: unset means the development key (refused in production, below). */
+const dataKeys = z.preprocess(
+  blankIsUnset,
+  z
+    .string()
+    .optional()
+    .transform((raw, ctx): DataKey[] | undefined => {
+      if (raw === undefined) return undefined;
+      try {
+        return parseDataKeys(raw);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        return z.NEVER;
+      }
+    }),
+);
+
 /** The one schema for every process's configuration (DESIGN.md §6). */
 export const configSchema = z.object({
   PORT: int(0, 65535, 8000),
@@ -52,6 +70,11 @@ export const configSchema = z.object({
   API_KEYS: apiKeys,
   ADMIN_USER: z.string().min(1).default('admin'),
   ADMIN_PASSWORD: z.string().min(1).default('admin'),
+  NODE_ENV: z.string().optional(),
+  /** Keys sealing payment token ids and receipts at rest; the first seals, all open (shared/crypto). */
+  DATA_ENCRYPTION_KEYS: dataKeys,
+  /** How long a payment token lives at the issuer; the report stage closes it as soon as the task ends. */
+  TOKEN_TTL_SECONDS: int(60, 30 * 24 * 3600, 6 * 3600),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Jobs one worker process runs at once, per stage; detail is I/O bound and gets more. */
   WORKER_CONCURRENCY: int(1, 256, 4),
@@ -83,5 +106,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const lines = result.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   }
-  return result.data;
+  const config = result.data;
+  if (config.NODE_ENV === 'production' && !config.DATA_ENCRYPTION_KEYS) {
+    throw new ConfigError('invalid configuration:\n  DATA_ENCRYPTION_KEYS: is required in production (the development key is public)');
+  }
+  return config;
 }

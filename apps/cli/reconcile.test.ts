@@ -1,44 +1,10 @@
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { freePort } from '../start/redis.ts';
 import { formatMoney, parseMoney } from '../../shared/money.ts';
+import { runCli as runProgram } from '../../test/support/cli.ts';
 import { ISSUER_KEY, openHarness, postTask, runningTask, waitForEnd, type Harness } from '../../test/support/harness.ts';
-
-const ROOT = new URL('../../', import.meta.url).pathname;
-const CLI_TIME_LIMIT_MS = 40_000;
-
-interface CliRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `apps/cli/reconcile.ts` as its own process, as an operator would, with only the given environment. */
-function runCli(args: string[], env: Record<string, string>): Promise<CliRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'apps/cli/reconcile.ts', ...args], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), CLI_TIME_LIMIT_MS);
-    child.once('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.once('close', (code, signal) => {
-      clearTimeout(timer);
-      if (signal) reject(new Error(`reconcile was killed (${signal}) after ${CLI_TIME_LIMIT_MS} ms\n${stdout}\n${stderr}`));
-      else resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 /**
  * `npm run reconcile [-- <taskId>] [--json]` against a real Postgres schema and the issuer mock's books
@@ -54,7 +20,7 @@ describe.skipIf(!inject('databaseUrl'))('npm run reconcile', () => {
   let spentA: number;
   let spentB: number;
 
-  const cli = (args: string[], overrides: Record<string, string> = {}) => runCli(args, { ...env, ...overrides });
+  const cli = (args: string[], overrides: Record<string, string> = {}) => runProgram('apps/cli/reconcile.ts', args, { ...env, ...overrides });
 
   /** A call to the issuer mock's own API, as a party outside our system would make it. */
   async function issuerCall(path: string, body: unknown, headers: Record<string, string> = {}): Promise<any> {
@@ -203,7 +169,7 @@ describe.skipIf(!inject('databaseUrl'))('npm run reconcile', () => {
 
   it('exits 2 and names DATABASE_URL when it is unset (PGlite serves one process only)', async () => {
     const { DATABASE_URL: _, ...withoutDb } = env;
-    const run = await runCli([], withoutDb);
+    const run = await runProgram('apps/cli/reconcile.ts', [], withoutDb);
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/^reconcile could not check: .*DATABASE_URL/);
     expect(run.stdout).toBe('');

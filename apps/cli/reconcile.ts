@@ -5,6 +5,7 @@ import { formatMoney } from '../../shared/money.ts';
 import { IssuerClient } from '../../shared/providers/issuer.ts';
 import { isMigrated, openDatabase, repositories } from '../../shared/db/index.ts';
 import { requireSharedServices } from '../runtime/infra.ts';
+import { keyringFrom } from '../../shared/crypto/keyring.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const USAGE = 'usage: npm run reconcile [-- <taskId>] [--json]\n  exit 0: the books agree; 1: they differ; 2: could not check';
@@ -37,7 +38,7 @@ async function main(): Promise<number> {
   if (!config.TOKEN_ISSUER_URL) throw new Error('reconcile reads the issuer\'s books, so it needs TOKEN_ISSUER_URL');
   // An audit only reads: it neither creates nor migrates anything.
   const database = await openDatabase({ databaseUrl: config.DATABASE_URL, schema: config.DATABASE_SCHEMA, dataDir: config.DATA_DIR, poolSize: 2 });
-  const repos = repositories(database);
+  const repos = repositories(database, keyringFrom(config.DATA_ENCRYPTION_KEYS));
   try {
     if (!(await isMigrated(database))) throw new Error(`schema "${config.DATABASE_SCHEMA}" holds no up-to-date books (start the gateway or a worker once to migrate it)`);
     const issuer = new IssuerClient(config.TOKEN_ISSUER_URL.replace(/\/+$/, ''), config.TOKEN_ISSUER_API_KEY, config.PROVIDER_TIMEOUT_MS);

@@ -2,7 +2,7 @@ import { Producer } from '../../queues/producer.ts';
 import { redisConnection } from '../../queues/connection.ts';
 import { loadConfig } from '../../shared/config.ts';
 import { createLogger } from '../../shared/log.ts';
-import { closeAll, openBooks, quitRedis, requireSharedServices } from '../runtime/infra.ts';
+import { closeAll, developmentDefaults, openBooks, quitRedis, requireSharedServices } from '../runtime/infra.ts';
 import { serveApp } from '../runtime/serve.ts';
 import { dieOnStartError, onShutdown } from '../runtime/signals.ts';
 import { createApp } from './app.ts';
@@ -17,7 +17,7 @@ async function main() {
   const producer = new Producer(redis, config.QUEUE_PREFIX);
   const server = await serveApp(createApp({ repos, database, producer, redis, log, config }), config.PORT, config.HOST);
   log.info({ port: server.port }, `gateway listening on http://${config.HOST}:${server.port}`);
-  if (!process.env.ADMIN_PASSWORD) log.warn('ADMIN_PASSWORD is unset: Bull Board and the dashboard accept admin/admin');
+  for (const note of developmentDefaults(config, process.env, ['api', 'admin'])) log.warn(note);
   onShutdown(async () => {
     await closeAll([server.close, () => producer.close(), () => quitRedis(redis), database.close]);
   }, config.SHUTDOWN_TIMEOUT_MS + 1_000);

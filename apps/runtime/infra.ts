@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Config } from '../../shared/config.ts';
 import { isDependencyDown } from '../../shared/errors.ts';
 import { migrate, openDatabase, repositories, type Db, type Repositories } from '../../shared/db/index.ts';
+import { keyringFrom } from '../../shared/crypto/keyring.ts';
 
 /** How long a starting process waits for Postgres to answer before giving up. */
 const STARTUP_WAIT_MS = 60_000;
@@ -26,7 +27,7 @@ export async function openBooks(
         poolSize: opts.poolSize,
       });
       await migrate(database);
-      return { database, repos: repositories(database) };
+      return { database, repos: repositories(database, keyringFrom(config.DATA_ENCRYPTION_KEYS)) };
     } catch (err) {
       await database?.close().catch(() => undefined);
       if (!isDependencyDown(err) || Date.now() > deadline) throw err;
@@ -65,4 +66,16 @@ export async function closeAll(steps: Array<(() => Promise<unknown>) | undefined
 
 export async function quitRedis(redis: Redis): Promise<void> {
   await redis.quit().catch(() => redis.disconnect());
+}
+
+/**
+ * What this process runs on that is only fit for development: public defaults standing in for secrets.
+ * Each program logs these as warnings at start (production refuses some of them outright).
+ */
+export function developmentDefaults(config: Config, env: NodeJS.ProcessEnv = process.env, uses: Array<'api' | 'admin' | 'books'> = ['api', 'admin', 'books']): string[] {
+  const notes: string[] = [];
+  if (uses.includes('api') && !env.API_KEYS) notes.push('API_KEYS is unset: the API accepts the development key "dev-key" (tenant "local")');
+  if (uses.includes('admin') && !env.ADMIN_PASSWORD) notes.push('ADMIN_PASSWORD is unset: Bull Board and the dashboard accept admin/admin');
+  if (uses.includes('books') && !config.DATA_ENCRYPTION_KEYS) notes.push('DATA_ENCRYPTION_KEYS is unset: token ids and receipts are sealed with the public development key');
+  return notes;
 }

@@ -8,7 +8,7 @@ import { startWorkers, stopWorkers } from '../../queues/worker.ts';
 import { loadConfig } from '../../shared/config.ts';
 import { createLogger } from '../../shared/log.ts';
 import { createApp } from '../gateway/app.ts';
-import { closeAll, openBooks, quitRedis } from '../runtime/infra.ts';
+import { closeAll, developmentDefaults, openBooks, quitRedis } from '../runtime/infra.ts';
 import { serveApp } from '../runtime/serve.ts';
 import { dieOnStartError, onShutdown } from '../runtime/signals.ts';
 import { buildStageDeps } from '../runtime/stage-deps.ts';
@@ -75,8 +75,7 @@ async function main() {
     },
     `agent-research-pay is up on http://${config.HOST}:${server.port}`,
   );
-  if (!process.env.API_KEYS) log.warn('API_KEYS is unset: the API accepts the development key "dev-key" (tenant "local")');
-  if (!process.env.ADMIN_PASSWORD) log.warn('ADMIN_PASSWORD is unset: Bull Board and the dashboard accept admin/admin');
+  for (const note of developmentDefaults(config)) log.warn(note);
 
   onShutdown(async (signal) => {
     log.info({ signal }, 'stopping');

@@ -50,7 +50,10 @@ describe('authorize processor: voice check, budget-limited token, detail fan-out
     expect(new Date(token.expiresAt).getTime()).toBeGreaterThan(Date.now());
 
     const task = (await h.repos.tasks.get(id))!;
-    expect(task.token_id).toBe(token.id);
+    expect(h.repos.tasks.tokenOf(task)).toBe(token.id);
+    // At rest it is sealed, bound to this task; what finance sees is the hint.
+    expect(task.token_id).not.toContain(token.id);
+    expect(task.token_hint).toBe(`tok_…${token.id.slice(-2)}`);
     expect(task.status).toBe('running');
     expect(task.stage).toBe('detail');
     expect(task.reserved).toBe(0);
@@ -78,7 +81,7 @@ describe('authorize processor: voice check, budget-limited token, detail fan-out
   it('opens no second token and queues no second flow when delivered again', async () => {
     const id = await searchedTask(h, { theme: 'semiconductor', budget: '30.00', voiceId: 'demo-voice', maxCompanies: 2 });
     await processAuthorize({ taskId: id }, h.deps, first);
-    const tokenId = (await h.repos.tasks.get(id))!.token_id;
+    const tokenId = h.repos.tasks.tokenOf((await h.repos.tasks.get(id))!);
     expect(tokenId).not.toBeNull();
     const detailsBefore = (await detailJobsOf(h, id)).map((j) => j.id).sort();
 
@@ -86,7 +89,7 @@ describe('authorize processor: voice check, budget-limited token, detail fan-out
 
     const tokens = await h.deps.providers.issuer.tokensFor(id);
     expect(tokens.map((t) => t.id)).toEqual([tokenId]);
-    expect((await h.repos.tasks.get(id))!.token_id).toBe(tokenId);
+    expect(h.repos.tasks.tokenOf((await h.repos.tasks.get(id))!)).toBe(tokenId);
     expect((await h.repos.tasks.get(id))!.stage).toBe('detail');
     expect((await detailJobsOf(h, id)).map((j) => j.id).sort()).toEqual(detailsBefore);
     const report = await h.producer.queues.report.getJob(`report-${id}`);
@@ -97,14 +100,14 @@ describe('authorize processor: voice check, budget-limited token, detail fan-out
   it('finds the same token again after a crash between opening it and storing its id', async () => {
     const id = await searchedTask(h, { theme: 'logistics', budget: '30.00', voiceId: 'demo-voice', maxCompanies: 2 });
     await processAuthorize({ taskId: id }, h.deps, first);
-    const tokenId = (await h.repos.tasks.get(id))!.token_id!;
+    const tokenId = h.repos.tasks.tokenOf((await h.repos.tasks.get(id))!)!;
     // As if the worker died after the issuer answered but before the id reached Postgres.
     await h.database.db.updateTable('tasks').set({ token_id: null, stage: 'authorize' }).where('id', '=', id).execute();
 
     await processAuthorize({ taskId: id }, h.deps, first);
 
     expect((await h.deps.providers.issuer.tokensFor(id)).map((t) => t.id)).toEqual([tokenId]);
-    expect((await h.repos.tasks.get(id))!.token_id).toBe(tokenId);
+    expect(h.repos.tasks.tokenOf((await h.repos.tasks.get(id))!)).toBe(tokenId);
   });
 
   it('fails for good with voice_not_verified for a voice that is not enrolled, opening no token', async () => {

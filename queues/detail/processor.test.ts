@@ -62,7 +62,7 @@ describe('detail processor: resumable, never pays twice', () => {
     const key = paymentKey(taskId, resource);
     await h.repos.payments.reserve({ taskId, companyId, tenant: 'acme', resource, amount: company.price, key });
     // The pay call went through, then the worker died before writing anything.
-    await h.deps.providers.marketplace.pay({ tokenId: task.token_id!, amount: formatMoney(company.price), resource, idempotencyKey: key });
+    await h.deps.providers.marketplace.pay({ tokenId: h.repos.tasks.tokenOf(task)!, amount: formatMoney(company.price), resource, idempotencyKey: key });
     expect(await issuerCharges(h, taskId)).toHaveLength(1);
     await processDetail({ taskId, companyId }, h.deps, first);
     expect(await issuerCharges(h, taskId)).toHaveLength(1);
@@ -281,7 +281,7 @@ describe('detail processor: a charge whose record never arrives is refunded by t
     const companyId = companyIds[1]!;
     const task = (await h.repos.tasks.get(taskId))!;
     // The token is closed at the issuer (e.g. by an operator): the marketplace's charge is refused with 409.
-    await h.deps.providers.issuer.close(task.token_id!);
+    await h.deps.providers.issuer.close(h.repos.tasks.tokenOf(task)!);
     expect(await processDetail({ taskId, companyId }, h.deps, first)).toEqual({ outcome: 'failed', companyId });
     expect((await h.repos.companies.get(taskId, companyId))!.error_code).toBe('token_closed');
     expect((await h.repos.payments.forTask(taskId))[0]!.state).toBe('released');

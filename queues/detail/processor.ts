@@ -74,13 +74,14 @@ async function advance(deps: StageDeps, task: Task, company: Company, payment: P
 
 async function payAndFetch(deps: StageDeps, task: Task, company: Company, payment: Payment, ctx: JobContext): Promise<Outcome> {
   const companyId = company.company_id;
-  if (!task.token_id) throw new PermanentError('no_token', `task ${task.id} has no payment token`);
+  const tokenId = deps.repos.tasks.tokenOf(task);
+  if (!tokenId) throw new PermanentError('no_token', `task ${task.id} has no payment token`);
   // 1. Pay (or, for a payment already captured, replay the pay call with its key to get the receipt).
-  let receipt = payment.receipt ?? undefined;
+  let receipt = deps.repos.payments.receiptOf(payment) ?? undefined;
   if (!receipt) {
     try {
       const r = await deps.providers.marketplace.pay(
-        { tokenId: task.token_id, amount: formatMoney(payment.amount), resource: payment.resource, idempotencyKey: payment.idempotency_key },
+        { tokenId, amount: formatMoney(payment.amount), resource: payment.resource, idempotencyKey: payment.idempotency_key },
         ctx.signal,
       );
       // A receipt for another purchase proves nothing: the issuer's record for our key decides what
@@ -96,7 +97,7 @@ async function payAndFetch(deps: StageDeps, task: Task, company: Company, paymen
       });
       receipt = r.receipt;
     } catch (err) {
-      return payFailed(deps, task, company, payment, err, ctx);
+      return payFailed(deps, task, tokenId, company, payment, err, ctx);
     }
   }
   // 2. Fetch the record with the receipt; the receipt stays valid for retries, so no second charge.
@@ -138,13 +139,13 @@ async function payAndFetch(deps: StageDeps, task: Task, company: Company, paymen
  * a charge under our key is booked as captured; then either we retry for the receipt (transient) or
  * refund (permanent, or no retries left). No charge: retry (transient) or release.
  */
-async function payFailed(deps: StageDeps, task: Task, company: Company, payment: Payment, err: unknown, ctx: JobContext): Promise<Outcome> {
+async function payFailed(deps: StageDeps, task: Task, tokenId: string, company: Company, payment: Payment, err: unknown, ctx: JobContext): Promise<Outcome> {
   const companyId = company.company_id;
   const message = (err as Error).message;
   if (!(err instanceof PermanentError) && !(err instanceof TransientError)) throw err;
   if (err instanceof TransientError) await deps.repos.payments.markUnknown(payment.id, message);
   else await deps.repos.payments.noteError(payment.id, message);
-  const charge = await chargeAtIssuer(deps, task.token_id!, payment, ctx.signal);
+  const charge = await chargeAtIssuer(deps, tokenId, payment, ctx.signal);
   if (charge) {
     const moved = await deps.repos.payments.capture(payment.id, charge.id);
     if (moved) await deps.producer.dashboard(moved.ledgerEntryIds);
@@ -168,9 +169,10 @@ async function payFailed(deps: StageDeps, task: Task, company: Company, payment:
 /** A record this tenant bought recently is fetched again with its receipt, at no cost. */
 async function tryReuse(deps: StageDeps, task: Task, company: Company, resource: string, key: string, ctx: JobContext): Promise<Outcome | undefined> {
   const source = await deps.repos.payments.reusableReceipt(task.tenant, resource, task.id);
-  if (!source?.receipt) return undefined;
+  const receipt = source && deps.repos.payments.receiptOf(source);
+  if (!source || !receipt) return undefined;
   try {
-    const detail = await deps.providers.marketplace.fetchDetail(company.company_id, source.receipt, ctx.signal);
+    const detail = await deps.providers.marketplace.fetchDetail(company.company_id, receipt, ctx.signal);
     // The record first: once the company is settled, a retry stops early; the zero-amount payment row
     // after it only links the record to the purchase it came from.
     await deps.repos.companies.settle(task.id, company.company_id, 'reused', { detail, receiptId: source.receipt_id });

@@ -1,3 +1,4 @@
+import type { Keyring } from '../crypto/keyring.ts';
 import type { Db } from './connect.ts';
 import { CompanyRepository } from './companies.ts';
 import { DashboardRepository } from './dashboard.ts';
@@ -19,12 +20,13 @@ export interface Repositories {
   reports: ReportRepository;
 }
 
-export function repositories(database: Db): Repositories {
+/** Every repository; `keyring` seals and opens the secrets they keep (token ids, receipts). */
+export function repositories(database: Db, keyring: Keyring): Repositories {
   const { db } = database;
   return {
-    tasks: new TaskRepository(db),
+    tasks: new TaskRepository(db, keyring),
     companies: new CompanyRepository(db),
-    payments: new PaymentRepository(db),
+    payments: new PaymentRepository(db, keyring),
     dashboard: new DashboardRepository(db),
     reports: new ReportRepository(db),
   };

@@ -5,6 +5,7 @@ import { openHarness, type Harness } from '../../test/support/harness.ts';
 import { openDatabase } from './connect.ts';
 import { paymentKey, repositories, type Payment, type Repositories, type Task } from './index.ts';
 import type { ReserveResult } from './payments.ts';
+import { keyringFrom } from '../crypto/keyring.ts';
 
 /**
  * The reservation logic against the real database (PGlite in memory, or Postgres with DATABASE_URL):
@@ -392,7 +393,7 @@ describe('PaymentRepository: the budget under concurrency (property-based, real 
 describe('PaymentRepository: two connection pools racing on one task (Postgres only)', () => {
   it.skipIf(!process.env.DATABASE_URL)('(d) reserves, captures and releases from two pools keep the limit and the books', async () => {
     const second = await openDatabase({ databaseUrl: h.config.DATABASE_URL, schema: h.config.DATABASE_SCHEMA, dataDir: h.config.DATA_DIR, poolSize: 10 });
-    const other = repositories(second);
+    const other = repositories(second, keyringFrom(h.config.DATA_ENCRYPTION_KEYS));
     try {
       await fc.assert(
         fc.asyncProperty(

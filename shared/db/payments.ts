@@ -1,4 +1,5 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
+import type { Keyring } from '../crypto/keyring.ts';
 import type { Database, LedgerKind, Payment, PaymentState } from './schema.ts';
 
 type Trx = Transaction<Database>;
@@ -29,7 +30,10 @@ const OPEN: PaymentState[] = ['reserved', 'unknown'];
  * workers can never book a movement twice.
  */
 export class PaymentRepository {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly keyring: Keyring,
+  ) {}
 
   async get(id: number): Promise<Payment | undefined> {
     return this.db.selectFrom('payments').selectAll().where('id', '=', id).executeTakeFirst();
@@ -128,11 +132,15 @@ export class PaymentRepository {
     return this.closeOpen(id, { state: 'captured', bucket: 'captured', kind: 'capture', chargeId });
   }
 
-  /** Keeps the marketplace's receipt (the proof of payment) with the captured payment; returns the payment. */
+  /**
+   * Keeps the marketplace's receipt (the proof of payment, sealed: whoever holds it can fetch the record)
+   * with the captured payment; returns the payment.
+   */
   async attachReceipt(id: number, receipt: { receiptId: string; receipt: string; expiresAt: Date }): Promise<Payment> {
+    const sealed = this.keyring.seal(receipt.receipt, receiptContext(id));
     return this.db
       .updateTable('payments')
-      .set({ receipt_id: receipt.receiptId, receipt: receipt.receipt, receipt_expires_at: receipt.expiresAt, updated_at: sql<Date>`now()` })
+      .set({ receipt_id: receipt.receiptId, receipt: sealed, receipt_expires_at: receipt.expiresAt, updated_at: sql<Date>`now()` })
       .where('id', '=', id)
       .returningAll()
       .executeTakeFirstOrThrow();
@@ -231,6 +239,26 @@ export class PaymentRepository {
       .executeTakeFirst();
   }
 
+  /** A payment's receipt, opened — for the detail stage that fetches with it, nothing else. */
+  receiptOf(payment: Pick<Payment, 'id' | 'receipt'>): string | null {
+    return payment.receipt === null ? null : this.keyring.open(payment.receipt, receiptContext(payment.id));
+  }
+
+  /**
+   * Deletes receipts past the time we trust them (a receipt we would no longer use is only a liability),
+   * from payments that are done; returns how many. Their receipt ids stay, for the audit trail.
+   */
+  async purgeExpiredReceipts(): Promise<number> {
+    const result = await this.db
+      .updateTable('payments')
+      .set({ receipt: null, updated_at: sql<Date>`now()` })
+      .where('receipt', 'is not', null)
+      .where('receipt_expires_at', '<', sql<Date>`now()`)
+      .where('state', 'in', ['delivered', 'refunded', 'released'])
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
   /** Records that a task got its record through another payment's receipt (no money moves). */
   async recordReuse(input: { taskId: string; companyId: string; tenant: string; resource: string; key: string; source: Payment }): Promise<Payment> {
     const row = await this.db
@@ -271,6 +299,9 @@ export class PaymentRepository {
     return rows.map((r) => r.id);
   }
 }
+
+/** What a payment's sealed receipt is bound to: this column of this row. */
+export const receiptContext = (paymentId: number) => `payments.receipt:${paymentId}`;
 
 /** A refused reservation, thrown to roll its transaction back. */
 class Refused extends Error {

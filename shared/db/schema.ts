@@ -35,7 +35,10 @@ export interface TasksTable {
   captured: Generated<Fen>;
   refunded: Generated<Fen>;
   released: Generated<Fen>;
+  /** The payment token id, sealed (shared/crypto): open it with `repos.tasks.tokenOf()`, in workers only. */
   token_id: string | null;
+  /** Enough of the token id for finance to recognise it (`tok_…9e`); safe to show. */
+  token_hint: Generated<string | null>;
   cancel_requested: Generated<boolean>;
   error_code: string | null;
   error_message: string | null;

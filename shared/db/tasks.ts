@@ -1,4 +1,6 @@
 import { sql, type Kysely } from 'kysely';
+import type { Keyring } from '../crypto/keyring.ts';
+import { tokenHint } from '../redact.ts';
 import type { Database, NewTask, Stage, Task, TaskStatus } from './schema.ts';
 
 export const ENDED_STATUSES: readonly TaskStatus[] = ['completed', 'failed', 'cancelled'];
@@ -10,7 +12,10 @@ export type CreateTaskResult = { kind: 'created'; task: Task } | { kind: 'replay
 
 /** Tasks: the aggregate root of a research run and its budget. */
 export class TaskRepository {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly keyring: Keyring,
+  ) {}
 
   /** Inserts a task; with an idempotency key, the same key and request give back the first task. */
   async create(task: NewTask): Promise<CreateTaskResult> {
@@ -71,8 +76,15 @@ export class TaskRepository {
     await this.db.updateTable('tasks').set({ updated_at: sql<Date>`now()` }).where('id', '=', id).execute();
   }
 
+  /** Keeps the task's payment token id, sealed: it is a spending credential (shared/crypto). */
   async setToken(id: string, tokenId: string): Promise<void> {
-    await this.db.updateTable('tasks').set({ token_id: tokenId, updated_at: sql<Date>`now()` }).where('id', '=', id).execute();
+    const sealed = this.keyring.seal(tokenId, tokenContext(id));
+    await this.db.updateTable('tasks').set({ token_id: sealed, token_hint: tokenHint(tokenId), updated_at: sql<Date>`now()` }).where('id', '=', id).execute();
+  }
+
+  /** The task's payment token id, opened — for the workers that pay and settle with it, nothing else. */
+  tokenOf(task: Pick<Task, 'id' | 'token_id'>): string | null {
+    return task.token_id === null ? null : this.keyring.open(task.token_id, tokenContext(task.id));
   }
 
   /** Asks an unfinished task to stop. Returns false when it has already ended. */
@@ -161,3 +173,6 @@ export class TaskRepository {
     await this.db.insertInto('task_events').values({ task_id: taskId, kind, data: JSON.stringify(data) }).execute();
   }
 }
+
+/** What a task's sealed token is bound to: this column of this row. */
+export const tokenContext = (taskId: string) => `tasks.token_id:${taskId}`;

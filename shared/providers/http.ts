@@ -72,8 +72,8 @@ async function requestOnce(url: string, req: HttpRequest): Promise<HttpAnswer> {
     });
   } catch (err) {
     const e = err as Error & { cause?: { code?: string } };
-    if (e.name === 'TimeoutError' || e.name === 'AbortError') throw new TransientError('timeout', `${req.route} timed out after ${req.timeoutMs} ms`);
-    throw new TransientError('unreachable', `${req.route} failed: ${unreachableReason(e)}`);
+    if (e.name === 'TimeoutError' || e.name === 'AbortError') throw new TransientError('timeout', `${req.route} at ${originOf(url)} timed out after ${req.timeoutMs} ms`);
+    throw new TransientError('unreachable', `${req.route} at ${originOf(url)} failed: ${unreachableReason(e)}`);
   }
   const text = await res.text().catch(() => '');
   let body: any;
@@ -83,6 +83,15 @@ async function requestOnce(url: string, req: HttpRequest): Promise<HttpAnswer> {
     body = undefined;
   }
   return { status: res.status, headers: res.headers, body };
+}
+
+/** Where a call went, for operators: scheme, host and port only (no path, query or user info). */
+function originOf(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return 'an invalid URL';
+  }
 }
 
 /** Why a call never got an answer, without the URL (fetch's own messages may quote it). */

@@ -8,6 +8,7 @@ import { openDatabase, repositories, type Db } from '../../shared/db/index.ts';
 import { createLogger } from '../../shared/log.ts';
 import { Cluster, CLUSTER_KEY } from '../support/cluster.ts';
 import { TcpProxy } from '../support/tcp-proxy.ts';
+import { keyringFrom } from '../../shared/crypto/keyring.ts';
 
 const databaseUrl = inject('databaseUrl');
 /** 12 s in the suite; `OUTAGE_MS=60000` for the minute-long run by hand. */
@@ -39,7 +40,7 @@ describe.skipIf(!databaseUrl)('a Postgres outage (real Postgres behind a cut pro
     redis = redisConnection(inject('redisUrl'), 'producer');
     producer = new Producer(redis, cluster.prefix);
     gateway = createApp({
-      repos: repositories(gatewayDb),
+      repos: repositories(gatewayDb, keyringFrom(undefined)),
       database: gatewayDb,
       producer,
       redis,

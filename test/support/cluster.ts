@@ -14,6 +14,7 @@ import { dropSchema, migrate, openDatabase, repositories, type Db, type Reposito
 import { createLogger } from '../../shared/log.ts';
 import { TransientError } from '../../shared/errors.ts';
 import { IssuerClient } from '../../shared/providers/issuer.ts';
+import { keyringFrom } from '../../shared/crypto/keyring.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 export const CLUSTER_KEY = 'cluster-key';
@@ -62,7 +63,7 @@ export class Cluster {
     this.mocks = await startMocks({ issuerApiKey: ISSUER_KEY, receiptSecret: 'cluster-secret', dataDir: this.dataDir, faults: this.opts.faults ?? {}, ...(this.opts.issuerFaults ? { issuerFaults: this.opts.issuerFaults } : {}), only: ['tokenIssuer', 'marketplace', 'voiceid'] });
     this.database = await openDatabase({ databaseUrl: this.opts.databaseUrl, schema: this.schema, dataDir: this.dataDir, poolSize: 5 });
     await migrate(this.database);
-    this.repos = repositories(this.database);
+    this.repos = repositories(this.database, keyringFrom(undefined));
     this.issuer = new IssuerClient(this.mocks.urls.tokenIssuer!, ISSUER_KEY, 5_000);
     this.redis = redisConnection(this.opts.redisUrl, 'producer');
     this.producer = new Producer(this.redis, this.prefix);

@@ -18,6 +18,7 @@ import { loadConfig, type Config } from '../../shared/config.ts';
 import { dropSchema, migrate, openDatabase, repositories, type Db, type Repositories } from '../../shared/db/index.ts';
 import { createLogger } from '../../shared/log.ts';
 import { TcpProxy } from './tcp-proxy.ts';
+import { keyringFrom } from '../../shared/crypto/keyring.ts';
 
 export const API_KEY = 'test-key';
 export const AUTH = { authorization: `Bearer ${API_KEY}` };
@@ -97,7 +98,7 @@ export async function openHarness(opts: HarnessOptions = {}): Promise<Harness> {
   });
   const database = await openDatabase({ databaseUrl: config.DATABASE_URL, schema: config.DATABASE_SCHEMA, dataDir, inMemory: true, poolSize: 5 });
   await migrate(database);
-  const repos = repositories(database);
+  const repos = repositories(database, keyringFrom(config.DATA_ENCRYPTION_KEYS));
   const redis = redisConnection(config.REDIS_URL!, 'producer');
   const workerRedis = redisConnection(config.REDIS_URL!, 'worker');
   const producer = new Producer(redis, config.QUEUE_PREFIX);

@@ -4,10 +4,11 @@
  * argv: <databaseUrl> <schema> <taskId> <racer> <count>; prints a JSON summary.
  */
 import { openDatabase, paymentKey, repositories } from '../../shared/db/index.ts';
+import { keyringFrom } from '../../shared/crypto/keyring.ts';
 
 const [databaseUrl, schema, taskId, racer, count] = process.argv.slice(2);
 const database = await openDatabase({ databaseUrl, schema: schema!, dataDir: '/tmp', poolSize: 12 });
-const repos = repositories(database);
+const repos = repositories(database, keyringFrom(undefined));
 let reserved = 0;
 let refused = 0;
 await Promise.all(

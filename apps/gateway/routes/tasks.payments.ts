@@ -1,6 +1,5 @@
 import { Hono } from 'hono';
 import { CURRENCY, formatMoney } from '../../../shared/money.ts';
-import { tokenHint } from '../../../shared/redact.ts';
 import type { AuthEnv } from '../auth.ts';
 import type { GatewayDeps } from '../deps.ts';
 import { findTask } from './tasks.read.ts';
@@ -17,7 +16,7 @@ export function paymentsRoute(deps: GatewayDeps) {
     return c.json({
       taskId: task.id,
       // Never the token id itself: it is a spending credential. The hint lets finance match statements.
-      tokenHint: task.token_id ? tokenHint(task.token_id) : null,
+      tokenHint: task.token_hint,
       currency: CURRENCY,
       payments: payments.map((p) => ({
         id: String(p.id),
