@@ -45,12 +45,12 @@ function clean(node: Nodes): Nodes[] {
     case 'text':
       return [{ ...node, value: node.value.replace(BIDI_CONTROLS, '') }];
     case 'paragraph': {
-      // What was dropped may leave blanks at either end of the line.
-      const children = mergeText(cleanAll(node.children) as typeof node.children);
+      // What was dropped may leave blanks at the ends, or empty lines (one line break is enough).
+      const children = mergeText(cleanAll(node.children) as typeof node.children).map((c) => (c.type === 'text' ? { ...c, value: c.value.replace(/[ \t]*\n\s*/g, '\n') } : c));
       const first = children[0];
-      if (first?.type === 'text') children[0] = { ...first, value: first.value.replace(/^[ \t]+/, '') };
+      if (first?.type === 'text') children[0] = { ...first, value: first.value.replace(/^\s+/, '') };
       const last = children.at(-1);
-      if (last?.type === 'text') children[children.length - 1] = { ...last, value: last.value.replace(/[ \t]+$/, '') };
+      if (last?.type === 'text') children[children.length - 1] = { ...last, value: last.value.replace(/\s+$/, '') };
       const kept = children.filter((c) => c.type !== 'text' || c.value !== '');
       return kept.length ? [{ ...node, children: kept }] : [];
     }
