@@ -36,8 +36,16 @@ describe("a tenant cannot spend on another tenant's voice", () => {
   });
   afterAll(async () => h?.close());
 
-  it('tenant B using tenant A’s bound voice fails with voice_not_verified, and the issuer opens no token', async () => {
+  it('a voice bound to tenant A verifies A’s task; tenant B using it fails with voice_not_verified and the issuer opens no token', async () => {
+    const ours = await postTask(h, { theme: 'battery', budget: '30.00', voiceId: 'acme-voice', maxCompanies: 2 });
     const theirs = await postTask(h, { theme: 'battery', budget: '30.00', voiceId: 'acme-voice', maxCompanies: 2 }, OTHER);
+
+    const mine = await waitForEnd(h, ours);
+    expect(mine.status).toBe('completed');
+    const tokens = await h.deps.providers.issuer.tokensFor(ours);
+    expect(tokens).toHaveLength(1);
+    expect(tokens[0]).toMatchObject({ limit: 3000, reference: ours, merchantId: 'marketplace' });
+
     const task = await waitForTheirs(h, theirs);
     expect(task.status).toBe('failed');
     expect(task.error.code).toBe('voice_not_verified');
@@ -45,15 +53,6 @@ describe("a tenant cannot spend on another tenant's voice", () => {
     expect(await h.deps.providers.issuer.tokensFor(theirs)).toEqual([]);
     expect((await h.repos.tasks.get(theirs))!.token_id).toBeNull();
     expect(await voiceEvents(h, theirs)).toEqual([expect.objectContaining({ verified: false })]);
-  });
-
-  it('tenant A’s own task with that voice gets its token and completes', async () => {
-    const ours = await postTask(h, { theme: 'battery', budget: '30.00', voiceId: 'acme-voice', maxCompanies: 2 });
-    const task = await waitForEnd(h, ours);
-    expect(task.status).toBe('completed');
-    const tokens = await h.deps.providers.issuer.tokensFor(ours);
-    expect(tokens).toHaveLength(1);
-    expect(tokens[0]).toMatchObject({ limit: 3000, reference: ours, merchantId: 'marketplace' });
   });
 
   it('a voice enrolled for everyone still works for every tenant', async () => {
