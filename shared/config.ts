@@ -31,6 +31,12 @@ const apiKeys = z
     return byKey;
   });
 
+/** A `VOICEID_ENROLLED` entry: `voice`, or `tenant:voice` (split at the first colon). */
+const isEnrolment = (entry: string) => {
+  const [tenant = '', ...voice] = entry.split(':');
+  return tenant.trim() !== '' && (voice.length === 0 || voice.join(':').trim() !== '');
+};
+
 /** The one schema for every process's configuration (DESIGN.md §6). */
 export const configSchema = z.object({
   PORT: int(0, 65535, 8000),
@@ -45,7 +51,12 @@ export const configSchema = z.object({
   VOICEID_URL: optionalUrl,
   TOKEN_ISSUER_API_KEY: z.string().min(1).default('dev-issuer-key'),
   RECEIPT_SECRET: z.string().min(1).default('dev-receipt-secret'),
-  VOICEID_ENROLLED: z.string().min(1).default('demo-voice'),
+  /** For the voice-ID stand-in `npm start` runs: `voice` (every tenant) or `tenant:voice`, comma-separated. */
+  VOICEID_ENROLLED: z
+    .string()
+    .min(1)
+    .default('demo-voice')
+    .refine((v) => v.split(',').every(isEnrolment), 'each entry is `voice` or `tenant:voice`, neither part empty'),
   OPENAI_BASE_URL: optionalUrl,
   OPENAI_API_KEY: z.preprocess((v) => (v === '' ? undefined : v), z.string().optional()),
   OPENAI_MODEL: z.string().min(1).default('gpt-4o-mini'),
