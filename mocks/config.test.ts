@@ -22,14 +22,14 @@ describe('parseMocksEnv', () => {
       TOKEN_ISSUER_URL: 'http://127.0.0.1:4002/',
       VOICEID_URL: '',
       OPENAI_BASE_URL: 'https://api.openai.com/v1',
-      VOICEID_ENROLLED: 'a, b ,c',
+      VOICEID_ENROLLED: 'a, acme:b ,c',
       MOCKS_HOST: '0.0.0.0',
       MOCK_FAULTS: 'rate_429=0.1,seed=4',
     });
     const ports = Object.fromEntries(config.serve.map((s) => [s.name, s.port]));
     expect(ports).toEqual({ marketplace: 4001, tokenIssuer: 4002, voiceid: 0 });
     expect(config.skipped.map((s) => s.name)).toEqual(['llm']);
-    expect(config.voiceEnrolled).toEqual(['a', 'b', 'c']);
+    expect(config.voiceEnrolled).toEqual(['a', 'acme:b', 'c']);
     expect(config.host).toBe('0.0.0.0');
     expect(config.faults).toMatchObject({ rate_429: 0.1, seed: 4 });
     expect(parseMocksEnv({ MOCK_ISSUER_FAULTS: 'error_5xx=0.2' }).issuerFaults).toMatchObject({ error_5xx: 0.2 });
@@ -40,6 +40,8 @@ describe('parseMocksEnv', () => {
     [{ TOKEN_ISSUER_URL: 'ftp://x:21' }, /TOKEN_ISSUER_URL/],
     [{ MOCK_FAULTS: 'rate_429=7' }, /MOCK_FAULTS.*rate_429/],
     [{ VOICEID_ENROLLED: ' , ' }, /VOICEID_ENROLLED/],
+    [{ VOICEID_ENROLLED: 'demo-voice,acme:' }, /VOICEID_ENROLLED.*subject:voice/],
+    [{ VOICEID_ENROLLED: ':acme-voice' }, /VOICEID_ENROLLED/],
     [{ MOCK_ISSUER_FAULTS: 'pay_timeout=0.5' }, /MOCK_ISSUER_FAULTS.*pay_timeout/],
   ])('names the bad variable: %j', (env, pattern) => {
     expect(() => parseMocksEnv(env)).toThrow(pattern);

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseFaults, type ResolvedFaults } from './faults.ts';
 import type { MockName } from './index.ts';
+import { parseEnrolment } from './voiceid/enrolment.ts';
 
 /** Which environment variable places each mock. */
 export const URL_VARIABLES: Readonly<Record<MockName, string>> = {
@@ -54,7 +55,8 @@ const MocksEnv = z.object({
       .string()
       .default('demo-voice')
       .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
-      .refine((list) => list.length > 0, 'must list at least one voice id'),
+      .refine((list) => list.length > 0, 'must list at least one voice id')
+      .refine((list) => list.every((e) => parseEnrolment(e) !== undefined), 'each entry is `voice` or `subject:voice`, neither part empty'),
   ),
   DATA_DIR: z.preprocess(blankIsUnset, z.string().default('./.data')),
   MOCKS_HOST: z.preprocess(blankIsUnset, z.string().default('127.0.0.1')),

@@ -32,7 +32,7 @@ export interface StartMocksOptions {
   issuerApiKey?: string;
   /** The marketplace's receipt-signing key (`RECEIPT_SECRET`); default `dev-receipt-secret`. */
   receiptSecret?: string;
-  /** Enrolled voice ids (`VOICEID_ENROLLED`); default `['demo-voice']`. */
+  /** Enrolments (`VOICEID_ENROLLED`): `voice` for every subject, `subject:voice` for one; default `['demo-voice']`. */
   voiceEnrolled?: string[];
   /** Directory of the issuer's journal (`${dataDir}/token-issuer.journal`); in memory when absent. */
   dataDir?: string;

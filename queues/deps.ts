@@ -13,6 +13,8 @@ export interface StageDeps {
   log: Logger;
   /** Where the marketplace is, for the report's sources. */
   marketplaceUrl: string;
+  /** How long a payment token lives at the issuer (TOKEN_TTL_SECONDS). */
+  tokenTtlSeconds: number;
 }
 
 /** Where a job stands in its retries, and its cancellation signal. */

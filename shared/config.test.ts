@@ -101,6 +101,14 @@ describe('loadConfig: a bad value throws a ConfigError that names the variable',
     expect(configError({ API_KEYS: value }).message).toContain('API_KEYS');
   });
 
+  it.each([['acme:'], [':acme-voice'], ['demo-voice,,x'], [' , ']])('VOICEID_ENROLLED=%j', (value) => {
+    expect(configError({ VOICEID_ENROLLED: value }).message).toContain('VOICEID_ENROLLED');
+  });
+
+  it('accepts VOICEID_ENROLLED entries for every tenant and for one', () => {
+    expect(loadConfig({ VOICEID_ENROLLED: 'demo-voice, acme:acme-voice,globex:v' }).VOICEID_ENROLLED).toBe('demo-voice, acme:acme-voice,globex:v');
+  });
+
   it('names every bad variable, not just the first', () => {
     const message = configError({ PORT: 'x', DATABASE_URL: 'mysql://x', API_KEYS: 'garbage' }).message;
     expect(message).toContain('PORT');

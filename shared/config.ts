@@ -49,6 +49,12 @@ const dataKeys = z.preprocess(
     }),
 );
 
+/** A `VOICEID_ENROLLED` entry: `voice`, or `tenant:voice` (split at the first colon). */
+const isEnrolment = (entry: string) => {
+  const [tenant = '', ...voice] = entry.split(':');
+  return tenant.trim() !== '' && (voice.length === 0 || voice.join(':').trim() !== '');
+};
+
 /** The one schema for every process's configuration (DESIGN.md §6). */
 export const configSchema = z.object({
   PORT: int(0, 65535, 8000),
@@ -63,7 +69,12 @@ export const configSchema = z.object({
   VOICEID_URL: optionalUrl,
   TOKEN_ISSUER_API_KEY: z.string().min(1).default('dev-issuer-key'),
   RECEIPT_SECRET: z.string().min(1).default('dev-receipt-secret'),
-  VOICEID_ENROLLED: z.string().min(1).default('demo-voice'),
+  /** For the voice-ID stand-in `npm start` runs: `voice` (every tenant) or `tenant:voice`, comma-separated. */
+  VOICEID_ENROLLED: z
+    .string()
+    .min(1)
+    .default('demo-voice')
+    .refine((v) => v.split(',').every(isEnrolment), 'each entry is `voice` or `tenant:voice`, neither part empty'),
   OPENAI_BASE_URL: optionalUrl,
   OPENAI_API_KEY: z.preprocess((v) => (v === '' ? undefined : v), z.string().optional()),
   OPENAI_MODEL: z.string().min(1).default('gpt-4o-mini'),
@@ -74,7 +85,7 @@ export const configSchema = z.object({
   /** Keys sealing payment token ids and receipts at rest; the first seals, all open (shared/crypto). */
   DATA_ENCRYPTION_KEYS: dataKeys,
   /** How long a payment token lives at the issuer; the report stage closes it as soon as the task ends. */
-  TOKEN_TTL_SECONDS: int(60, 30 * 24 * 3600, 6 * 3600),
+  TOKEN_TTL_SECONDS: int(1, 30 * 24 * 3600, 6 * 3600),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Jobs one worker process runs at once, per stage; detail is I/O bound and gets more. */
   WORKER_CONCURRENCY: int(1, 256, 4),

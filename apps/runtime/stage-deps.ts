@@ -35,5 +35,6 @@ export function buildStageDeps(config: Config, repos: Repositories, producer: Pr
     }),
     writer: createWriter({ apiKey: config.OPENAI_API_KEY, baseURL: where.openaiBaseUrl, model: config.OPENAI_MODEL, timeoutMs: config.PROVIDER_TIMEOUT_MS * 3 }),
     marketplaceUrl: where.marketplaceUrl.replace(/\/+$/, ''),
+    tokenTtlSeconds: config.TOKEN_TTL_SECONDS,
   };
 }

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { body } from '../testing/helpers.ts';
 import { createVoiceIdApp } from './app.ts';
 
-const app = createVoiceIdApp({ enrolled: ['demo-voice', 'alice'] });
+const app = createVoiceIdApp({ enrolled: ['demo-voice', 'alice', 'acme:acme-voice', 'globex:shared-voice', 'initech:shared-voice'] });
 const verify = (payload: unknown) =>
   app.request('/v1/verify', { method: 'POST', headers: { 'content-type': 'application/json' }, body: typeof payload === 'string' ? payload : JSON.stringify(payload) });
 
@@ -18,6 +18,28 @@ describe('voice ID mock', () => {
     expect((await body(await verify({ voiceId: 'alice', reference: 'task-2', amount: '1' }))).verified).toBe(true);
   });
 
+  it('echoes the subject, reference and amount it verified (the amount as a two-place decimal)', async () => {
+    const doc = await body(await verify({ voiceId: 'demo-voice', subject: 'acme', reference: 'task-9', amount: 12.5 }));
+    expect(doc).toEqual({ verified: true, score: expect.any(Number), subject: 'acme', reference: 'task-9', amount: '12.50' });
+    expect(await body(await verify({ voiceId: 'demo-voice', reference: 'task-9', amount: '3' }))).toMatchObject({ subject: null, reference: 'task-9', amount: '3.00' });
+  });
+
+  it('verifies a bare voice for every subject, and a subject:voice enrolment for that subject only', async () => {
+    const check = async (voiceId: string, subject?: string) => (await body(await verify({ voiceId, ...(subject ? { subject } : {}), reference: 'r', amount: '1.00' }))).verified;
+    expect(await check('demo-voice', 'acme')).toBe(true);
+    expect(await check('demo-voice', 'anyone')).toBe(true);
+    expect(await check('acme-voice', 'acme')).toBe(true);
+    expect(await check('acme-voice', 'globex')).toBe(false);
+    // An old caller that names no subject cannot use a voice bound to one.
+    expect(await check('acme-voice')).toBe(false);
+    // The same voice may be enrolled for several subjects.
+    expect(await check('shared-voice', 'globex')).toBe(true);
+    expect(await check('shared-voice', 'initech')).toBe(true);
+    expect(await check('shared-voice', 'acme')).toBe(false);
+    // The entry itself is not a voice id.
+    expect(await check('acme:acme-voice', 'acme')).toBe(false);
+  });
+
   it('answers verified: false with a low score for an unknown voice (not an error)', async () => {
     const res = await verify({ voiceId: 'mallory', reference: 'task-1', amount: '50.00' });
     expect(res.status).toBe(200);
@@ -31,6 +53,8 @@ describe('voice ID mock', () => {
     ['no reference', { voiceId: 'demo-voice', amount: '1.00' }],
     ['no amount', { voiceId: 'demo-voice', reference: 'r' }],
     ['bad amount', { voiceId: 'demo-voice', reference: 'r', amount: '1.234' }],
+    ['empty subject', { voiceId: 'demo-voice', subject: '', reference: 'r', amount: '1.00' }],
+    ['subject not a string', { voiceId: 'demo-voice', subject: 7, reference: 'r', amount: '1.00' }],
     ['not json', 'nope'],
   ])('answers 400 on a bad body: %s', async (_name, payload) => {
     const res = await verify(payload);

@@ -7,20 +7,23 @@ import { standDown } from '../handoff.ts';
 
 /** The merchant the token is bound to: only the marketplace can charge it. */
 export const MARKETPLACE_MERCHANT = 'marketplace';
-/** A token outlives any reasonable task; the report stage closes it as soon as the task ends. */
-const TOKEN_TTL_SECONDS = 6 * 3600;
 
 /**
- * Authorize: the user's voice-ID check, then a budget-limited token from the issuer (amount = the
- * task's budget, bound to the marketplace, reference = task id), then the detail fan-out.
+ * Authorize: the user's voice-ID check (the tenant's own voice, for this task and budget), then a
+ * budget-limited token from the issuer (amount = the task's budget, bound to the marketplace,
+ * reference = task id), then the detail fan-out.
  */
 export const processAuthorize: Processor<Payload<'authorize'>> = async ({ taskId }, deps, ctx) => {
   let task = await deps.repos.tasks.enterStage(taskId, 'authorize');
   if (!task) return standDown(deps, taskId);
   const amount = formatMoney(task.budget_limit);
   if (!task.token_id) {
-    const verdict = await deps.providers.voiceId.verify({ voiceId: task.voice_id, reference: taskId, amount }, ctx.signal);
-    await deps.repos.tasks.addEvent(taskId, 'voice_checked', { verified: verdict.verified, score: verdict.score ?? null });
+    // Consent is this tenant's voice, for this task and this amount; the client refuses a verdict for anything else.
+    const verdict = await deps.providers.voiceId.verify({ voiceId: task.voice_id, subject: task.tenant, reference: taskId, amount }, ctx.signal);
+    await deps.repos.tasks.addEvent(taskId, 'voice_checked', { verified: verdict.verified, score: verdict.score ?? null, ...(verdict.mismatch ? { mismatch: verdict.mismatch } : {}) });
+    if (verdict.mismatch) {
+      throw new PermanentError('voice_not_verified', `voice ID "${task.voice_id}" was not verified: the voice service answered for another ${verdict.mismatch.join(', ')} than this task's`);
+    }
     if (!verdict.verified) throw new PermanentError('voice_not_verified', `voice ID "${task.voice_id}" was not verified`);
     // The key makes a retry after a crash find the same token instead of opening a second one.
     const token = await deps.providers.issuer.createToken(
@@ -29,7 +32,8 @@ export const processAuthorize: Processor<Payload<'authorize'>> = async ({ taskId
         merchantId: MARKETPLACE_MERCHANT,
         reference: taskId,
         voiceVerification: { voiceId: task.voice_id, verified: true, score: verdict.score },
-        expiresInSeconds: TOKEN_TTL_SECONDS,
+        // It outlives any reasonable task; the report stage closes it as soon as the task ends.
+        expiresInSeconds: deps.tokenTtlSeconds,
       },
       `arp-token-${taskId}`,
       ctx.signal,

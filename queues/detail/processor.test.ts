@@ -7,6 +7,8 @@ import { ISSUER_KEY, openHarness, type Harness } from '../../test/support/harnes
 import { FIRST_ATTEMPT, issuerCharges, LAST_ATTEMPT, readyForDetail } from '../../test/support/stages.ts';
 import type { StageDeps } from '../deps.ts';
 import { refundPayment } from '../settle.ts';
+import { reconcile } from '../../shared/audit/reconcile.ts';
+import { processReport } from '../report/processor.ts';
 import { processDetail } from './processor.ts';
 
 const first = FIRST_ATTEMPT;
@@ -287,5 +289,33 @@ describe('detail processor: a charge whose record never arrives is refunded by t
     expect((await h.repos.payments.forTask(taskId))[0]!.state).toBe('released');
     expect(await budgetOf(h, taskId)).toMatchObject({ reserved: '0.00', spent: '0.00', remaining: '60.00' });
     expect((await h.repos.payments.ledger(taskId)).map((l) => l.kind)).toEqual(['reserve', 'release']);
+  });
+});
+
+describe('detail processor: a token that expires before the task ends', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await openHarness({ env: { TOKEN_TTL_SECONDS: '1' } });
+  });
+  afterAll(async () => h?.close());
+
+  it('skips the company with token_expired, holds nothing, and the task still ends normally with its money closed', async () => {
+    const { taskId, companyIds } = await readyForDetail(h, { theme: 'robotics', budget: '60.00' });
+    const token = (await h.deps.providers.issuer.tokensFor(taskId))[0]!;
+    await new Promise((r) => setTimeout(r, Math.max(0, Date.parse(token.expiresAt) - Date.now()) + 200));
+    expect(await processDetail({ taskId, companyId: companyIds[0]! }, h.deps, first)).toEqual({ outcome: 'skipped', companyId: companyIds[0]! });
+    const company = (await h.repos.companies.get(taskId, companyIds[0]!))!;
+    expect(company.status).toBe('skipped');
+    expect(company.error_code).toBe('token_expired');
+    expect(company.error_message).not.toContain(token.id);
+    expect((await h.repos.payments.forTask(taskId)).map((p) => p.state)).toEqual(['released']);
+    expect(await budgetOf(h, taskId)).toMatchObject({ reserved: '0.00', spent: '0.00', remaining: '60.00' });
+
+    for (const companyId of companyIds.slice(1)) await processDetail({ taskId, companyId }, h.deps, first);
+    await processReport({ taskId }, h.deps, first);
+    const task = (await h.repos.tasks.get(taskId))!;
+    expect(task.status).toBe('completed');
+    expect((await h.deps.providers.issuer.tokensFor(taskId))[0]!.status).toBe('closed');
+    expect((await reconcile(h.repos, h.deps.providers.issuer, taskId)).differences).toEqual([]);
   });
 });

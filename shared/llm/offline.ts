@@ -1,3 +1,4 @@
+import { md } from '../markdown/escape.ts';
 import type { AnalysisInput, AnalysisWriter } from './writer.ts';
 
 function countBy<T>(items: T[], key: (t: T) => string): Array<[string, number]> {
@@ -6,24 +7,27 @@ function countBy<T>(items: T[], key: (t: T) => string): Array<[string, number]> 
   return [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
 }
 
-/** A deterministic writer that needs no network: it summarises what was bought. */
+/**
+ * A deterministic writer that needs no network: it summarises what was bought. The theme and the
+ * providers' names are escaped (`md`) like every value from outside.
+ */
 export class OfflineWriter implements AnalysisWriter {
   readonly name = 'offline';
 
   async write(input: AnalysisInput): Promise<string> {
     const { companies } = input;
     if (companies.length === 0) {
-      return `No paid records were bought for “${input.theme}”, so there is nothing to analyse beyond the free search.`;
+      return md`No paid records were bought for “${input.theme}”, so there is nothing to analyse beyond the free search.`;
     }
     const industries = countBy(companies, (c) => c.industry).map(([k, n]) => `${k} (${n})`);
     const cities = countBy(companies, (c) => c.city || 'unknown').map(([k, n]) => `${k} (${n})`);
     const lines = [
-      `This report covers ${companies.length} compan${companies.length === 1 ? 'y' : 'ies'} bought for the theme “${input.theme}”` +
+      md`This report covers ${companies.length} compan${companies.length === 1 ? 'y' : 'ies'} bought for the theme “${input.theme}”` +
         (input.skipped ? `; ${input.skipped} further candidate(s) were found but not bought.` : '.'),
       '',
-      `- Industries: ${industries.join(', ')}`,
-      `- Cities: ${cities.join(', ')}`,
-      `- Companies: ${companies.map((c) => c.name).join(', ')}`,
+      md`- Industries: ${industries.join(', ')}`,
+      md`- Cities: ${cities.join(', ')}`,
+      md`- Companies: ${companies.map((c) => c.name).join(', ')}`,
       '',
       'The figures below are quoted from the paid records as delivered; this summary was written offline (no language model configured).',
     ];

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { PermanentError, TransientError } from '../errors.ts';
 import { parseMoney, type Fen } from '../money.ts';
 import { failure, request } from './http.ts';
+import { capRecord } from './limits.ts';
 
 const price = z.object({ amount: z.union([z.string(), z.number()]), currency: z.string() });
 
@@ -37,7 +38,10 @@ const detailBody = z.object({
   data: z.object({ type: z.literal('company_detail'), id: z.string().min(1), attributes: z.record(z.string(), z.unknown()) }),
 });
 
-/** A company from the free search; price in fen. */
+/**
+ * A company from the free search; price in fen. Its text is capped (limits.ts): `attributes` carries the
+ * note of what was cut.
+ */
 export interface BasicCompany {
   id: string;
   name: string;
@@ -47,6 +51,9 @@ export interface BasicCompany {
   price: Fen;
   attributes: Record<string, unknown>;
 }
+
+/** The fields a search result needs: kept before any other when a record is over its size limit. */
+const BASIC_FIELDS = ['name', 'industry', 'city', 'tags', 'price'];
 
 export type DetailProbe = { kind: 'payment_required'; price: Fen; resource: string } | { kind: 'free'; detail: Record<string, unknown> };
 
@@ -84,15 +91,19 @@ export class MarketplaceClient {
     if (answer.status !== 200) throw failure(answer, errorCode(answer.body), 'marketplace search');
     const parsed = basicList.safeParse(answer.body);
     if (!parsed.success) throw new TransientError('bad_response', `marketplace search returned an unexpected body: ${parsed.error.message}`);
-    return parsed.data.data.map((d) => ({
-      id: d.id,
-      name: d.attributes.name,
-      industry: d.attributes.industry,
-      city: d.attributes.city,
-      tags: d.attributes.tags,
-      price: money(d.attributes.price, d.id),
-      attributes: d.attributes,
-    }));
+    return parsed.data.data.map((d) => {
+      const { record } = capRecord(d.attributes, { keepFirst: BASIC_FIELDS });
+      const text = (v: unknown) => (typeof v === 'string' ? v : '');
+      return {
+        id: d.id,
+        name: text(record.name),
+        industry: text(record.industry),
+        city: text(record.city),
+        tags: Array.isArray(record.tags) ? record.tags.filter((t): t is string => typeof t === 'string') : [],
+        price: money(d.attributes.price, d.id),
+        attributes: record,
+      };
+    });
   }
 
   /** Asks for a detail record without proof: the 402 tells the price and the resource to pay for. */
@@ -152,6 +163,7 @@ export class MarketplaceClient {
     return `${this.baseUrl}${this.resourceOf(companyId)}`;
   }
 
+  /** A delivered record, its text capped (limits.ts; the note of what was cut is on the record). */
   private parseDetail(body: unknown, companyId: string): Record<string, unknown> {
     const parsed = detailBody.safeParse(body);
     if (parsed.success && parsed.data.data.id !== companyId) {
@@ -160,6 +172,6 @@ export class MarketplaceClient {
     if (!parsed.success || Object.keys(parsed.data.data.attributes).length === 0) {
       throw new PermanentError('bad_data', `marketplace delivered a malformed record for ${companyId}`);
     }
-    return parsed.data.data.attributes;
+    return capRecord(parsed.data.data.attributes).record;
   }
 }

@@ -39,6 +39,8 @@ export interface HarnessOptions {
   env?: Record<string, string>;
   /** Serve the LLM mock and give the workers an API key for it. */
   llm?: boolean;
+  /** `VOICEID_ENROLLED` entries of the voice-ID mock (`voice` or `tenant:voice`); default demo-voice and alice-voice for every tenant. */
+  voiceEnrolled?: string[];
 }
 
 /** A private slice of the shared servers for one test file: its own queue prefix and schema. */
@@ -70,7 +72,7 @@ export async function openHarness(opts: HarnessOptions = {}): Promise<Harness> {
     only: opts.llm ? ['tokenIssuer', 'marketplace', 'voiceid', 'llm'] : ['tokenIssuer', 'marketplace', 'voiceid'],
     issuerApiKey: ISSUER_KEY,
     receiptSecret: 'test-receipt-secret',
-    voiceEnrolled: ['demo-voice', 'alice-voice'],
+    voiceEnrolled: opts.voiceEnrolled ?? ['demo-voice', 'alice-voice'],
     faults: opts.faults ?? {},
     ...(opts.issuerFaults ? { issuerFaults: opts.issuerFaults } : {}),
   });

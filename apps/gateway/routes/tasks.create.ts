@@ -22,15 +22,20 @@ const budget = z.union([z.string(), z.number()], { error: 'must be a decimal str
   }
 });
 
-/** The body of POST /v1/tasks. Unknown fields are rejected, so a typo is never silently ignored. */
-/** Postgres text cannot hold NUL, and no theme or voice id needs control characters. */
-const noControl = (s: string) => !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(s);
+/**
+ * A theme or voice id is one line of text: no control characters (C0 with tab, CR and LF; DEL; C1), no
+ * Unicode line or paragraph separator, no bidi override (they make text read other than it is). Postgres
+ * text cannot hold NUL either. Checked before trimming, so a trailing line break is refused too.
+ */
+const oneLine = (s: string) => !/[\p{Cc}\u2028\u2029\u202a-\u202e\u2066-\u2069]/u.test(s);
+const ONE_LINE = 'must be one line of text: no line breaks, tabs or other control characters';
 
+/** The body of POST /v1/tasks. Unknown fields are rejected, so a typo is never silently ignored. */
 export const createTaskBody = z.strictObject({
-  theme: z.string().trim().min(1, 'must not be empty').max(500, 'must be at most 500 characters').refine(noControl, 'must not contain control characters'),
+  theme: z.string().refine(oneLine, ONE_LINE).trim().min(1, 'must not be empty').max(500, 'must be at most 500 characters'),
   budget,
   currency: z.literal(CURRENCY, { error: 'only CNY is supported' }).optional(),
-  voiceId: z.string().trim().min(1, 'must not be empty').max(200).refine(noControl, 'must not contain control characters'),
+  voiceId: z.string().refine(oneLine, ONE_LINE).trim().min(1, 'must not be empty').max(200),
   maxCompanies: z.number().int('must be a whole number').min(1).max(20).default(5),
 });
 
