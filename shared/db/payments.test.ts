@@ -185,7 +185,7 @@ describe('unappliedLedger: the ledger rows the dashboard has not counted', () =>
     // Just written: too young to be given up on (its dashboard job may still be on its way).
     expect(await mine(60_000)).toEqual([]);
     // Age them: two minutes old now.
-    await h.database.db.updateTable('ledger_entries').set({ created_at: sql<Date>`now() - interval '2 minutes'` }).where('task_id', '=', taskId).execute();
+    await sql`update ledger_entries set created_at = now() - interval '2 minutes' where task_id = ${taskId}`.execute(h.database.db);
     expect(await mine(60_000)).toEqual(ids);
     expect(await mine(180_000)).toEqual([]);
 
