@@ -13,10 +13,11 @@ import { reconcile, reconcileTask, type Difference } from './reconcile.ts';
 
 /**
  * `reconcile` against books made for real: tasks run through the stage processors, so our Postgres
- * books and the issuer mock's books agree. Then each case changes exactly one fact — a row of ours
- * (inside a transaction that is rolled back afterwards) or a movement on the issuer's own HTTP API
- * (an independent third party; on a task of its own) — and the audit must name that difference, and
- * only that one, with the right amounts and ids.
+ * books and the issuer mock's books agree. Then each case changes exactly one fact of a task of its
+ * own — a row of ours, or a movement on the issuer's own HTTP API (an independent third party) — and
+ * the audit must name that difference, and only that one, with the right amounts and ids.
+ * (Every case builds its task inside the test rather than in a shared beforeAll: cases cannot bleed
+ * into each other, and the mutation run can tell which test covers which line.)
  */
 
 const first: JobContext = { attempt: 1, isFinalAttempt: false };
@@ -33,11 +34,19 @@ async function issuerCall(h: Harness, path: string, body: unknown, headers: Reco
   return res.json();
 }
 
-/** A task posted through the gateway that has searched and holds its token: the detail stage comes next. */
+let tasksMade = 0;
+
+/**
+ * A task that has searched and holds its token: the detail stage comes next. Each task belongs to a
+ * tenant of its own, so no record is reused from another task (every chosen company is paid for).
+ */
 async function authorizedTask(h: Harness, theme: string): Promise<{ taskId: string; companyIds: string[] }> {
-  const res = await h.api('/v1/tasks', { body: { theme, budget: '60.00', voiceId: 'demo-voice', maxCompanies: 3 } });
-  expect(res.status).toBe(202);
-  const { id } = (await res.json()) as { id: string };
+  const id = randomUUID();
+  const created = await h.repos.tasks.create({
+    id, tenant: `audit-${++tasksMade}`, idempotency_key: null, request_hash: null, theme, voice_id: 'demo-voice', currency: 'CNY',
+    max_companies: 3, status: 'queued', stage: null, budget_limit: 6000, token_id: null, error_code: null, error_message: null, ended_at: null,
+  });
+  expect(created.kind).toBe('created');
   await processSearch({ taskId: id }, h.deps, first);
   await processAuthorize({ taskId: id }, h.deps, first);
   const companyIds = (await h.repos.companies.chosen(id)).map((c) => c.company_id);
@@ -54,7 +63,8 @@ async function buy(h: Harness, taskId: string, companyId: string): Promise<void>
 async function reserveOnly(h: Harness, taskId: string, companyId: string): Promise<void> {
   const company = (await h.repos.companies.get(taskId, companyId))!;
   const resource = h.deps.providers.marketplace.resourceOf(companyId);
-  const r = await h.repos.payments.reserve({ taskId, companyId, tenant: 'acme', resource, amount: company.price, key: paymentKey(taskId, resource) });
+  const { tenant } = (await h.repos.tasks.get(taskId))!;
+  const r = await h.repos.payments.reserve({ taskId, companyId, tenant, resource, amount: company.price, key: paymentKey(taskId, resource) });
   expect(r.kind).toBe('reserved');
 }
 
@@ -88,246 +98,229 @@ async function expectAgreement(h: Harness, taskId: string): Promise<void> {
   expect(r.checked).toEqual([{ taskId, status: task.status, ours: spentOf(task), issuer: spentOf(task) }]);
 }
 
-class Rollback extends Error {}
+/** Each task's fixture shape, made for real by the processors (the marketplace delivers every record incomplete). */
+const fixtures = {
+  /** Completed: two records bought (each partly refunded as incomplete), one reservation released when the task ended. */
+  ended: async (h: Harness): Promise<Books> => {
+    const { taskId, companyIds } = await authorizedTask(h, 'battery');
+    await buy(h, taskId, companyIds[0]!);
+    await buy(h, taskId, companyIds[1]!);
+    await reserveOnly(h, taskId, companyIds[2]!);
+    await finish(h, taskId);
+    return booksOf(h, taskId);
+  },
+  /** Running: one record bought, one reservation held, and the token closed (the report stage died right after closing it). */
+  holding: async (h: Harness): Promise<Books> => {
+    const { taskId, companyIds } = await authorizedTask(h, 'battery');
+    await buy(h, taskId, companyIds[0]!);
+    await reserveOnly(h, taskId, companyIds[1]!);
+    await h.deps.providers.issuer.close((await h.repos.tasks.get(taskId))!.token_id!);
+    return booksOf(h, taskId);
+  },
+  /** Running: every record bought, the token still active (the report stage has not run yet). */
+  bought: async (h: Harness): Promise<Books> => {
+    const { taskId, companyIds } = await authorizedTask(h, 'battery');
+    for (const companyId of companyIds) await buy(h, taskId, companyId);
+    return booksOf(h, taskId);
+  },
+};
 
-/** Runs `fn` inside a transaction that is always rolled back: the corruption never outlives the case. */
-async function rolledBack<T>(h: Harness, fn: (db: Kysely<Database>) => Promise<T>): Promise<T> {
-  let out: T | undefined;
-  try {
-    await h.database.db.transaction().execute(async (trx) => {
-      out = await fn(trx);
-      throw new Rollback();
-    });
-  } catch (err) {
-    if (!(err instanceof Rollback)) throw err;
-  }
-  return out!;
+/** The payments of an `ended` fixture: the two delivered (partly refunded) and the released one. */
+const delivered = (b: Books) => b.payments.filter((p) => p.state === 'delivered');
+const released = (b: Books) => b.payments.find((p) => p.state === 'released')!;
+const ledgerRow = (b: Books, p: Payment, kind: string) => b.ledger.find((l) => l.payment_id === p.id && l.kind === kind)!;
+
+/** A running task's books are consistent: not compared by `reconcile` (in flight), and `reconcileTask` finds nothing. */
+async function expectConsistentRunning(h: Harness, b: Books): Promise<void> {
+  expect(b.task.status).toBe('running');
+  expect(await reconcile(h.repos, h.deps.providers.issuer, b.task.id)).toEqual({ checked: [], inFlight: [b.task.id], differences: [] });
+  const r = await reconcileTask(h.repos, b.task, await h.deps.providers.issuer.tokensFor(b.task.id));
+  expect(r).toEqual({ balance: { taskId: b.task.id, status: 'running', ours: spentOf(b.task), issuer: spentOf(b.task) }, differences: [] });
 }
 
 describe('reconcile: one corrupted fact, one difference (issuer books by the mock, ours by the processors)', () => {
   let h: Harness;
-  /** Completed: two records bought (each partly refunded as incomplete), one reservation released at the end. */
-  let ended: Books;
-  /** Running: one record bought, one reservation held, and the token already closed (the report stage died after closing it). */
-  let holding: Books;
-  /** Running: every record bought, token still active (the report stage has not run yet). */
-  let bought: Books;
-
   beforeAll(async () => {
     h = await openHarness({ faults: { detail_partial: 1 } });
-
-    const a = await authorizedTask(h, 'battery');
-    await buy(h, a.taskId, a.companyIds[0]!);
-    await buy(h, a.taskId, a.companyIds[1]!);
-    await reserveOnly(h, a.taskId, a.companyIds[2]!);
-    await finish(h, a.taskId);
-    ended = await booksOf(h, a.taskId);
-
-    const b = await authorizedTask(h, 'semiconductor');
-    await buy(h, b.taskId, b.companyIds[0]!);
-    await reserveOnly(h, b.taskId, b.companyIds[1]!);
-    await h.deps.providers.issuer.close((await h.repos.tasks.get(b.taskId))!.token_id!);
-    holding = await booksOf(h, b.taskId);
-
-    const c = await authorizedTask(h, 'logistics');
-    for (const companyId of c.companyIds) await buy(h, c.taskId, companyId);
-    bought = await booksOf(h, c.taskId);
   });
   afterAll(async () => h?.close());
 
-  /** The payments of the ended task: the two delivered (partly refunded) and the released one. */
-  const delivered = () => ended.payments.filter((p) => p.state === 'delivered');
-  const released = () => ended.payments.find((p) => p.state === 'released')!;
-  const ledgerRow = (p: Payment, kind: string) => ended.ledger.find((l) => l.payment_id === p.id && l.kind === kind)!;
-
-  it('the books made for real agree with the issuer, to the fen, in every bucket', async () => {
-    // The ended task exercises every movement: reserve, capture, partial refund, release.
-    expect(ended.task).toMatchObject({ status: 'completed', reserved: 0 });
-    expect(ended.task.captured).toBeGreaterThan(0);
-    expect(ended.task.refunded).toBeGreaterThan(0);
-    expect(ended.task.released).toBeGreaterThan(0);
-    expect(delivered()).toHaveLength(2);
-    for (const p of delivered()) {
+  it('books made for real agree with the issuer, to the fen, in every bucket', async () => {
+    const b = await fixtures.ended(h);
+    // Every movement is there: reserve, capture, partial refund, release.
+    expect(b.task).toMatchObject({ status: 'completed', reserved: 0 });
+    expect(b.task.captured).toBeGreaterThan(0);
+    expect(b.task.refunded).toBeGreaterThan(0);
+    expect(b.task.released).toBeGreaterThan(0);
+    expect(delivered(b)).toHaveLength(2);
+    for (const p of delivered(b)) {
       expect(p.refunded_amount).toBeGreaterThan(0);
       expect(p.refunded_amount).toBeLessThan(p.amount);
       expect(p.charge_id).not.toBeNull();
     }
-    expect(released().charge_id).toBeNull();
-    expect(new Set(ended.ledger.map((l) => l.kind))).toEqual(new Set(['reserve', 'capture', 'refund', 'release']));
-    await expectAgreement(h, ended.task.id);
+    expect(released(b).charge_id).toBeNull();
+    expect(new Set(b.ledger.map((l) => l.kind))).toEqual(new Set(['reserve', 'capture', 'refund', 'release']));
+    await expectAgreement(h, b.task.id);
 
-    const tokens = await h.deps.providers.issuer.tokensFor(ended.task.id);
+    const tokens = await h.deps.providers.issuer.tokensFor(b.task.id);
     expect(tokens).toHaveLength(1);
     expect(tokens[0]!.status).toBe('closed');
-    expect(tokens[0]!.charges.map((c) => [c.id, c.amount, c.refundedAmount]).sort()).toEqual(
-      delivered().map((p) => [p.charge_id, p.amount, p.refunded_amount]).sort(),
-    );
+    expect(tokens[0]!.charges.map((c) => [c.id, c.amount, c.refundedAmount]).sort()).toEqual(delivered(b).map((p) => [p.charge_id, p.amount, p.refunded_amount]).sort());
+
+    // Asked for in upper case, the task is found by the id it is stored under (and the issuer knows it by).
+    const upper = await reconcile(h.repos, h.deps.providers.issuer, b.task.id.toUpperCase());
+    expect(upper).toEqual({ checked: [{ taskId: b.task.id, status: 'completed', ours: spentOf(b.task), issuer: spentOf(b.task) }], inFlight: [], differences: [] });
   });
 
   it('running tasks are in flight, not compared; their books are consistent all the same', async () => {
-    for (const books of [holding, bought]) {
-      expect(books.task.status).toBe('running');
-      expect(await reconcile(h.repos, h.deps.providers.issuer, books.task.id)).toEqual({ checked: [], inFlight: [books.task.id], differences: [] });
-      const r = await reconcileTask(h.repos, books.task, await h.deps.providers.issuer.tokensFor(books.task.id));
-      expect(r.differences).toEqual([]);
-      expect(r.balance).toEqual({ taskId: books.task.id, status: 'running', ours: spentOf(books.task), issuer: spentOf(books.task) });
-    }
+    const holding = await fixtures.holding(h);
     expect(holding.task.reserved).toBeGreaterThan(0);
+    await expectConsistentRunning(h, holding);
+    const bought = await fixtures.bought(h);
     expect(bought.task.reserved).toBe(0);
-  });
-
-  it('finds a task given in upper case by the id it is stored under (and the issuer knows it by)', async () => {
-    const r = await reconcile(h.repos, h.deps.providers.issuer, ended.task.id.toUpperCase());
-    expect(r.differences).toEqual([]);
-    expect(r.checked).toEqual([{ taskId: ended.task.id, status: 'completed', ours: spentOf(ended.task), issuer: spentOf(ended.task) }]);
+    await expectConsistentRunning(h, bought);
   });
 
   interface OursCase {
     kind: string;
     fact: string;
-    books: () => Books;
-    corrupt: (db: Kysely<Database>) => Promise<unknown>;
+    fixture: keyof typeof fixtures;
+    corrupt: (db: Kysely<Database>, b: Books) => Promise<unknown>;
     /** Every difference the audit must report: [kind, detail]. */
-    expected: () => [string, string][];
+    expected: (b: Books) => [string, string][];
   }
 
   const oursCases: OursCase[] = [
     {
       kind: 'net_mismatch',
       fact: 'a refund booked twice (a second ledger row under another key, and the task bucket with it)',
-      books: () => ended,
-      corrupt: async (db) => {
-        const p = delivered()[0]!;
+      fixture: 'ended',
+      corrupt: async (db, b) => {
+        const p = delivered(b)[0]!;
         await db.insertInto('ledger_entries').values({ task_id: p.task_id, payment_id: p.id, kind: 'refund', amount: p.refunded_amount, event_key: `${p.idempotency_key}:refund:again` }).execute();
         await db.updateTable('tasks').set({ refunded: sql<number>`refunded + ${p.refunded_amount}` }).where('id', '=', p.task_id).execute();
       },
-      expected: () => [['net_mismatch', `ours ${fmt(spentOf(ended.task) - delivered()[0]!.refunded_amount)} ≠ issuer ${fmt(spentOf(ended.task))}`]],
+      expected: (b) => [['net_mismatch', `ours ${fmt(spentOf(b.task) - delivered(b)[0]!.refunded_amount)} ≠ issuer ${fmt(spentOf(b.task))}`]],
     },
     {
       kind: 'ledger_capture',
       fact: 'a capture row booked as a release',
-      books: () => ended,
-      corrupt: (db) => db.updateTable('ledger_entries').set({ kind: 'release' }).where('id', '=', ledgerRow(delivered()[0]!, 'capture').id).execute(),
-      expected: () => [['ledger_capture', `ledger captures ${fmt(ended.task.captured - delivered()[0]!.amount)} ≠ task captured ${fmt(ended.task.captured)}`]],
+      fixture: 'ended',
+      corrupt: (db, b) => db.updateTable('ledger_entries').set({ kind: 'release' }).where('id', '=', ledgerRow(b, delivered(b)[0]!, 'capture').id).execute(),
+      expected: (b) => [['ledger_capture', `ledger captures ${fmt(b.task.captured - delivered(b)[0]!.amount)} ≠ task captured ${fmt(b.task.captured)}`]],
     },
     {
       kind: 'ledger_refund',
       fact: 'a refund row one fen larger than the refund',
-      books: () => ended,
-      corrupt: (db) => db.updateTable('ledger_entries').set({ amount: sql<number>`amount + 1` }).where('id', '=', ledgerRow(delivered()[1]!, 'refund').id).execute(),
-      expected: () => [['ledger_refund', `ledger refunds ${fmt(ended.task.refunded + 1)} ≠ task refunded ${fmt(ended.task.refunded)}`]],
+      fixture: 'ended',
+      corrupt: (db, b) => db.updateTable('ledger_entries').set({ amount: sql<number>`amount + 1` }).where('id', '=', ledgerRow(b, delivered(b)[1]!, 'refund').id).execute(),
+      expected: (b) => [['ledger_refund', `ledger refunds ${fmt(b.task.refunded + 1)} ≠ task refunded ${fmt(b.task.refunded)}`]],
     },
     {
       kind: 'ledger_reserved',
       fact: 'the release row of a released reservation lost',
-      books: () => ended,
-      corrupt: (db) => db.deleteFrom('ledger_entries').where('id', '=', ledgerRow(released(), 'release').id).execute(),
-      expected: () => [['ledger_reserved', `ledger holds ${fmt(released().amount)} ≠ task reserved 0.00`]],
+      fixture: 'ended',
+      corrupt: (db, b) => db.deleteFrom('ledger_entries').where('id', '=', ledgerRow(b, released(b), 'release').id).execute(),
+      expected: (b) => [['ledger_reserved', `ledger holds ${fmt(released(b).amount)} ≠ task reserved 0.00`]],
     },
     {
       kind: 'charge_id',
       fact: 'a payment recording another charge id than the issuer’s',
-      books: () => ended,
-      corrupt: (db) => db.updateTable('payments').set({ charge_id: 'ch_forged' }).where('id', '=', delivered()[0]!.id).execute(),
-      expected: () => [['charge_id', `payment ${delivered()[0]!.id} records charge ch_forged, issuer has ${delivered()[0]!.charge_id}`]],
+      fixture: 'ended',
+      corrupt: (db, b) => db.updateTable('payments').set({ charge_id: 'ch_forged' }).where('id', '=', delivered(b)[0]!.id).execute(),
+      expected: (b) => [['charge_id', `payment ${delivered(b)[0]!.id} records charge ch_forged, issuer has ${delivered(b)[0]!.charge_id}`]],
     },
     {
       kind: 'charge_id',
       fact: 'a charged payment that lost its charge id',
-      books: () => ended,
-      corrupt: (db) => db.updateTable('payments').set({ charge_id: null }).where('id', '=', delivered()[1]!.id).execute(),
-      expected: () => [['charge_id', `payment ${delivered()[1]!.id} records charge none, issuer has ${delivered()[1]!.charge_id}`]],
+      fixture: 'ended',
+      corrupt: (db, b) => db.updateTable('payments').set({ charge_id: null }).where('id', '=', delivered(b)[1]!.id).execute(),
+      expected: (b) => [['charge_id', `payment ${delivered(b)[1]!.id} records charge none, issuer has ${delivered(b)[1]!.charge_id}`]],
     },
     {
       kind: 'charge_amount',
       fact: 'a payment 0.50 dearer than the issuer charged',
-      books: () => ended,
-      corrupt: (db) => db.updateTable('payments').set({ amount: sql<number>`amount + 50` }).where('id', '=', delivered()[1]!.id).execute(),
-      expected: () => [['charge_amount', `payment ${delivered()[1]!.id} is ${fmt(delivered()[1]!.amount + 50)}, issuer charged ${fmt(delivered()[1]!.amount)}`]],
+      fixture: 'ended',
+      corrupt: (db, b) => db.updateTable('payments').set({ amount: sql<number>`amount + 50` }).where('id', '=', delivered(b)[1]!.id).execute(),
+      expected: (b) => [['charge_amount', `payment ${delivered(b)[1]!.id} is ${fmt(delivered(b)[1]!.amount + 50)}, issuer charged ${fmt(delivered(b)[1]!.amount)}`]],
     },
     {
       kind: 'refund_amount',
       fact: 'a payment whose refund is not recorded on it',
-      books: () => ended,
-      corrupt: (db) => db.updateTable('payments').set({ refunded_amount: 0 }).where('id', '=', delivered()[0]!.id).execute(),
-      expected: () => [['refund_amount', `payment ${delivered()[0]!.id} refunded 0.00, issuer ${fmt(delivered()[0]!.refunded_amount)}`]],
+      fixture: 'ended',
+      corrupt: (db, b) => db.updateTable('payments').set({ refunded_amount: 0 }).where('id', '=', delivered(b)[0]!.id).execute(),
+      expected: (b) => [['refund_amount', `payment ${delivered(b)[0]!.id} refunded 0.00, issuer ${fmt(delivered(b)[0]!.refunded_amount)}`]],
     },
     {
       kind: 'missing_charge',
       fact: 'a released payment claiming a charge the issuer never made',
-      books: () => ended,
-      corrupt: (db) => db.updateTable('payments').set({ charge_id: 'ch_phantom' }).where('id', '=', released().id).execute(),
-      expected: () => [['missing_charge', `payment ${released().id} says charged (ch_phantom) but the issuer has no such charge`]],
+      fixture: 'ended',
+      corrupt: (db, b) => db.updateTable('payments').set({ charge_id: 'ch_phantom' }).where('id', '=', released(b).id).execute(),
+      expected: (b) => [['missing_charge', `payment ${released(b).id} says charged (ch_phantom) but the issuer has no such charge`]],
     },
     {
       kind: 'held_after_end',
       fact: 'a task ended while a reservation is still held',
-      books: () => holding,
-      corrupt: (db) => db.updateTable('tasks').set({ status: 'failed', stage: null, ended_at: sql<Date>`now()` }).where('id', '=', holding.task.id).execute(),
-      expected: () => [['held_after_end', `${fmt(holding.task.reserved)} still reserved after the task failed`]],
+      fixture: 'holding',
+      corrupt: (db, b) => db.updateTable('tasks').set({ status: 'failed', stage: null, ended_at: sql<Date>`now()` }).where('id', '=', b.task.id).execute(),
+      expected: (b) => [['held_after_end', `${fmt(b.task.reserved)} still reserved after the task failed`]],
     },
     {
       kind: 'held_after_end',
       fact: 'a release that never happened (no release row, the money still in the reserved bucket)',
-      books: () => ended,
-      corrupt: async (db) => {
-        const p = released();
+      fixture: 'ended',
+      corrupt: async (db, b) => {
+        const p = released(b);
         await db.updateTable('tasks').set({ reserved: sql<number>`reserved + ${p.amount}`, released: sql<number>`released - ${p.amount}` }).where('id', '=', p.task_id).execute();
-        await db.deleteFrom('ledger_entries').where('id', '=', ledgerRow(p, 'release').id).execute();
+        await db.deleteFrom('ledger_entries').where('id', '=', ledgerRow(b, p, 'release').id).execute();
       },
-      expected: () => [['held_after_end', `${fmt(released().amount)} still reserved after the task completed`]],
+      expected: (b) => [['held_after_end', `${fmt(released(b).amount)} still reserved after the task completed`]],
     },
     {
       kind: 'token_open',
       fact: 'a task marked completed before its token was closed',
-      books: () => bought,
-      corrupt: (db) => db.updateTable('tasks').set({ status: 'completed', stage: null, ended_at: sql<Date>`now()` }).where('id', '=', bought.task.id).execute(),
-      expected: () => [['token_open', `token ${bought.tokenId} is still active after the task completed`]],
+      fixture: 'bought',
+      corrupt: (db, b) => db.updateTable('tasks').set({ status: 'completed', stage: null, ended_at: sql<Date>`now()` }).where('id', '=', b.task.id).execute(),
+      expected: (b) => [['token_open', `token ${b.tokenId} is still active after the task completed`]],
     },
   ];
 
   it.each(oursCases)('$kind: $fact', async (c) => {
-    const taskId = c.books().task.id;
-    const found = await rolledBack(h, async (db) => {
-      await c.corrupt(db);
-      return reconcile(repositories({ ...h.database, db }), h.deps.providers.issuer, taskId);
-    });
+    const b = await fixtures[c.fixture](h);
+    if (b.task.status === 'completed') await expectAgreement(h, b.task.id);
+    else await expectConsistentRunning(h, b);
+    await c.corrupt(h.database.db, b);
+    const found = await reconcile(h.repos, h.deps.providers.issuer, b.task.id);
     expect(found.inFlight).toEqual([]);
-    expect(byKind(found.differences)).toEqual(byKind(c.expected().map(([kind, detail]) => ({ taskId, kind, detail }))));
-    // The corruption is gone with its transaction: the next case starts from the same books.
-    if (c.books().task.status === 'completed') await expectAgreement(h, taskId);
-    else expect((await reconcile(h.repos, h.deps.providers.issuer, taskId)).inFlight).toEqual([taskId]);
+    expect(byKind(found.differences)).toEqual(byKind(c.expected(b).map(([kind, detail]) => ({ taskId: b.task.id, kind, detail }))));
   });
 
   interface IssuerCase {
     kind: string;
     fact: string;
-    theme: string;
     /** Done on the issuer while the task's token is still active (before the report stage). */
     whileRunning?: (taskId: string, tokenId: string) => Promise<unknown>;
     /** Done on the issuer after the task completed. */
-    afterEnd?: (books: Books) => Promise<unknown>;
-    expected: (books: Books, made: unknown) => [string, string][];
+    afterEnd?: (b: Books) => Promise<unknown>;
+    expected: (b: Books, made: unknown) => [string, string][];
   }
 
   const issuerCases: IssuerCase[] = [
     {
       kind: 'unbooked_charge',
       fact: 'a charge on the task’s token made (and refunded) outside our books',
-      theme: 'biotech',
       whileRunning: async (_taskId, tokenId) => {
         const charge = await issuerCall(h, `/v1/tokens/${tokenId}/charges`, { amount: '3.00', merchantId: 'marketplace', description: '/company/detail?id=rogue' }, { 'idempotency-key': `rogue-${randomUUID()}` });
         await issuerCall(h, `/v1/charges/${charge.id}/refunds`, {});
         return charge;
       },
-      expected: (_books, charge) => [['unbooked_charge', `issuer charge ${(charge as { id: string }).id} (3.00) has no payment of ours`]],
+      expected: (_b, charge) => [['unbooked_charge', `issuer charge ${(charge as { id: string }).id} (3.00) has no payment of ours`]],
     },
     {
       kind: 'several_tokens',
       fact: 'a second token issued (and closed, unused) for the task',
-      theme: 'solar',
-      afterEnd: async (books) => {
-        const token = await issuerCall(h, '/v1/tokens', { amount: '10.00', currency: 'CNY', merchantId: 'marketplace', reference: books.task.id });
+      afterEnd: async (b) => {
+        const token = await issuerCall(h, '/v1/tokens', { amount: '10.00', currency: 'CNY', merchantId: 'marketplace', reference: b.task.id });
         await issuerCall(h, `/v1/tokens/${token.id}/close`, {});
       },
       expected: () => [['several_tokens', '2 tokens reference this task']],
@@ -335,28 +328,27 @@ describe('reconcile: one corrupted fact, one difference (issuer books by the moc
     {
       kind: 'refund_amount',
       fact: 'a refund the issuer made that we never booked',
-      theme: 'robotics',
-      afterEnd: async (books) => issuerCall(h, `/v1/charges/${books.payments[0]!.charge_id}/refunds`, { amount: '1.00' }),
-      expected: (books) => {
-        const p = books.payments[0]!;
+      afterEnd: async (b) => issuerCall(h, `/v1/charges/${b.payments[0]!.charge_id}/refunds`, { amount: '1.00' }),
+      expected: (b) => {
+        const p = b.payments[0]!;
         return [
           ['refund_amount', `payment ${p.id} refunded ${fmt(p.refunded_amount)}, issuer ${fmt(p.refunded_amount + 100)}`],
-          ['net_mismatch', `ours ${fmt(spentOf(books.task))} ≠ issuer ${fmt(spentOf(books.task) - 100)}`],
+          ['net_mismatch', `ours ${fmt(spentOf(b.task))} ≠ issuer ${fmt(spentOf(b.task) - 100)}`],
         ];
       },
     },
   ];
 
   it.each(issuerCases)('$kind: $fact', async (c) => {
-    const { taskId, companyIds } = await authorizedTask(h, c.theme);
+    const { taskId, companyIds } = await authorizedTask(h, 'battery');
     for (const companyId of companyIds) await buy(h, taskId, companyId);
     const made = await c.whileRunning?.(taskId, (await h.repos.tasks.get(taskId))!.token_id!);
     await finish(h, taskId);
-    const books = await booksOf(h, taskId);
+    const b = await booksOf(h, taskId);
     if (c.whileRunning === undefined) await expectAgreement(h, taskId);
-    const after = c.afterEnd ? await c.afterEnd(books) : made;
+    const after = c.afterEnd ? await c.afterEnd(b) : made;
     const found = await reconcile(h.repos, h.deps.providers.issuer, taskId);
-    expect(byKind(found.differences)).toEqual(byKind(c.expected(books, after).map(([kind, detail]) => ({ taskId, kind, detail }))));
+    expect(byKind(found.differences)).toEqual(byKind(c.expected(b, after).map(([kind, detail]) => ({ taskId, kind, detail }))));
   });
 });
 
@@ -369,13 +361,13 @@ describe('reconcile: the full audit, every task and every token at the issuer', 
 
   it('compares ended tasks, lists running ones, and reports money the issuer holds under references we do not know', async () => {
     // A task that completed cleanly, one whose charge the issuer later refunded behind our back, one still running.
-    const clean = await authorizedTask(h, 'fintech');
+    const clean = await authorizedTask(h, 'battery');
     for (const companyId of clean.companyIds) await buy(h, clean.taskId, companyId);
     await finish(h, clean.taskId);
-    const tampered = await authorizedTask(h, 'e-commerce');
+    const tampered = await authorizedTask(h, 'battery');
     for (const companyId of tampered.companyIds) await buy(h, tampered.taskId, companyId);
     await finish(h, tampered.taskId);
-    const running = await authorizedTask(h, 'biotech');
+    const running = await authorizedTask(h, 'battery');
     await buy(h, running.taskId, running.companyIds[0]!);
 
     const tamperedPayment = (await h.repos.payments.forTask(tampered.taskId))[0]!;
