@@ -1,11 +1,15 @@
 import { defineConfig } from 'vitest/config';
 
-const shared = {
+/** Settings every run shares (the suite, the fault files, the mutation run in vitest.mutation.config.ts). */
+export const shared = {
   globalSetup: ['test/support/global-setup.ts'],
   pool: 'forks' as const,
   testTimeout: 30_000,
   hookTimeout: 60_000,
 };
+
+/** Never test files in there: local data, and the mutation run's sandbox copies and reports. */
+export const notTests = ['node_modules/**', '.data/**', '.stryker-tmp/**', 'reports/**'];
 
 /**
  * Two groups: the ordinary suite, two files at a time (two cores); then the fault-injection files
@@ -19,7 +23,7 @@ export default defineConfig({
           ...shared,
           name: 'suite',
           include: ['**/*.test.ts'],
-          exclude: ['node_modules/**', '.data/**', 'test/faults/**'],
+          exclude: [...notTests, 'test/faults/**'],
           maxWorkers: 2,
           sequence: { groupOrder: 0 },
         },
@@ -29,6 +33,7 @@ export default defineConfig({
           ...shared,
           name: 'faults',
           include: ['test/faults/**/*.test.ts'],
+          exclude: notTests,
           maxWorkers: 1,
           testTimeout: 120_000,
           sequence: { groupOrder: 1 },

@@ -102,6 +102,42 @@ describe('parseMoney / formatMoney: integer fen inside, two-decimal strings on t
     expect(() => parseMoney(input as never)).toThrow(MoneyFormatError);
   });
 
+  it.each([
+    [' 12.50 ', 1250],
+    ['\t7\n', 700],
+  ])('accepts %j (blanks around a string are ignored) as %d fen', (input, fen) => {
+    expect(parseMoney(input)).toBe(fen);
+  });
+
+  /** The rule a rejected value broke, as the API shows it to the client (errors[].message). */
+  function reasonFor(input: unknown): string {
+    try {
+      parseMoney(input as never);
+    } catch (err) {
+      expect(err).toBeInstanceOf(MoneyFormatError);
+      return (err as Error).message;
+    }
+    throw new Error(`${JSON.stringify(input)} was accepted`);
+  }
+
+  it.each([
+    [NaN, 'must be a finite amount'],
+    [Infinity, 'must be a finite amount'],
+    [-Infinity, 'must be a finite amount'],
+    [null, 'must be a decimal string or a number'],
+    [{ amount: '1.00' }, 'must be a decimal string or a number'],
+    [true, 'must be a decimal string or a number'],
+    ['-1', 'must not be negative'],
+    [' -0.01', 'must not be negative'],
+    [-12.5, 'must not be negative'],
+    ['1.234', 'must be a decimal amount with at most two decimals, e.g. "50.00"'],
+    ['1-', 'must be a decimal amount with at most two decimals, e.g. "50.00"'],
+    ['abc', 'must be a decimal amount with at most two decimals, e.g. "50.00"'],
+    [1e21, 'must be a decimal amount with at most two decimals, e.g. "50.00"'],
+  ])('rejects %j and names the rule it broke: %s', (input, reason) => {
+    expect(reasonFor(input)).toBe(reason);
+  });
+
   it('rejects any amount with a third decimal instead of rounding it', () => {
     fc.assert(
       fc.property(fc.integer({ min: 0, max: MAX_BUDGET_FEN }), fc.integer({ min: 1, max: 9 }), (fen, digit) => {
@@ -146,6 +182,10 @@ describe('parseMoney / formatMoney: integer fen inside, two-decimal strings on t
 
   it.each([[1.5], [0.1], [NaN], [Infinity], [Number.MAX_SAFE_INTEGER + 1]])('refuses to format %d, which is not an integer amount of fen', (fen) => {
     expect(() => formatMoney(fen)).toThrow(MoneyFormatError);
+  });
+
+  it('says which value it could not format', () => {
+    expect(() => formatMoney(12.5)).toThrow(new MoneyFormatError('not an integer amount of fen: 12.5'));
   });
 });
 

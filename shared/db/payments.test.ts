@@ -1,0 +1,203 @@
+import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openHarness, runningTask, type Harness } from '../../test/support/harness.ts';
+import { paymentKey, type Task } from './index.ts';
+
+/**
+ * `PaymentRepository.reserve` refuses what the task cannot give, by its own conditional UPDATE: the
+ * CHECK constraint on the tasks table (`tasks_within_budget`) is only a backstop, so the refusals are
+ * proven here with that constraint dropped from this file's private schema. (The concurrency
+ * properties of the whole ledger are in payments.property.test.ts.)
+ */
+
+const TENANT = 'acme';
+const CHECK = 'tasks_within_budget';
+let h: Harness;
+
+beforeAll(async () => {
+  h = await openHarness();
+});
+afterAll(async () => h?.close());
+
+const newTask = (budgetLimit: number) => runningTask(h, { id: randomUUID(), tenant: TENANT, theme: 'battery', budgetLimit });
+
+function input(taskId: string, companyId: string, amount: number) {
+  const resource = `/company/detail?id=${companyId}`;
+  return { taskId, companyId, tenant: TENANT, resource, amount, key: paymentKey(taskId, resource) };
+}
+
+const buckets = async (taskId: string) => {
+  const t = (await h.repos.tasks.get(taskId))!;
+  return { reserved: t.reserved, captured: t.captured, refunded: t.refunded, released: t.released };
+};
+
+/** A payment reserved and captured (the pay call succeeded) on the task: returns its id. */
+async function captured(taskId: string, companyId: string, amount: number): Promise<number> {
+  const r = await h.repos.payments.reserve(input(taskId, companyId, amount));
+  if (r.kind !== 'reserved') throw new Error(`expected a reservation, got ${r.kind}`);
+  expect(await h.repos.payments.capture(r.payment.id, `ch-${companyId}`)).toBeDefined();
+  return r.payment.id;
+}
+
+/** Asks for a reservation that must be refused, and checks it left nothing behind. */
+async function expectRefused(taskId: string, companyId: string, amount: number, answer: object): Promise<void> {
+  const before = { buckets: await buckets(taskId), payments: await h.repos.payments.forTask(taskId), ledger: await h.repos.payments.ledger(taskId) };
+  const req = input(taskId, companyId, amount);
+  expect(await h.repos.payments.reserve(req)).toEqual(answer);
+  expect(await h.repos.payments.byKey(req.key)).toBeUndefined();
+  expect(await h.repos.payments.forTask(taskId)).toEqual(before.payments);
+  expect(await h.repos.payments.ledger(taskId)).toEqual(before.ledger);
+  expect(await buckets(taskId)).toEqual(before.buckets);
+}
+
+describe('the CHECK constraint is the backstop', () => {
+  it(`a direct write that takes more than the budget is refused by the database (${CHECK})`, async () => {
+    const taskId = await newTask(1000);
+    await expect(h.database.db.updateTable('tasks').set({ reserved: 1001 }).where('id', '=', taskId).execute()).rejects.toThrow(CHECK);
+    expect(await buckets(taskId)).toEqual({ reserved: 0, captured: 0, refunded: 0, released: 0 });
+  });
+});
+
+describe(`reserve refuses an over-budget reservation by its own condition (${CHECK} dropped)`, () => {
+  beforeAll(async () => {
+    await sql`alter table tasks drop constraint ${sql.id(CHECK)}`.execute(h.database.db);
+  });
+  // Adding it back checks every row again: none of the reservations above broke the rule.
+  afterAll(async () => {
+    await sql`alter table tasks add constraint ${sql.id(CHECK)} check (captured - refunded + reserved <= budget_limit)`.execute(h.database.db);
+  });
+
+  it('the backstop really is gone: a direct write over the budget now goes through', async () => {
+    const taskId = await newTask(1000);
+    await h.database.db.updateTable('tasks').set({ reserved: 1001 }).where('id', '=', taskId).execute();
+    expect((await buckets(taskId)).reserved).toBe(1001);
+    await h.database.db.updateTable('tasks').set({ reserved: 0 }).where('id', '=', taskId).execute();
+  });
+
+  it('refuses one fen more than remains, names the exact remaining, and writes nothing; exactly what remains fits', async () => {
+    const taskId = await newTask(5000);
+    const first = await h.repos.payments.reserve(input(taskId, 'a', 3000));
+    expect(first.kind).toBe('reserved');
+
+    await expectRefused(taskId, 'b', 2001, { kind: 'over_budget', remaining: 2000 });
+    // Far over the budget, and more than the whole budget: the same answer.
+    await expectRefused(taskId, 'b', 9000, { kind: 'over_budget', remaining: 2000 });
+
+    const rest = await h.repos.payments.reserve(input(taskId, 'b', 2000));
+    expect(rest.kind).toBe('reserved');
+    expect(await buckets(taskId)).toEqual({ reserved: 5000, captured: 0, refunded: 0, released: 0 });
+    await expectRefused(taskId, 'c', 1, { kind: 'over_budget', remaining: 0 });
+  });
+
+  it('a fresh task refuses more than its whole budget', async () => {
+    const taskId = await newTask(700);
+    await expectRefused(taskId, 'a', 701, { kind: 'over_budget', remaining: 700 });
+    expect((await h.repos.payments.reserve(input(taskId, 'a', 700))).kind).toBe('reserved');
+  });
+
+  it('spent counts as captured − refunded: a refund frees budget, a capture keeps it taken', async () => {
+    const taskId = await newTask(5000);
+    const paid = await captured(taskId, 'a', 3000);
+    await expectRefused(taskId, 'b', 2001, { kind: 'over_budget', remaining: 2000 });
+
+    expect(await h.repos.payments.refund(paid, 'rf-1', 1200)).toBeDefined();
+    expect(await buckets(taskId)).toEqual({ reserved: 0, captured: 3000, refunded: 1200, released: 0 });
+    await expectRefused(taskId, 'b', 3201, { kind: 'over_budget', remaining: 3200 });
+    expect((await h.repos.payments.reserve(input(taskId, 'b', 3200))).kind).toBe('reserved');
+    await expectRefused(taskId, 'c', 1, { kind: 'over_budget', remaining: 0 });
+  });
+
+  it('a released reservation gives its money back, and a refused key can be reserved once it fits (the refusal left no row)', async () => {
+    const taskId = await newTask(2000);
+    const a = await h.repos.payments.reserve(input(taskId, 'a', 1500));
+    if (a.kind !== 'reserved') throw new Error(`expected a reservation, got ${a.kind}`);
+    await expectRefused(taskId, 'b', 1000, { kind: 'over_budget', remaining: 500 });
+
+    expect(await h.repos.payments.release(a.payment.id, 'pay call declined')).toBeDefined();
+    const b = await h.repos.payments.reserve(input(taskId, 'b', 1000));
+    expect(b.kind).toBe('reserved');
+    if (b.kind === 'reserved') expect(b.ledgerEntryIds).toHaveLength(1);
+    expect(await buckets(taskId)).toEqual({ reserved: 1000, captured: 0, refunded: 0, released: 1500 });
+    expect((await h.repos.payments.ledger(taskId)).map((l) => [l.kind, l.amount])).toEqual([
+      ['reserve', 1500],
+      ['release', 1500],
+      ['reserve', 1000],
+    ]);
+  });
+
+  it('reservations racing on one task still never take more than the budget', async () => {
+    const taskId = await newTask(5000);
+    const results = await Promise.all(Array.from({ length: 12 }, (_, i) => h.repos.payments.reserve(input(taskId, `c${i}`, 1000))));
+    expect(results.filter((r) => r.kind === 'reserved')).toHaveLength(5);
+    for (const r of results) if (r.kind !== 'reserved') expect(r).toEqual({ kind: 'over_budget', remaining: 0 });
+    expect(await buckets(taskId)).toEqual({ reserved: 5000, captured: 0, refunded: 0, released: 0 });
+    expect(await h.repos.payments.forTask(taskId)).toHaveLength(5);
+    expect(await h.repos.payments.ledger(taskId)).toHaveLength(5);
+  });
+});
+
+describe('reserve refuses a task that is not running: task_closed, even when the amount would not fit either', () => {
+  const closings: [string, (taskId: string) => Promise<unknown>][] = [
+    ['cancelled', (id) => h.repos.tasks.end(id, 'cancelled', { code: 'cancelled', message: 'cancelled by the client' })],
+    ['cancel requested (still running)', (id) => h.repos.tasks.requestCancel(id, TENANT)],
+    ['completed', (id) => h.repos.tasks.end(id, 'completed')],
+    ['failed', (id) => h.repos.tasks.end(id, 'failed', { code: 'provider_unavailable', message: 'gave up' })],
+  ];
+
+  it.each(closings)('%s', async (_name, close) => {
+    const taskId = await newTask(5000);
+    const paid = await captured(taskId, 'a', 1000);
+    expect(await close(taskId)).toBe(true);
+    const before: Partial<Task> = await buckets(taskId);
+    expect(before).toEqual({ reserved: 0, captured: 1000, refunded: 0, released: 0 });
+
+    await expectRefused(taskId, 'b', 100, { kind: 'task_closed' });
+    await expectRefused(taskId, 'c', 9000, { kind: 'task_closed' });
+    // A retry of the payment made before the task closed still finds it, and takes no budget.
+    const again = await h.repos.payments.reserve(input(taskId, 'a', 1000));
+    expect(again.kind).toBe('existing');
+    if (again.kind === 'existing') expect(again.payment).toMatchObject({ id: paid, state: 'captured' });
+    expect(await buckets(taskId)).toEqual(before);
+  });
+
+  it('a task still queued (no stage entered yet)', async () => {
+    const taskId = randomUUID();
+    const created = await h.repos.tasks.create({
+      id: taskId, tenant: TENANT, idempotency_key: null, request_hash: null, theme: 'battery', voice_id: 'demo-voice', currency: 'CNY',
+      max_companies: 5, status: 'queued', stage: null, budget_limit: 5000, token_id: null, error_code: null, error_message: null, ended_at: null,
+    });
+    expect(created.kind).toBe('created');
+    await expectRefused(taskId, 'a', 100, { kind: 'task_closed' });
+  });
+});
+
+describe('unappliedLedger: the ledger rows the dashboard has not counted', () => {
+  it('lists uncounted rows older than the given age, oldest first, up to the limit', async () => {
+    const taskId = await newTask(5000);
+    const a = await captured(taskId, 'a', 1000);
+    await captured(taskId, 'b', 500);
+    const rows = await h.repos.payments.ledger(taskId);
+    expect(rows.map((l) => l.kind)).toEqual(['reserve', 'capture', 'reserve', 'capture']);
+    const ids = rows.map((l) => l.id);
+    const mine = async (olderThanMs: number, limit?: number) => (await h.repos.payments.unappliedLedger(olderThanMs, limit)).filter((id) => ids.includes(id));
+
+    // Just written: too young to be given up on (its dashboard job may still be on its way).
+    expect(await mine(60_000)).toEqual([]);
+    // Age them: two minutes old now.
+    await sql`update ledger_entries set created_at = now() - interval '2 minutes' where task_id = ${taskId}`.execute(h.database.db);
+    expect(await mine(60_000)).toEqual(ids);
+    expect(await mine(180_000)).toEqual([]);
+
+    // Counted rows drop out.
+    expect(await h.repos.dashboard.apply(ids[0]!)).toBe(true);
+    expect(await mine(60_000)).toEqual(ids.slice(1));
+    expect(await h.repos.payments.refund(a, 'rf-1', 300)).toBeDefined();
+    expect(await mine(60_000)).toEqual(ids.slice(1));
+
+    // Oldest first, and no more than the limit (the rows of other tests are older, so a small limit may not reach these).
+    const all = await h.repos.payments.unappliedLedger(60_000);
+    expect(all).toEqual([...all].sort((x, y) => x - y));
+    expect(await h.repos.payments.unappliedLedger(60_000, 2)).toEqual(all.slice(0, 2));
+  });
+});
