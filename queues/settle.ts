@@ -1,5 +1,5 @@
 import { PermanentError } from '../shared/errors.ts';
-import type { Payment } from '../shared/db/index.ts';
+import { isPaymentKeyOf, type Payment } from '../shared/db/index.ts';
 import { formatMoney } from '../shared/money.ts';
 import type { IssuerCharge } from '../shared/providers/index.ts';
 import type { StageDeps } from './deps.ts';
@@ -75,6 +75,18 @@ export async function closeTaskMoney(deps: StageDeps, taskId: string, signal?: A
     }
   }
   await deps.repos.companies.skipUnsettled(taskId, { code: 'task_ended', message: 'the task ended before this company was bought' });
+  if (tokenId) await noteForeignCharges(deps, taskId, tokenId, signal);
+}
+
+/**
+ * Charges on the task's token under a key that is not ours were made by someone holding the token, not
+ * by us: the token is closed now, so the issuer's list is final; operators see them on the dashboard.
+ */
+async function noteForeignCharges(deps: StageDeps, taskId: string, tokenId: string, signal?: AbortSignal): Promise<void> {
+  const token = await deps.providers.issuer.getToken(tokenId, signal);
+  const foreign = token.charges.filter((c) => !isPaymentKeyOf(taskId, c.idempotencyKey)).map((c) => ({ chargeId: c.id, amount: c.amount }));
+  if (foreign.length) deps.log.warn({ taskId, charges: foreign.length }, 'charges on the task token that we did not make');
+  await deps.repos.tasks.noteForeignCharges(taskId, foreign);
 }
 
 /** Ends a task as failed with a reason, after closing its money. */

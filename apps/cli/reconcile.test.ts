@@ -185,7 +185,7 @@ describe.skipIf(!inject('databaseUrl'))('npm run reconcile', () => {
     );
     const run = await cli([taskB]);
     expect(run.code).toBe(1);
-    expect(run.stdout).toContain(`DIFF ${taskB} unbooked_charge: issuer charge ${charge.id} (3.00) has no payment of ours`);
+    expect(run.stdout).toContain(`DIFF ${taskB} foreign_charge: issuer charge ${charge.id} (3.00) on this task's token was not made by us`);
     expect(run.stdout).toContain(`DIFF ${taskB} net_mismatch: ours ${formatMoney(spentB)} ≠ issuer ${formatMoney(spentB + 300)}`);
     expect(run.stdout).toContain(`DIFF ${taskB} several_tokens:`);
 
@@ -196,7 +196,7 @@ describe.skipIf(!inject('databaseUrl'))('npm run reconcile', () => {
     const all = await cli(['--json']);
     expect(all.code).toBe(1);
     const kinds = JSON.parse(all.stdout).differences.map((d: any) => `${d.taskId} ${d.kind}`);
-    expect(kinds).toContain(`${taskB} unbooked_charge`);
+    expect(kinds).toContain(`${taskB} foreign_charge`);
     expect(kinds).toContain(`${stranger} unknown_reference`);
     expect(kinds.filter((k: string) => k.startsWith(taskA))).toEqual([]);
 

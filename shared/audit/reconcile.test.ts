@@ -83,7 +83,7 @@ interface Books {
 
 async function booksOf(h: Harness, taskId: string): Promise<Books> {
   const task = (await h.repos.tasks.get(taskId))!;
-  return { task, payments: await h.repos.payments.forTask(taskId), ledger: await h.repos.payments.ledger(taskId), tokenId: task.token_id! };
+  return { task, payments: await h.repos.payments.forTask(taskId), ledger: await h.repos.payments.ledger(taskId), tokenId: h.repos.tasks.tokenOf(task)! };
 }
 
 const spentOf = (t: Task) => t.captured - t.refunded;
@@ -127,7 +127,7 @@ const fixtures = {
     const { taskId, companyIds } = await authorizedTask(h, 'battery');
     await buy(h, taskId, companyIds[0]!);
     await reserveOnly(h, taskId, companyIds[1]!);
-    await h.deps.providers.issuer.close((await h.repos.tasks.get(taskId))!.token_id!);
+    await h.deps.providers.issuer.close(h.repos.tasks.tokenOf((await h.repos.tasks.get(taskId))!)!);
     return booksOf(h, taskId);
   },
   /** Running: every record bought, the token still active (the report stage has not run yet). */
@@ -294,7 +294,8 @@ describe('reconcile: one corrupted fact, one difference (issuer books by the moc
       fact: 'a task marked completed before its token was closed',
       fixture: 'bought',
       corrupt: (db, b) => db.updateTable('tasks').set({ status: 'completed', stage: null, ended_at: sql<Date>`now()` }).where('id', '=', b.task.id).execute(),
-      expected: (b) => [['token_open', `token ${b.tokenId} is still active after the task completed`]],
+      // The token is named by its hint: its id is a credential, even in an operator's report.
+      expected: (b) => [['token_open', `token tok_…${b.tokenId.slice(-2)} is still active after the task completed`]],
     },
   ];
 
@@ -320,10 +321,20 @@ describe('reconcile: one corrupted fact, one difference (issuer books by the moc
 
   const issuerCases: IssuerCase[] = [
     {
-      kind: 'unbooked_charge',
-      fact: 'a charge on the task’s token made (and refunded) outside our books',
+      kind: 'foreign_charge',
+      fact: 'a charge on the task’s token made (and refunded) by someone else, under a key that is not ours',
       whileRunning: async (_taskId, tokenId) => {
         const charge = await issuerCall(h, `/v1/tokens/${tokenId}/charges`, { amount: '3.00', merchantId: 'marketplace', description: '/company/detail?id=rogue' }, { 'idempotency-key': `rogue-${randomUUID()}` });
+        await issuerCall(h, `/v1/charges/${charge.id}/refunds`, {});
+        return charge;
+      },
+      expected: (_b, charge) => [['foreign_charge', `issuer charge ${(charge as { id: string }).id} (3.00) on this task's token was not made by us`]],
+    },
+    {
+      kind: 'unbooked_charge',
+      fact: 'a charge under one of our keys that our books never recorded (and refunded)',
+      whileRunning: async (taskId, tokenId) => {
+        const charge = await issuerCall(h, `/v1/tokens/${tokenId}/charges`, { amount: '3.00', merchantId: 'marketplace', description: '/company/detail?id=lost' }, { 'idempotency-key': `arp-${taskId}-_company_detail_id=lost` });
         await issuerCall(h, `/v1/charges/${charge.id}/refunds`, {});
         return charge;
       },
@@ -355,7 +366,7 @@ describe('reconcile: one corrupted fact, one difference (issuer books by the moc
   it.each(issuerCases)('$kind: $fact', async (c) => {
     const { taskId, companyIds } = await authorizedTask(h, 'battery');
     for (const companyId of companyIds) await buy(h, taskId, companyId);
-    const made = await c.whileRunning?.(taskId, (await h.repos.tasks.get(taskId))!.token_id!);
+    const made = await c.whileRunning?.(taskId, h.repos.tasks.tokenOf((await h.repos.tasks.get(taskId))!)!);
     await finish(h, taskId);
     const b = await booksOf(h, taskId);
     if (c.whileRunning === undefined) await expectAgreement(h, taskId);

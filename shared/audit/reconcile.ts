@@ -1,5 +1,6 @@
-import type { Repositories, Task } from '../db/index.ts';
+import { isPaymentKeyOf, type Repositories, type Task } from '../db/index.ts';
 import { formatMoney } from '../money.ts';
+import { tokenHint } from '../redact.ts';
 import type { IssuerClient, IssuerToken } from '../providers/issuer.ts';
 
 /** One disagreement between our books and the issuer's, or inside our own. */
@@ -55,7 +56,9 @@ export async function reconcileTask(repos: Repositories, task: Task, tokens: Iss
   for (const charge of charges) {
     const p = charge.idempotencyKey ? byKey.get(charge.idempotencyKey) : undefined;
     if (!p) {
-      diff('unbooked_charge', `issuer charge ${charge.id} (${formatMoney(charge.amount)}) has no payment of ours`);
+      // Under one of our keys: our books lost it. Under any other: someone else spent with the token.
+      if (isPaymentKeyOf(task.id, charge.idempotencyKey)) diff('unbooked_charge', `issuer charge ${charge.id} (${formatMoney(charge.amount)}) has no payment of ours`);
+      else diff('foreign_charge', `issuer charge ${charge.id} (${formatMoney(charge.amount)}) on this task's token was not made by us`);
       continue;
     }
     if (p.charge_id !== charge.id) diff('charge_id', `payment ${p.id} records charge ${p.charge_id ?? 'none'}, issuer has ${charge.id}`);
@@ -69,7 +72,7 @@ export async function reconcileTask(repos: Repositories, task: Task, tokens: Iss
   if (tokens.length > 1) diff('several_tokens', `${tokens.length} tokens reference this task`);
   const ended = ['completed', 'failed', 'cancelled'].includes(task.status);
   if (ended && task.reserved !== 0) diff('held_after_end', `${formatMoney(task.reserved)} still reserved after the task ${task.status}`);
-  if (ended) for (const t of tokens) if (t.status === 'active') diff('token_open', `token ${t.id} is still active after the task ${task.status}`);
+  if (ended) for (const t of tokens) if (t.status === 'active') diff('token_open', `token ${tokenHint(t.id)} is still active after the task ${task.status}`);
   return { balance: { taskId: task.id, status: task.status, ours, issuer: issuerNet }, differences };
 }
 

@@ -114,6 +114,7 @@ export class DashboardRepository {
         't.released',
         't.created_at',
         't.ended_at',
+        't.foreign_charged',
         sql<boolean>`u.task_id is not null`.as('counted'),
         sql<number>`coalesce(u.reserved, 0)`.as('usage_reserved'),
         sql<number>`coalesce(u.captured, 0)`.as('usage_captured'),
@@ -170,6 +171,8 @@ export interface TaskUsage {
   released: number;
   created_at: Date;
   ended_at: Date | null;
+  /** Charged to the task's token by someone else (not under our keys), found when its money closed. */
+  foreign_charged: number;
   /** Whether a budget_usage row exists for the task. */
   counted: boolean;
   usage_reserved: number;

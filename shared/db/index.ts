@@ -9,7 +9,7 @@ import { TaskRepository } from './tasks.ts';
 export * from './connect.ts';
 export { dropSchema, isMigrated, migrate } from './migrate.ts';
 export * from './schema.ts';
-export { paymentKey } from './payments.ts';
+export { isPaymentKeyOf, paymentKey } from './payments.ts';
 
 /** Every repository over one database handle. */
 export interface Repositories {

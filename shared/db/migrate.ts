@@ -3,12 +3,14 @@ import type { Db } from './connect.ts';
 import * as initial from './migrations/2026_11_24_001_initial.ts';
 import * as taskSequence from './migrations/2026_11_24_002_task_sequence.ts';
 import * as tokenHint from './migrations/2026_11_29_001_token_hint.ts';
+import * as foreignCharges from './migrations/2026_11_29_002_foreign_charges.ts';
 
 /** Every migration, by its frozen date-stamped name. New ones are appended here. */
 const MIGRATIONS: Record<string, Migration> = {
   '2026_11_24_001_initial': initial,
   '2026_11_24_002_task_sequence': taskSequence,
   '2026_11_29_001_token_hint': tokenHint,
+  '2026_11_29_002_foreign_charges': foreignCharges,
 };
 
 /** The names of every migration, in order. */

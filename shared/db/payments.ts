@@ -9,6 +9,11 @@ export function paymentKey(taskId: string, resource: string): string {
   return `arp-${taskId}-${resource.replace(/[^A-Za-z0-9=._-]/g, '_')}`;
 }
 
+/** Whether an idempotency key is one of ours for this task (a charge under any other was not made by us). */
+export function isPaymentKeyOf(taskId: string, key: string | null | undefined): boolean {
+  return typeof key === 'string' && key.startsWith(`arp-${taskId}-`);
+}
+
 export type ReserveResult =
   | { kind: 'reserved'; payment: Payment; ledgerEntryIds: number[] }
   | { kind: 'existing'; payment: Payment }

@@ -39,6 +39,8 @@ export interface TasksTable {
   token_id: string | null;
   /** Enough of the token id for finance to recognise it (`tok_…9e`); safe to show. */
   token_hint: Generated<string | null>;
+  /** Money someone else charged to the task's token (charges under keys that are not ours), in fen. */
+  foreign_charged: Generated<Fen>;
   cancel_requested: Generated<boolean>;
   error_code: string | null;
   error_message: string | null;

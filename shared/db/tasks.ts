@@ -1,5 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { Keyring } from '../crypto/keyring.ts';
+import { formatMoney } from '../money.ts';
 import { tokenHint } from '../redact.ts';
 import type { Database, NewTask, Stage, Task, TaskStatus } from './schema.ts';
 
@@ -85,6 +86,23 @@ export class TaskRepository {
   /** The task's payment token id, opened — for the workers that pay and settle with it, nothing else. */
   tokenOf(task: Pick<Task, 'id' | 'token_id'>): string | null {
     return task.token_id === null ? null : this.keyring.open(task.token_id, tokenContext(task.id));
+  }
+
+  /**
+   * Records what was charged to the task's token by someone else (found when its money is closed): the
+   * total on the task row, the charges in an event. Setting (not adding) keeps a re-run from counting twice.
+   */
+  async noteForeignCharges(id: string, charges: Array<{ chargeId: string; amount: number }>): Promise<void> {
+    const total = charges.reduce((s, c) => s + c.amount, 0);
+    const updated = await this.db
+      .updateTable('tasks')
+      .set({ foreign_charged: total, updated_at: sql<Date>`now()` })
+      .where('id', '=', id)
+      .where('foreign_charged', '!=', total)
+      .executeTakeFirst();
+    if (Number(updated.numUpdatedRows) > 0) {
+      await this.addEvent(id, 'foreign_charge', { total: formatMoney(total), charges: charges.map((c) => ({ chargeId: c.chargeId, amount: formatMoney(c.amount) })) });
+    }
   }
 
   /** Asks an unfinished task to stop. Returns false when it has already ended. */

@@ -317,7 +317,7 @@ describe('budget dashboard at /admin/dashboard', () => {
         id: 't', tenant: 'acme', theme: 'x', status: 'completed', stage: null, currency: 'CNY', created_at: new Date(), ended_at: null,
         budget_limit: 5000, reserved: 0, captured: 1200, refunded: 200, released: 300,
         counted: true, usage_reserved: 1500, usage_captured: 1200, usage_released: 300, usage_refunded: 200, usage_events: 5,
-        ledger_entries: 5, pending_events: 0,
+        ledger_entries: 5, pending_events: 0, foreign_charged: 0,
       };
 
       it('in sync when every event is counted and the figures match the books', () => {

@@ -110,6 +110,8 @@ const taskRowView = (t: TaskUsage) => ({
     currency: CURRENCY,
   },
   dashboard: taskHealth(t),
+  /** Money someone else charged to this task's token: a leaked credential, for operators to act on. */
+  ...(t.foreign_charged > 0 ? { foreignCharged: formatMoney(t.foreign_charged) } : {}),
 });
 
 type DashboardData = Awaited<ReturnType<typeof load>>;
@@ -134,6 +136,7 @@ async function load(deps: GatewayDeps, q: z.infer<typeof dashboardQuery>) {
       lagging: count('lagging'),
       differs: count('differs'),
       pendingEvents: rows.reduce((s, r) => s + r.dashboard.pendingEvents, 0),
+      foreignCharges: rows.filter((r) => r.foreignCharged).length,
     },
     daily: days.map(dayView),
     tasks: rows,
@@ -175,6 +178,8 @@ tr.lagging td { background: var(--warn-bg); }
 tr.lagging .flag { color: var(--warn); font-weight: 600; }
 tr.differs td { background: var(--bad-bg); }
 tr.differs .flag { color: var(--bad); font-weight: 600; }
+tr.foreign td { background: var(--bad-bg); }
+.foreign-charge { color: var(--bad); font-weight: 600; }
 .empty { padding: .75rem; color: var(--muted); }
 `;
 
@@ -207,10 +212,10 @@ function tasksTable(d: DashboardData) {
 </thead>
 <tbody>${d.tasks.map(
     (t) => html`
-<tr id="task-${t.id}" class="${t.dashboard.status}" data-status="${t.dashboard.status}"><td><code>${t.id}</code></td><td>${t.createdAt.slice(0, 19).replace('T', ' ')}</td><td><a href="${DASHBOARD_PATH}${queryString(t.tenant, d.limit)}">${t.tenant}</a></td><td class="theme" title="${t.theme}">${t.theme}</td><td>${t.status}${t.stage ? html` (${t.stage})` : ''}</td><td class="num">${t.budget.limit}</td>
+<tr id="task-${t.id}" class="${t.dashboard.status}${t.foreignCharged ? ' foreign' : ''}" data-status="${t.dashboard.status}"><td><code>${t.id}</code></td><td>${t.createdAt.slice(0, 19).replace('T', ' ')}</td><td><a href="${DASHBOARD_PATH}${queryString(t.tenant, d.limit)}">${t.tenant}</a></td><td class="theme" title="${t.theme}">${t.theme}</td><td>${t.status}${t.stage ? html` (${t.stage})` : ''}</td><td class="num">${t.budget.limit}</td>
 <td class="num first">${t.budget.reserved}</td><td class="num">${t.budget.spent}</td><td class="num">${t.budget.refunded}</td><td class="num">${t.budget.released}</td><td class="num">${t.budget.remaining}</td>
 <td class="num first">${t.usage.reserved}</td><td class="num">${t.usage.captured}</td><td class="num">${t.usage.released}</td><td class="num">${t.usage.refunded}</td><td class="num">${t.usage.spent}</td><td class="num">${t.usage.events}</td>
-<td class="first flag">${flagText(t.dashboard)}</td></tr>`,
+<td class="first flag">${flagText(t.dashboard)}${t.foreignCharged ? html`<br><span class="foreign-charge">charged by someone else: ${t.foreignCharged}</span>` : ''}</td></tr>`,
   )}
 </tbody></table></div>`;
 }
@@ -240,7 +245,7 @@ ${d.tenant !== null ? html`<a href="${DASHBOARD_PATH}${queryString(null, d.limit
 </form>
 
 <h2>Dashboard health</h2>
-<p id="health">Tasks below: ${s.tasks} · in sync: <strong>${s.inSync}</strong> · lagging: <strong>${s.lagging}</strong> (events not counted yet: ${s.pendingEvents}) · differing from the books: <strong>${s.differs}</strong></p>
+<p id="health">Tasks below: ${s.tasks} · in sync: <strong>${s.inSync}</strong> · lagging: <strong>${s.lagging}</strong> (events not counted yet: ${s.pendingEvents}) · differing from the books: <strong>${s.differs}</strong> · charged by someone else: <strong>${s.foreignCharges}</strong></p>
 <p class="note">The aggregates are fed by the dashboard queue, so they trail the books by the queue's backlog; "lagging" means ledger rows are still waiting to be counted (see Bull Board). "differs" means all events were counted (or some more than once) and the figures still disagree with the books: that needs a look.</p>
 
 <h2>Daily totals (last ${d.days} days with budget use)</h2>

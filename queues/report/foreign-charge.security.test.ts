@@ -1,0 +1,68 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { reconcile } from '../../shared/audit/reconcile.ts';
+import { ISSUER_KEY, openHarness, type Harness } from '../../test/support/harness.ts';
+import { FIRST_ATTEMPT, readyForDetail } from '../../test/support/stages.ts';
+import { processDetail } from '../detail/processor.ts';
+import { processReport } from './processor.ts';
+
+const ADMIN = { authorization: `Basic ${Buffer.from('admin:test-admin').toString('base64')}` };
+
+/**
+ * Money moved by someone else with a task's token (it leaked, or the marketplace charged on its own) is
+ * not ours: reconcile names it `foreign_charge`, and the operators' dashboard marks the task.
+ */
+describe('a charge on our token that we did not make', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await openHarness();
+  });
+  afterAll(async () => h?.close());
+
+  it('is found when the task closes its money, marked on the dashboard, and reported by reconcile', async () => {
+    const { taskId, companyIds } = await readyForDetail(h, { theme: 'semiconductor', budget: '60.00' });
+    const tokenId = h.repos.tasks.tokenOf((await h.repos.tasks.get(taskId))!)!;
+    // Whoever holds the token can charge it, as the marketplace would.
+    const res = await fetch(`${h.mocks.urls.tokenIssuer}/v1/tokens/${tokenId}/charges`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ISSUER_KEY}`, 'content-type': 'application/json', 'idempotency-key': `thief-${randomUUID()}` },
+      body: JSON.stringify({ amount: '7.50', merchantId: 'marketplace', description: '/company/detail?id=whatever' }),
+    });
+    expect(res.status).toBe(201);
+    const stolen = (await res.json()) as { id: string };
+    for (const companyId of companyIds) await processDetail({ taskId, companyId }, h.deps, FIRST_ATTEMPT);
+    await processReport({ taskId }, h.deps, FIRST_ATTEMPT);
+
+    const task = (await h.repos.tasks.get(taskId))!;
+    expect(task.status).toBe('completed');
+    expect(task.foreign_charged).toBe(750);
+    const events = await h.database.db.selectFrom('task_events').select(['kind', 'data']).where('task_id', '=', taskId).where('kind', '=', 'foreign_charge').execute();
+    expect(events.map((e) => e.data)).toEqual([{ total: '7.50', charges: [{ chargeId: stolen.id, amount: '7.50' }] }]);
+
+    const found = await reconcile(h.repos, h.deps.providers.issuer, taskId);
+    expect(found.differences.filter((d) => d.kind === 'foreign_charge')).toEqual([
+      { taskId, kind: 'foreign_charge', detail: `issuer charge ${stolen.id} (7.50) on this task's token was not made by us` },
+    ]);
+
+    const dashboard = (await (await h.api('/admin/dashboard.json', { headers: ADMIN })).json()) as any;
+    expect(dashboard.summary.foreignCharges).toBe(1);
+    expect(dashboard.tasks.find((t: any) => t.id === taskId).foreignCharged).toBe('7.50');
+    const page = await (await h.api('/admin/dashboard', { headers: ADMIN })).text();
+    expect(page).toMatch(new RegExp(`<tr id="task-${taskId}" class="[a-z_]+ foreign"`));
+    expect(page).toContain('charged by someone else: 7.50');
+
+    // Closing again (a redelivered report) records it once.
+    await processReport({ taskId }, h.deps, FIRST_ATTEMPT);
+    expect(await h.database.db.selectFrom('task_events').select('id').where('task_id', '=', taskId).where('kind', '=', 'foreign_charge').execute()).toHaveLength(1);
+  });
+
+  it('a task whose every charge is ours carries no mark', async () => {
+    const { taskId, companyIds } = await readyForDetail(h, { theme: 'logistics', budget: '60.00' });
+    for (const companyId of companyIds) await processDetail({ taskId, companyId }, h.deps, FIRST_ATTEMPT);
+    await processReport({ taskId }, h.deps, FIRST_ATTEMPT);
+    expect((await h.repos.tasks.get(taskId))!.foreign_charged).toBe(0);
+    const dashboard = (await (await h.api('/admin/dashboard.json', { headers: ADMIN })).json()) as any;
+    expect(dashboard.tasks.find((t: any) => t.id === taskId)).not.toHaveProperty('foreignCharged');
+    expect((await reconcile(h.repos, h.deps.providers.issuer, taskId)).differences).toEqual([]);
+  });
+});
