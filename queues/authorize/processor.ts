@@ -31,7 +31,7 @@ export const processAuthorize: Processor<Payload<'authorize'>> = async ({ taskId
         amount,
         merchantId: MARKETPLACE_MERCHANT,
         reference: taskId,
-        voiceVerification: { voiceId: task.voice_id, verified: true, score: verdict.score },
+        voiceVerification: { voiceId: task.voice_id, subject: task.tenant, verified: true, score: verdict.score },
         // It outlives any reasonable task; the report stage closes it as soon as the task ends.
         expiresInSeconds: deps.tokenTtlSeconds,
       },
