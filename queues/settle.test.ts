@@ -1,0 +1,150 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { paymentKey } from '../shared/db/index.ts';
+import { PermanentError } from '../shared/errors.ts';
+import { formatMoney } from '../shared/money.ts';
+import { openHarness, type Harness } from '../test/support/harness.ts';
+import { FIRST_ATTEMPT, issuerCharges, readyForDetail } from '../test/support/stages.ts';
+import { processDetail } from './detail/processor.ts';
+import { closeTaskMoney, failTask, refundPayment, settleByIssuer, stopIfCancelled } from './settle.ts';
+
+/**
+ * Closing a task's money (queues/settle.ts), state by state: what the issuer's record says decides,
+ * nothing stays held, nothing delivered is refunded, nothing undelivered is kept — and a second run
+ * changes nothing.
+ */
+describe('closing a task’s money', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await openHarness();
+  });
+  afterAll(async () => h?.close());
+
+  /** Reserves a chosen company's price by hand, as a detail job that got no further would have. */
+  async function reserveOnly(taskId: string, companyId: string) {
+    const company = (await h.repos.companies.get(taskId, companyId))!;
+    const resource = h.deps.providers.marketplace.resourceOf(companyId);
+    const key = paymentKey(taskId, resource);
+    const reserved = await h.repos.payments.reserve({ taskId, companyId, tenant: 'acme', resource, amount: company.price, key });
+    if (reserved.kind !== 'reserved') throw new Error(`expected a reservation, got ${reserved.kind}`);
+    return { payment: reserved.payment, company, resource, key };
+  }
+
+  const tokenIdOf = async (taskId: string) => h.repos.tasks.tokenOf((await h.repos.tasks.get(taskId))!)!;
+  const stateOf = async (taskId: string, companyId: string) => (await h.repos.payments.forTask(taskId)).find((p) => p.company_id === companyId)!;
+
+  it('closes the token first, then books a charge that landed unseen as captured and refunds it (never delivered)', async () => {
+    const { taskId, companyIds } = await readyForDetail(h, { theme: 'battery' });
+    const { payment, company, resource, key } = await reserveOnly(taskId, companyIds[0]!);
+    // The pay call went through, then the worker died: our books say reserved, the issuer has the charge.
+    await h.deps.providers.marketplace.pay({ tokenId: await tokenIdOf(taskId), amount: formatMoney(company.price), resource, idempotencyKey: key });
+
+    await closeTaskMoney(h.deps, taskId);
+
+    const token = (await h.deps.providers.issuer.tokensFor(taskId))[0]!;
+    expect(token.status).toBe('closed');
+    expect(token.charges).toHaveLength(1);
+    expect(token.charges[0]).toMatchObject({ amount: company.price, refundedAmount: company.price });
+    const after = await stateOf(taskId, company.company_id);
+    expect(after).toMatchObject({ id: payment.id, state: 'refunded', charge_id: token.charges[0]!.id, refunded_amount: company.price });
+    const task = (await h.repos.tasks.get(taskId))!;
+    expect({ reserved: task.reserved, captured: task.captured, refunded: task.refunded }).toEqual({ reserved: 0, captured: company.price, refunded: company.price });
+    const settled = (await h.repos.companies.get(taskId, company.company_id))!;
+    expect(settled.status).toBe('refunded');
+    expect(settled.error_code).toBe('not_delivered');
+    // Every other chosen company never got an outcome: skipped, with the reason.
+    for (const other of companyIds.slice(1)) {
+      expect(await h.repos.companies.get(taskId, other)).toMatchObject({ status: 'skipped', error_code: 'task_ended' });
+    }
+    expect((await h.repos.payments.ledger(taskId)).map((l) => l.kind)).toEqual(['reserve', 'capture', 'refund']);
+
+    // Again (a redelivered report): nothing more moves.
+    await closeTaskMoney(h.deps, taskId);
+    expect(await h.repos.payments.ledger(taskId)).toHaveLength(3);
+    expect((await issuerCharges(h, taskId))[0]!.refundedAmount).toBe(company.price);
+  });
+
+  it('marks a record stored before the crash as delivered instead of refunding it', async () => {
+    const { taskId, companyIds } = await readyForDetail(h, { theme: 'semiconductor' });
+    const companyId = companyIds[0]!;
+    expect((await processDetail({ taskId, companyId }, h.deps, FIRST_ATTEMPT)).outcome).toBe('bought');
+    // The record was stored, then the worker died before marking the payment delivered.
+    const bought = await stateOf(taskId, companyId);
+    await h.database.db.updateTable('payments').set({ state: 'captured' }).where('id', '=', bought.id).execute();
+
+    await closeTaskMoney(h.deps, taskId);
+
+    expect((await stateOf(taskId, companyId)).state).toBe('delivered');
+    expect((await h.repos.companies.get(taskId, companyId))!.status).toBe('bought');
+    const charge = (await issuerCharges(h, taskId))[0]!;
+    expect(charge.refundedAmount).toBe(0);
+    expect((await h.repos.tasks.get(taskId))!.refunded).toBe(0);
+  });
+
+  it('refunds what is left of a partly refunded charge whose record never arrived', async () => {
+    const { taskId, companyIds } = await readyForDetail(h, { theme: 'logistics' });
+    const { company, resource, key, payment } = await reserveOnly(taskId, companyIds[0]!);
+    const receipt = await h.deps.providers.marketplace.pay({ tokenId: await tokenIdOf(taskId), amount: formatMoney(company.price), resource, idempotencyKey: key });
+    await h.repos.payments.capture(payment.id, receipt.chargeId);
+    await refundPayment(h.deps, (await h.repos.payments.get(payment.id))!, 100);
+
+    await closeTaskMoney(h.deps, taskId);
+
+    const charge = (await issuerCharges(h, taskId))[0]!;
+    expect(charge.refundedAmount).toBe(company.price);
+    expect((await h.repos.payments.ledger(taskId)).filter((l) => l.kind === 'refund').map((l) => l.amount)).toEqual([100, company.price - 100]);
+    expect((await stateOf(taskId, company.company_id)).state).toBe('refunded');
+  });
+
+  it('a task that never got a token (failed before authorize) closes with nothing to ask the issuer', async () => {
+    const res = await h.api('/v1/tasks', { body: { theme: 'solar', budget: '20.00', voiceId: 'demo-voice' } });
+    const { id } = (await res.json()) as { id: string };
+    await h.repos.tasks.enterStage(id, 'search');
+    await failTask(h.deps, id, 'provider_unavailable', 'the marketplace search kept failing');
+    const task = (await h.repos.tasks.get(id))!;
+    expect(task).toMatchObject({ status: 'failed', error_code: 'provider_unavailable', error_message: 'the marketplace search kept failing', reserved: 0, token_id: null });
+    expect(await h.deps.providers.issuer.tokensFor(id)).toEqual([]);
+  });
+
+  it('failTask closes the money before it marks the task failed', async () => {
+    const { taskId, companyIds } = await readyForDetail(h, { theme: 'fintech' });
+    const { company } = await reserveOnly(taskId, companyIds[0]!);
+    await failTask(h.deps, taskId, 'report_failed', 'the report could not be written');
+    const task = (await h.repos.tasks.get(taskId))!;
+    expect(task.status).toBe('failed');
+    expect(task.reserved).toBe(0);
+    expect(task.released).toBe(company.price);
+    expect((await h.deps.providers.issuer.tokensFor(taskId))[0]!.status).toBe('closed');
+  });
+
+  it('settleByIssuer without a token releases: nothing can have been charged', async () => {
+    const { taskId, companyIds } = await readyForDetail(h, { theme: 'robotics' });
+    const { payment, company } = await reserveOnly(taskId, companyIds[0]!);
+    expect(await settleByIssuer(h.deps, null, payment, 'no token')).toBe('released');
+    expect(await stateOf(taskId, company.company_id)).toMatchObject({ state: 'released', last_error: 'no token' });
+    expect((await h.repos.tasks.get(taskId))!.released).toBe(company.price);
+  });
+
+  it('refundPayment refuses a payment with no charge, and does nothing when nothing is left', async () => {
+    const { taskId, companyIds } = await readyForDetail(h, { theme: 'biotech' });
+    const { payment } = await reserveOnly(taskId, companyIds[0]!);
+    await expect(refundPayment(h.deps, payment)).rejects.toBeInstanceOf(PermanentError);
+    const done = { ...payment, charge_id: 'ch_x', refunded_amount: payment.amount };
+    await expect(refundPayment(h.deps, done)).resolves.toBeUndefined();
+    await expect(refundPayment(h.deps, { ...payment, charge_id: 'ch_x' }, 0)).resolves.toBeUndefined();
+    expect(await h.repos.payments.ledger(taskId)).toHaveLength(1);
+  });
+
+  it('stopIfCancelled ends a cancelled task with its money closed, and leaves others as they are', async () => {
+    const { taskId, companyIds } = await readyForDetail(h, { theme: 'e-commerce' });
+    await reserveOnly(taskId, companyIds[0]!);
+    expect(await stopIfCancelled(h.deps, taskId)).toEqual({ stopped: 'running' });
+    expect((await h.repos.tasks.get(taskId))!.status).toBe('running');
+    await h.repos.tasks.requestCancel(taskId, 'acme');
+    expect(await stopIfCancelled(h.deps, taskId)).toEqual({ stopped: 'cancelled' });
+    const task = (await h.repos.tasks.get(taskId))!;
+    expect(task).toMatchObject({ status: 'cancelled', error_code: 'cancelled', reserved: 0 });
+    expect((await h.deps.providers.issuer.tokensFor(taskId))[0]!.status).toBe('closed');
+    expect(await stopIfCancelled(h.deps, taskId)).toEqual({ stopped: 'cancelled' });
+    expect(await stopIfCancelled(h.deps, '00000000-0000-4000-8000-000000000000')).toEqual({ stopped: 'missing' });
+  });
+});
