@@ -122,3 +122,94 @@ describe('detail stage against a lying marketplace', () => {
     expect((await h.repos.payments.ledger(taskId)).map((l) => l.kind)).toEqual(['reserve', 'capture', 'refund']);
   });
 });
+
+/** The other ways a provider's answer can be wrong, and what each costs (nothing, or a full refund). */
+describe('detail stage: records that are free, gone, or not what was bought', () => {
+  let h: Harness;
+  let market: HostileMarketplace;
+  let deps: StageDeps;
+  beforeAll(async () => {
+    h = await openHarness();
+    market = await startHostileMarketplace({ realMarketplaceUrl: h.mocks.urls.marketplace!, issuerUrl: h.mocks.urls.tokenIssuer!, issuerApiKey: ISSUER_KEY });
+    deps = {
+      ...h.deps,
+      providers: createProviders({ marketplaceUrl: market.url, tokenIssuerUrl: h.mocks.urls.tokenIssuer!, voiceIdUrl: h.mocks.urls.voiceid!, issuerApiKey: ISSUER_KEY, timeoutMs: 3_000 }),
+    };
+  });
+  afterEach(() => {
+    market.lies = {};
+    market.payCalls.length = 0;
+  });
+  afterAll(async () => {
+    await market?.close();
+    await h?.close();
+  });
+
+  it('stores a record the marketplace gives for free, paying and reserving nothing', async () => {
+    const { taskId, companyIds } = await readyForDetail(h, { theme: 'battery' });
+    market.lies.free = true;
+    expect(await processDetail({ taskId, companyId: companyIds[0]! }, deps, FIRST_ATTEMPT)).toEqual({ outcome: 'free', companyId: companyIds[0]! });
+    const company = (await h.repos.companies.get(taskId, companyIds[0]!))!;
+    expect(company.status).toBe('bought');
+    expect(company.detail).toMatchObject({ unifiedSocialCreditCode: '91310000MA1FL0000X' });
+    expect(await h.repos.payments.forTask(taskId)).toEqual([]);
+    expect(market.payCalls).toEqual([]);
+  });
+
+  it('marks a company the marketplace no longer knows as failed, with its code, paying nothing', async () => {
+    const { taskId, companyIds } = await readyForDetail(h, { theme: 'solar' });
+    market.lies.probeStatus = 404;
+    expect(await processDetail({ taskId, companyId: companyIds[0]! }, deps, FIRST_ATTEMPT)).toEqual({ outcome: 'failed', companyId: companyIds[0]! });
+    expect((await h.repos.companies.get(taskId, companyIds[0]!))!).toMatchObject({ status: 'failed', error_code: 'not_found' });
+    expect(await h.repos.payments.forTask(taskId)).toEqual([]);
+  });
+
+  it('a passing outage of the probe is retried by the job, with nothing settled or held', async () => {
+    const { taskId, companyIds } = await readyForDetail(h, { theme: 'solar' });
+    market.lies.probeStatus = 503;
+    await expect(processDetail({ taskId, companyId: companyIds[1]! }, deps, FIRST_ATTEMPT)).rejects.toMatchObject({ code: 'service_unavailable' });
+    expect((await h.repos.companies.get(taskId, companyIds[1]!))!.status).toBe('found');
+    expect(await h.repos.payments.forTask(taskId)).toEqual([]);
+  });
+
+  it('refunds in full a record without its identity (not the record that was bought)', async () => {
+    const { taskId, companyIds } = await readyForDetail(h, { theme: 'fintech' });
+    const listed = (await h.repos.companies.get(taskId, companyIds[0]!))!.price;
+    market.lies.omit = ['unifiedSocialCreditCode'];
+    expect(await processDetail({ taskId, companyId: companyIds[0]! }, deps, FIRST_ATTEMPT)).toEqual({ outcome: 'refunded', companyId: companyIds[0]! });
+    const company = (await h.repos.companies.get(taskId, companyIds[0]!))!;
+    expect(company).toMatchObject({ status: 'refunded', error_code: 'bad_data', detail: null });
+    expect(company.error_message).toBe('the record lacks unifiedSocialCreditCode; refunded');
+    expect((await issuerCharges(h, taskId))[0]).toMatchObject({ amount: listed, refundedAmount: listed });
+  });
+
+  it('keeps an incomplete record and refunds each missing paid section at a quarter of the price', async () => {
+    const { taskId, companyIds } = await readyForDetail(h, { theme: 'logistics' });
+    const listed = (await h.repos.companies.get(taskId, companyIds[0]!))!.price;
+    market.lies.omit = ['financials', 'riskNotes', 'contacts'];
+    expect(await processDetail({ taskId, companyId: companyIds[0]! }, deps, FIRST_ATTEMPT)).toEqual({ outcome: 'bought', companyId: companyIds[0]! });
+    const due = Math.floor((listed * 3) / 4);
+    const company = (await h.repos.companies.get(taskId, companyIds[0]!))!;
+    expect(company.status).toBe('bought');
+    expect(company.error_code).toBe('incomplete_record');
+    expect(company.error_message).toBe(`missing financials, contacts, riskNotes; ${formatMoney(due)} refunded`);
+    const [payment] = await h.repos.payments.forTask(taskId);
+    expect(payment).toMatchObject({ state: 'delivered', refunded_amount: due, last_error: 'incomplete record: no financials, contacts, riskNotes' });
+    expect((await issuerCharges(h, taskId))[0]!.refundedAmount).toBe(due);
+    // Delivered again (a redelivery after a crash): the refund already made is not made twice.
+    await h.database.db.updateTable('payments').set({ state: 'captured' }).where('id', '=', payment!.id).execute();
+    expect((await processDetail({ taskId, companyId: companyIds[0]! }, deps, FIRST_ATTEMPT)).outcome).toBe('bought');
+    expect((await issuerCharges(h, taskId))[0]!.refundedAmount).toBe(due);
+    expect((await h.repos.payments.ledger(taskId)).filter((l) => l.kind === 'refund')).toHaveLength(1);
+  });
+
+  it('a receipt it cannot read leaves the payment for the issuer’s record to settle, never guessing', async () => {
+    const { taskId, companyIds } = await readyForDetail(h, { theme: 'robotics' });
+    market.lies.receiptAmount = 'twelve';
+    await expect(processDetail({ taskId, companyId: companyIds[0]! }, deps, FIRST_ATTEMPT)).rejects.toThrow();
+    const [payment] = await h.repos.payments.forTask(taskId);
+    // Not captured on the provider's word, not released either: the charge may well have landed.
+    expect(payment!.state).toBe('reserved');
+    expect((await issuerCharges(h, taskId))).toHaveLength(1);
+  });
+});

@@ -319,3 +319,78 @@ describe('detail processor: a token that expires before the task ends', () => {
     expect((await reconcile(h.repos, h.deps.providers.issuer, taskId)).differences).toEqual([]);
   });
 });
+
+describe('detail processor: jobs that find nothing to do', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await openHarness();
+  });
+  afterAll(async () => h?.close());
+
+  it('a job for a task or company we do not know does nothing', async () => {
+    const { taskId } = await readyTask(h, '60.00', 'battery');
+    expect(await processDetail({ taskId: '00000000-0000-4000-8000-000000000000', companyId: 'x' }, h.deps, first)).toEqual({ outcome: 'missing', companyId: 'x' });
+    expect(await processDetail({ taskId, companyId: 'no-such-company' }, h.deps, first)).toEqual({ outcome: 'missing', companyId: 'no-such-company' });
+    expect(await h.repos.payments.forTask(taskId)).toEqual([]);
+  });
+
+  it('a company already settled without a payment keeps its outcome', async () => {
+    const { taskId, companyIds } = await readyTask(h, '60.00', 'battery');
+    await h.repos.companies.settle(taskId, companyIds[0]!, 'skipped', { error: { code: 'over_budget', message: 'no room' } });
+    expect(await processDetail({ taskId, companyId: companyIds[0]! }, h.deps, first)).toEqual({ outcome: 'skipped', companyId: companyIds[0]! });
+    expect(await issuerCharges(h, taskId)).toEqual([]);
+  });
+
+  it('a task that already ended buys nothing more, and says why', async () => {
+    const { taskId, companyIds } = await readyTask(h, '60.00', 'semiconductor');
+    await h.repos.tasks.end(taskId, 'failed', { code: 'x', message: 'ended elsewhere' });
+    expect(await processDetail({ taskId, companyId: companyIds[0]! }, h.deps, first)).toEqual({ outcome: 'skipped', companyId: companyIds[0]! });
+    expect(await h.repos.companies.get(taskId, companyIds[0]!)).toMatchObject({ status: 'skipped', error_code: 'task_closed', error_message: 'the task ended before this company was bought' });
+    expect(await h.repos.payments.forTask(taskId)).toEqual([]);
+  });
+
+  it('says how far over budget a skipped company was', async () => {
+    const { taskId, companyIds } = await readyTask(h, '60.00', 'robotics');
+    await h.database.db.updateTable('tasks').set({ captured: 5950 }).where('id', '=', taskId).execute();
+    const company = (await h.repos.companies.get(taskId, companyIds[0]!))!;
+    await processDetail({ taskId, companyId: company.company_id }, h.deps, first);
+    expect((await h.repos.companies.get(taskId, company.company_id))!.error_message).toBe(`price ${formatMoney(company.price)} exceeds the remaining budget 0.50`);
+  });
+
+  it('keeps the receipt until an hour before the marketplace stops taking it', async () => {
+    const { taskId, companyIds } = await readyTask(h, '60.00', 'fintech');
+    const before = Date.now();
+    await processDetail({ taskId, companyId: companyIds[0]! }, h.deps, first);
+    const [payment] = await h.repos.payments.forTask(taskId);
+    const trustedFor = payment!.receipt_expires_at!.getTime() - before;
+    // The marketplace's receipts live 24 h; we stop trusting one at 23 h.
+    expect(trustedFor).toBeGreaterThan(23 * 3600_000 - 60_000);
+    expect(trustedFor).toBeLessThanOrEqual(23 * 3600_000 + 1_000);
+  });
+
+  it('buys afresh when a receipt it could reuse is no longer accepted', async () => {
+    const a = await readyTask(h, '60.00', 'biotech');
+    await processDetail({ taskId: a.taskId, companyId: a.companyIds[0]! }, h.deps, first);
+    // The earlier purchase's receipt is refused now (revoked by the marketplace).
+    const source = (await h.repos.payments.forTask(a.taskId))[0]!;
+    await h.repos.payments.attachReceipt(source.id, { receiptId: source.receipt_id!, receipt: 'revoked-receipt', expiresAt: source.receipt_expires_at! });
+    const b = await readyTask(h, '60.00', 'biotech');
+    expect(b.companyIds[0]).toBe(a.companyIds[0]);
+    expect(await processDetail({ taskId: b.taskId, companyId: b.companyIds[0]! }, h.deps, first)).toEqual({ outcome: 'bought', companyId: b.companyIds[0]! });
+    expect(await issuerCharges(h, b.taskId)).toHaveLength(1);
+    expect((await h.repos.companies.get(b.taskId, b.companyIds[0]!))!.status).toBe('bought');
+  });
+
+  it('a redelivered job of a released payment reports it released and changes nothing', async () => {
+    const { taskId, companyIds } = await readyTask(h, '60.00', 'e-commerce');
+    const company = (await h.repos.companies.get(taskId, companyIds[0]!))!;
+    const resource = h.deps.providers.marketplace.resourceOf(company.company_id);
+    const reserved = await h.repos.payments.reserve({ taskId, companyId: company.company_id, tenant: 'acme', resource, amount: company.price, key: paymentKey(taskId, resource) });
+    if (reserved.kind !== 'reserved') throw new Error('expected a reservation');
+    await h.repos.payments.release(reserved.payment.id, 'the marketplace was down');
+    expect(await processDetail({ taskId, companyId: company.company_id }, h.deps, first)).toEqual({ outcome: 'released', companyId: company.company_id });
+    expect(await h.repos.companies.get(taskId, company.company_id)).toMatchObject({ status: 'failed', error_code: 'not_paid', error_message: 'the marketplace was down' });
+    expect(await issuerCharges(h, taskId)).toEqual([]);
+    expect((await h.repos.payments.ledger(taskId)).map((l) => l.kind)).toEqual(['reserve', 'release']);
+  });
+});

@@ -15,6 +15,12 @@ export interface Lies {
   receiptAmount?: string;
   /** The paid record is another company's. */
   recordId?: string;
+  /** The paid record lacks these fields. */
+  omit?: string[];
+  /** The detail answers 200 with the record without any payment (a free record). */
+  free?: boolean;
+  /** The unpaid detail answers this status (e.g. 404: the company is gone). */
+  probeStatus?: number;
 }
 
 export interface HostileMarketplace {
@@ -39,7 +45,9 @@ export async function startHostileMarketplace(opts: { realMarketplaceUrl: string
   app.get('/company/detail', async (c) => {
     const id = c.req.query('id') ?? '';
     const receipt = c.req.header('x-payment-receipt');
-    if (!receipt) {
+    const gone = state.lies.probeStatus;
+    if (gone && !receipt) return c.json({ errors: [{ status: String(gone), code: gone >= 500 ? 'service_unavailable' : 'not_found' }] }, gone as 404);
+    if (!receipt && !state.lies.free) {
       const real = await fetch(`${opts.realMarketplaceUrl}/company/detail?id=${encodeURIComponent(id)}`);
       const doc = (await real.json()) as any;
       if (real.status !== 402) return c.json(doc, real.status as 404);
@@ -48,20 +56,16 @@ export async function startHostileMarketplace(opts: { realMarketplaceUrl: string
       if (lies.resource) doc.meta.resource = lies.resource;
       return c.json(doc, 402);
     }
-    return c.json({
-      data: {
-        type: 'company_detail',
-        id: state.lies.recordId ?? id,
-        attributes: {
-          name: `Record of ${state.lies.recordId ?? id}`,
-          unifiedSocialCreditCode: '91310000MA1FL0000X',
-          financials: { revenue: '1000000.00' },
-          shareholders: [{ name: 'Founder', share: '100%' }],
-          contacts: { email: 'ir@example.com' },
-          riskNotes: [],
-        },
-      },
-    });
+    const attributes: Record<string, unknown> = {
+      name: `Record of ${state.lies.recordId ?? id}`,
+      unifiedSocialCreditCode: '91310000MA1FL0000X',
+      financials: { revenue: '1000000.00' },
+      shareholders: [{ name: 'Founder', share: '100%' }],
+      contacts: { email: 'ir@example.com' },
+      riskNotes: [],
+    };
+    for (const field of state.lies.omit ?? []) delete attributes[field];
+    return c.json({ data: { type: 'company_detail', id: state.lies.recordId ?? id, attributes } });
   });
 
   app.post('/pay', async (c) => {
