@@ -36,17 +36,23 @@ async function issuerCall(h: Harness, path: string, body: unknown, headers: Reco
 
 let tasksMade = 0;
 
-/**
- * A task that has searched and holds its token: the detail stage comes next. Each task belongs to a
- * tenant of its own, so no record is reused from another task (every chosen company is paid for).
- */
-async function authorizedTask(h: Harness, theme: string): Promise<{ taskId: string; companyIds: string[] }> {
+/** A task as the gateway stores it (queued), for a tenant of its own. */
+async function newTask(h: Harness, theme: string): Promise<string> {
   const id = randomUUID();
   const created = await h.repos.tasks.create({
     id, tenant: `audit-${++tasksMade}`, idempotency_key: null, request_hash: null, theme, voice_id: 'demo-voice', currency: 'CNY',
     max_companies: 3, status: 'queued', stage: null, budget_limit: 6000, token_id: null, error_code: null, error_message: null, ended_at: null,
   });
   expect(created.kind).toBe('created');
+  return id;
+}
+
+/**
+ * A task that has searched and holds its token: the detail stage comes next. Each task belongs to a
+ * tenant of its own, so no record is reused from another task (every chosen company is paid for).
+ */
+async function authorizedTask(h: Harness, theme: string): Promise<{ taskId: string; companyIds: string[] }> {
+  const id = await newTask(h, theme);
   await processSearch({ taskId: id }, h.deps, first);
   await processAuthorize({ taskId: id }, h.deps, first);
   const companyIds = (await h.repos.companies.chosen(id)).map((c) => c.company_id);
@@ -388,6 +394,11 @@ describe('reconcile: the full audit, every task and every token at the issuer', 
     const clean = await authorizedTask(h, 'battery');
     for (const companyId of clean.companyIds) await buy(h, clean.taskId, companyId);
     await finish(h, clean.taskId);
+    // A task that found nothing worth buying: it completed without ever asking the issuer for a token.
+    const tokenless = await newTask(h, 'zqxv');
+    await processSearch({ taskId: tokenless }, h.deps, first);
+    await finish(h, tokenless);
+    expect((await h.repos.tasks.get(tokenless))!.token_id).toBeNull();
     const tampered = await authorizedTask(h, 'battery');
     for (const companyId of tampered.companyIds) await buy(h, tampered.taskId, companyId);
     await finish(h, tampered.taskId);
@@ -413,6 +424,7 @@ describe('reconcile: the full audit, every task and every token at the issuer', 
       [
         { taskId: clean.taskId, status: 'completed', ours: spentOf(cleanTask), issuer: spentOf(cleanTask) },
         { taskId: tampered.taskId, status: 'completed', ours: spentOf(tamperedTask), issuer: spentOf(tamperedTask) - 50 },
+        { taskId: tokenless, status: 'completed', ours: 0, issuer: 0 },
       ].sort((a, b) => a.taskId.localeCompare(b.taskId)),
     );
     expect(byKind(all.differences)).toEqual(

@@ -201,3 +201,95 @@ describe('unappliedLedger: the ledger rows the dashboard has not counted', () =>
     expect(await h.repos.payments.unappliedLedger(60_000, 2)).toEqual(all.slice(0, 2));
   });
 });
+
+describe('the idempotency key of a purchase', () => {
+  it('is `arp-<task>-<resource>` with every character outside [A-Za-z0-9=._-] made `_`: stored and sent to the providers, so it must not change between versions', () => {
+    const taskId = '6f1c2a3b-0000-4000-8000-000000000001';
+    expect(paymentKey(taskId, '/company/detail?id=CN-00042')).toBe(`arp-${taskId}-_company_detail_id=CN-00042`);
+    expect(paymentKey(taskId, '/company/detail?id=a b&c=d.e')).toBe(`arp-${taskId}-_company_detail_id=a_b_c=d.e`);
+    // The same on every call (every retry, every process).
+    expect(paymentKey(taskId, '/company/detail?id=x')).toBe(paymentKey(taskId, '/company/detail?id=x'));
+  });
+});
+
+describe('each movement hands back the ledger rows it booked (the dashboard counts exactly those)', () => {
+  it('reserve, capture, refund and release each name their one ledger row', async () => {
+    const taskId = await newTask(5000);
+    const a = await h.repos.payments.reserve(input(taskId, 'a', 1000));
+    const b = await h.repos.payments.reserve(input(taskId, 'b', 700));
+    if (a.kind !== 'reserved' || b.kind !== 'reserved') throw new Error('expected two reservations');
+    const capture = await h.repos.payments.capture(a.payment.id, 'ch-a');
+    const refund = await h.repos.payments.refund(a.payment.id, 'rf-a', 250);
+    const release = await h.repos.payments.release(b.payment.id, 'not needed');
+    const ledger = await h.repos.payments.ledger(taskId);
+    const rowOf = (paymentId: number, kind: string) => ledger.filter((l) => l.payment_id === paymentId && l.kind === kind).map((l) => l.id);
+    expect(a.ledgerEntryIds).toEqual(rowOf(a.payment.id, 'reserve'));
+    expect(b.ledgerEntryIds).toEqual(rowOf(b.payment.id, 'reserve'));
+    expect(capture!.ledgerEntryIds).toEqual(rowOf(a.payment.id, 'capture'));
+    expect(refund!.ledgerEntryIds).toEqual(rowOf(a.payment.id, 'refund'));
+    expect(release!.ledgerEntryIds).toEqual(rowOf(b.payment.id, 'release'));
+    expect(new Set([...a.ledgerEntryIds, ...b.ledgerEntryIds, ...capture!.ledgerEntryIds, ...refund!.ledgerEntryIds, ...release!.ledgerEntryIds]).size).toBe(5);
+    expect(ledger).toHaveLength(5);
+  });
+
+  it('a purchase of 0.00 moves no money: no ledger row (they are never zero) and no ids, from reserve to refund', async () => {
+    const taskId = await newTask(5000);
+    const r = await h.repos.payments.reserve(input(taskId, 'free', 0));
+    if (r.kind !== 'reserved') throw new Error(`expected a reservation, got ${r.kind}`);
+    expect(r.ledgerEntryIds).toEqual([]);
+    const capture = await h.repos.payments.capture(r.payment.id, 'ch-free');
+    expect(capture).toMatchObject({ payment: { state: 'captured', charge_id: 'ch-free' }, ledgerEntryIds: [] });
+    expect(await h.repos.payments.refund(r.payment.id, 'rf-free', 0)).toMatchObject({ ledgerEntryIds: [] });
+    const other = await h.repos.payments.reserve(input(taskId, 'free2', 0));
+    if (other.kind !== 'reserved') throw new Error(`expected a reservation, got ${other.kind}`);
+    expect(await h.repos.payments.release(other.payment.id, 'not needed')).toMatchObject({ payment: { state: 'released' }, ledgerEntryIds: [] });
+    expect(await h.repos.payments.ledger(taskId)).toEqual([]);
+    expect(await buckets(taskId)).toEqual({ reserved: 0, captured: 0, refunded: 0, released: 0 });
+  });
+});
+
+describe('what a payment says about its errors (operators read it in GET /v1/tasks/:id/payments)', () => {
+  it('noteError keeps the latest error and moves no money; a release keeps its reason, a capture the error before it', async () => {
+    const taskId = await newTask(5000);
+    const a = await h.repos.payments.reserve(input(taskId, 'a', 1000));
+    const b = await h.repos.payments.reserve(input(taskId, 'b', 500));
+    if (a.kind !== 'reserved' || b.kind !== 'reserved') throw new Error('expected two reservations');
+    await h.repos.payments.noteError(a.payment.id, 'marketplace answered 503');
+    await h.repos.payments.noteError(a.payment.id, 'marketplace timed out');
+    expect(await h.repos.payments.get(a.payment.id)).toMatchObject({ state: 'reserved', last_error: 'marketplace timed out' });
+    expect(await buckets(taskId)).toEqual({ reserved: 1500, captured: 0, refunded: 0, released: 0 });
+
+    await h.repos.payments.capture(a.payment.id, 'ch-a');
+    expect(await h.repos.payments.get(a.payment.id)).toMatchObject({ state: 'captured', charge_id: 'ch-a', last_error: 'marketplace timed out' });
+    await h.repos.payments.release(b.payment.id, 'the issuer declined: insufficient_funds');
+    expect(await h.repos.payments.get(b.payment.id)).toMatchObject({ state: 'released', charge_id: null, last_error: 'the issuer declined: insufficient_funds' });
+  });
+});
+
+describe('a database refusal is an error, never a quiet answer', () => {
+  it('reserving for a task that does not exist rejects (and books nothing)', async () => {
+    const missing = randomUUID();
+    await expect(h.repos.payments.reserve(input(missing, 'a', 100))).rejects.toThrow();
+    expect(await h.repos.payments.forTask(missing)).toEqual([]);
+  });
+});
+
+describe('recordReuse: a record fetched again with a receipt bought earlier', () => {
+  it('links a zero-cost, delivered payment to the purchase it came from, moves no money, and is written once', async () => {
+    const first = await newTask(5000);
+    const source = await captured(first, 'a', 1200);
+    await h.repos.payments.attachReceipt(source, { receiptId: 'rcpt-a', receipt: 'proof-a', expiresAt: new Date(Date.now() + 3600_000) });
+    await h.repos.payments.markDelivered(source);
+    const sourcePayment = (await h.repos.payments.get(source))!;
+
+    const second = await newTask(5000);
+    const req = { ...input(second, 'a', 0), source: sourcePayment };
+    const reused = await h.repos.payments.recordReuse(req);
+    expect(reused).toMatchObject({ task_id: second, company_id: 'a', amount: 0, state: 'delivered', receipt_id: 'rcpt-a', reused_payment_id: source, idempotency_key: req.key });
+    // A redelivered job records it again: the same row comes back, no second one.
+    expect(await h.repos.payments.recordReuse(req)).toEqual(reused);
+    expect(await h.repos.payments.forTask(second)).toEqual([reused]);
+    expect(await h.repos.payments.ledger(second)).toEqual([]);
+    expect(await buckets(second)).toEqual({ reserved: 0, captured: 0, refunded: 0, released: 0 });
+  });
+});
