@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../../shared/config.ts';
+import { PROGRAM_SECRETS } from '../../shared/secrets.ts';
 import { reconcile } from '../../shared/audit/reconcile.ts';
 import { formatMoney } from '../../shared/money.ts';
 import { IssuerClient } from '../../shared/providers/issuer.ts';
@@ -33,7 +34,7 @@ async function main(): Promise<number> {
     process.stderr.write(`expected at most one task id (a UUID)\n${USAGE}\n`);
     return 2;
   }
-  const config = loadConfig();
+  const config = loadConfig(process.env, { uses: PROGRAM_SECRETS.reconcile });
   requireSharedServices(config, 'reconcile', ['database']);
   if (!config.TOKEN_ISSUER_URL) throw new Error('reconcile reads the issuer\'s books, so it needs TOKEN_ISSUER_URL');
   // An audit only reads: it neither creates nor migrates anything.
