@@ -26,3 +26,30 @@ export const REDACTED_LOG_PATHS: string[] = [
   'req.headers.authorization',
   'req.headers["x-payment-receipt"]',
 ].flatMap((path) => [path, `*.${path}`]);
+
+/**
+ * The user-info part of every URL in `text`, masked: `redis://:pw@host` → `redis://:***@host`,
+ * `postgres://arp:pw@db/arp` → `postgres://arp:***@db/arp`, and a lone user name (often a token,
+ * `https://ghp_x@host`) → `https://***@host`. Hosts, ports and paths stay, so the line still says
+ * where. Authority ends at the first `/`, `?` or `#`; its last `@` ends the user info.
+ */
+export function maskUrlCredentials(text: string): string {
+  return text.replace(/\b([a-z][a-z0-9+.-]*:\/\/)([^\s/?#]*)@/gi, (_all, scheme: string, userinfo: string) => {
+    const colon = userinfo.indexOf(':');
+    return `${scheme}${colon >= 0 ? `${userinfo.slice(0, colon)}:***` : '***'}@`;
+  });
+}
+
+/**
+ * A copy of a log argument with URL credentials masked in every string it holds (objects and arrays
+ * to a few levels; an Error becomes its type, message and stack). What the logger applies to every
+ * line, so no call site has to remember.
+ */
+export function maskLogValue(value: unknown, depth = 0): unknown {
+  if (typeof value === 'string') return maskUrlCredentials(value);
+  if (depth > 6 || value === null || typeof value !== 'object') return value;
+  if (value instanceof Error) return { type: value.name, message: maskUrlCredentials(value.message), ...(value.stack ? { stack: maskUrlCredentials(value.stack) } : {}) };
+  if (Array.isArray(value)) return value.map((v) => maskLogValue(v, depth + 1));
+  if (Object.getPrototypeOf(value) !== Object.prototype && Object.getPrototypeOf(value) !== null) return value;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, maskLogValue(v, depth + 1)]));
+}

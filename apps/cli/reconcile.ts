@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../../shared/config.ts';
+import { maskUrlCredentials } from '../../shared/redact.ts';
 import { PROGRAM_SECRETS } from '../../shared/secrets.ts';
 import { reconcile } from '../../shared/audit/reconcile.ts';
 import { formatMoney } from '../../shared/money.ts';
@@ -63,7 +64,7 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (err) => {
-    process.stderr.write(`reconcile could not check: ${(err as Error).message}\n`);
+    process.stderr.write(`reconcile could not check: ${maskUrlCredentials((err as Error).message)}\n`);
     process.exit(2);
   },
 );

@@ -1,4 +1,5 @@
 import { loadConfig } from '../../shared/config.ts';
+import { maskUrlCredentials } from '../../shared/redact.ts';
 import { PROGRAM_SECRETS } from '../../shared/secrets.ts';
 import { keyringFrom } from '../../shared/crypto/keyring.ts';
 import { rotateKeys } from '../../shared/crypto/rotate.ts';
@@ -34,7 +35,7 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (err) => {
-    process.stderr.write(`rotate-keys could not run: ${(err as Error).message}\n`);
+    process.stderr.write(`rotate-keys could not run: ${maskUrlCredentials((err as Error).message)}\n`);
     process.exit(2);
   },
 );
