@@ -1,4 +1,6 @@
 import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { ApiError } from '../../shared/errors.ts';
 import { apiKeyAuth, type AuthEnv } from './auth.ts';
 import { boardRoutes, BOARD_PATH } from './board.ts';
 import type { GatewayDeps } from './deps.ts';
@@ -12,6 +14,7 @@ import { readTaskRoutes } from './routes/tasks.read.ts';
 import { paymentsRoute } from './routes/tasks.payments.ts';
 import { reportRoute } from './routes/tasks.report.ts';
 import { usageRoutes } from './routes/usage.ts';
+import { MAX_BODY_BYTES } from './validate.ts';
 
 /** The gateway: the v1 API (DESIGN.md §5), health, and Bull Board. */
 export function createApp(deps: GatewayDeps): Hono {
@@ -28,6 +31,16 @@ export function createApp(deps: GatewayDeps): Hono {
     else deps.log.info(line, 'request');
   });
   app.notFound((c) => problem(c, 'not_found', `no route for ${c.req.method} ${c.req.path}`));
+  // Bodies are refused by Content-Length up front, and a chunked one stops being read at the limit.
+  app.use(
+    '*',
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: () => {
+        throw new ApiError('payload_too_large', `the body exceeds ${MAX_BODY_BYTES} bytes`);
+      },
+    }),
+  );
 
   app.route('/', healthRoutes(deps));
   app.route(BOARD_PATH, boardRoutes(deps.producer, { user: deps.config.ADMIN_USER, password: deps.config.ADMIN_PASSWORD }));
