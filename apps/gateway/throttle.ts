@@ -13,7 +13,7 @@ if n == 1 or n == tonumber(ARGV[1]) then redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return n`;
 
 /** How long one throttle call may take before the request goes on without it. */
-const REDIS_BUDGET_MS = 500;
+const REDIS_BUDGET_MS = 1_000;
 
 /**
  * Failed sign-ins (a wrong API key, wrong admin credentials) per client address, in Redis so every
@@ -40,7 +40,8 @@ export class AuthThrottle {
 
   /** Runs a Redis step within its budget; undefined (and a warning) when Redis cannot answer. */
   private async safely<T>(what: string, step: () => Promise<T>): Promise<T | undefined> {
-    if (this.redis.status !== 'ready') return undefined;
+    // Known to be down (an outage, closed): step aside at once. Still connecting (a fresh start): wait.
+    if (!['ready', 'connecting', 'connect'].includes(this.redis.status)) return undefined;
     try {
       return await withTimeout(REDIS_BUDGET_MS, step(), 'Redis');
     } catch (err) {
