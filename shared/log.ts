@@ -16,7 +16,10 @@ export function createLogger(level: string, name = 'arp', destination?: pino.Des
     redact: { paths: REDACTED_LOG_PATHS, censor: '[redacted]' },
     hooks: {
       logMethod(args, method) {
-        method.apply(this, args.map((a) => maskLogValue(a)) as Parameters<typeof method>);
+        const [first, ...rest] = args as unknown[];
+        // A bare Error keeps pino's shape: under `err`, its message the line's message unless one is given.
+        const masked = first instanceof Error ? [{ err: maskLogValue(first) }, ...(rest.length ? rest : [first.message])] : args;
+        method.apply(this, masked.map((a) => maskLogValue(a)) as Parameters<typeof method>);
       },
     },
   };

@@ -42,13 +42,21 @@ export function maskUrlCredentials(text: string): string {
 
 /**
  * A copy of a log argument with URL credentials masked in every string it holds (objects and arrays
- * to a few levels; an Error becomes its type, message and stack). What the logger applies to every
+ * to a few levels; an Error is copied with its message, stack and fields masked). What the logger applies to every
  * line, so no call site has to remember.
  */
 export function maskLogValue(value: unknown, depth = 0): unknown {
   if (typeof value === 'string') return maskUrlCredentials(value);
   if (depth > 6 || value === null || typeof value !== 'object') return value;
-  if (value instanceof Error) return { type: value.name, message: maskUrlCredentials(value.message), ...(value.stack ? { stack: maskUrlCredentials(value.stack) } : {}) };
+  if (value instanceof Error) {
+    // A copy of the same class (the logger names its type), message, stack and own fields masked.
+    const copy = Object.create(Object.getPrototypeOf(value)) as Error;
+    for (const [k, v] of Object.entries(value)) (copy as unknown as Record<string, unknown>)[k] = maskLogValue(v, depth + 1);
+    for (const k of ['message', 'stack'] as const) {
+      if (typeof value[k] === 'string') Object.defineProperty(copy, k, { value: maskUrlCredentials(value[k]), writable: true, configurable: true });
+    }
+    return copy;
+  }
   if (Array.isArray(value)) return value.map((v) => maskLogValue(v, depth + 1));
   if (Object.getPrototypeOf(value) !== Object.prototype && Object.getPrototypeOf(value) !== null) return value;
   return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, maskLogValue(v, depth + 1)]));
