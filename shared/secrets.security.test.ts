@@ -86,6 +86,11 @@ describe('NODE_ENV=production refuses weak secrets, naming the variable', () => 
     expect(loadConfig(production(rest)).ADMIN_OPERATOR_PASSWORD).toBeUndefined();
   });
 
+  it('the operator login must be another user than the admin login (the two grant different rights)', () => {
+    expect(refusal({ ADMIN_OPERATOR_USER: 'admin', ADMIN_OPERATOR_PASSWORD: 'operator-Q7v!s9LmZp2x' })).toMatch(/ADMIN_OPERATOR_USER: must differ from ADMIN_USER/);
+    expect(loadConfig({ ADMIN_OPERATOR_USER: 'admin' }).ADMIN_OPERATOR_PASSWORD).toBeUndefined();
+  });
+
   it('accepts strong secrets', () => {
     const config = loadConfig(production(STRONG));
     expect(config.API_KEYS.get('ak_9f2c4e7a1b3d5f60')).toBe('acme');
