@@ -153,6 +153,18 @@ describe('Bull Board: read-only for the admin login, actions for the operator on
     });
   });
 
+  it("a control character in a query value, or NUL in a body, is a 400 naming it (not Bull Board's 500)", async () => {
+    for (const query of ['status=%00', 'activeQueue=search&status=%00', 'activeQueue=search&page=%01', 'jobsPerPage=%1b']) {
+      const res = await call('GET', `/queues?${query}`, VIEWER);
+      expect(res.status, query).toBe(400);
+      expect(((await res.json()) as any).code, query).toBe('validation_failed');
+    }
+    const before = await queueState();
+    const res = await call('PUT', '/queues/search/rate-limit', { ...OPERATOR, ...SAME_ORIGIN, 'content-type': 'application/json' }, '{"max":"\\u0000","duration":1}');
+    expect(res.status).toBe(400);
+    expect(await queueState()).toEqual(before);
+  });
+
   it('without ADMIN_OPERATOR_PASSWORD nobody can act: the operator login does not exist', async () => {
     const other = await openHarness();
     try {

@@ -343,7 +343,8 @@ describe('fuzz: malformed requests against the running gateway', () => {
         expect(answer.status, what).toBeLessThan(500);
         if (c.mustRefuse) expect(answer.status!, what).toBeGreaterThanOrEqual(400);
       }),
-      { numRuns: RUNS },
+      // A failure prints its seed; FUZZ_SEED=<seed> replays that run.
+      { numRuns: RUNS, ...(process.env.FUZZ_SEED ? { seed: Number(process.env.FUZZ_SEED) } : {}) },
     );
 
     // What was sent and answered, for the record (and the report).
