@@ -1,5 +1,7 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { parseDataKeys, type DataKey } from './crypto/keyring.ts';
+import { productionRefusal, secretProblems, SECRET_USES, type SecretUse } from './secrets.ts';
 
 /** Raised when an environment variable is invalid; the message names the variable. */
 export class ConfigError extends Error {}
@@ -10,16 +12,17 @@ const blankIsUnset = (v: unknown) => (typeof v === 'string' && v.trim() === '' ?
 const int = (min: number, max: number, fallback: number) =>
   z.preprocess(blankIsUnset, z.coerce.number().int().min(min).max(max).default(fallback));
 
-/** `tenant:key,tenant:key` → map from key to tenant. */
+/** `tenant:key,tenant:key` → map from key to tenant. Errors name an entry by its position, never its text (it holds a key). */
 const apiKeys = z
   .string()
   .default('local:dev-key')
   .transform((raw, ctx) => {
     const byKey = new Map<string, string>();
-    for (const pair of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const pairs = raw.split(',').map((s) => s.trim()).filter(Boolean);
+    for (const [i, pair] of pairs.entries()) {
       const [tenant, key, extra] = pair.split(':');
       if (!tenant || !key || extra !== undefined) {
-        ctx.addIssue({ code: 'custom', message: `"${pair}" is not tenant:key` });
+        ctx.addIssue({ code: 'custom', message: `entry ${i + 1} is not tenant:key` });
         return z.NEVER;
       }
       if (byKey.has(key) && byKey.get(key) !== tenant) {
@@ -46,6 +49,39 @@ const dataKeys = z.preprocess(
         ctx.addIssue({ code: 'custom', message: (err as Error).message });
         return z.NEVER;
       }
+    }),
+);
+
+/** One trusted proxy: an address, or a network in CIDR notation. */
+export interface ProxyNet {
+  address: string;
+  prefix: number;
+  family: 'ipv4' | 'ipv6';
+}
+
+/**
+ * `TRUSTED_PROXIES`: the proxies (addresses or CIDR networks, comma-separated) whose X-Forwarded-For
+ * the gateway believes. Unset: none, the client address is the socket's.
+ */
+const trustedProxies = z.preprocess(
+  blankIsUnset,
+  z
+    .string()
+    .optional()
+    .transform((raw, ctx): ProxyNet[] => {
+      const nets: ProxyNet[] = [];
+      for (const [i, entry] of (raw ?? '').split(',').map((s) => s.trim()).filter(Boolean).entries()) {
+        const [address = '', prefixText, extra] = entry.split('/');
+        const version = isIP(address);
+        const max = version === 6 ? 128 : 32;
+        const prefix = prefixText === undefined ? max : /^\d{1,3}$/.test(prefixText) ? Number(prefixText) : NaN;
+        if (!version || extra !== undefined || !(prefix >= 0 && prefix <= max)) {
+          ctx.addIssue({ code: 'custom', message: `entry ${i + 1} is not an IP address or a network like 10.0.0.0/8` });
+          return z.NEVER;
+        }
+        nets.push({ address, prefix, family: version === 6 ? 'ipv6' : 'ipv4' });
+      }
+      return nets;
     }),
 );
 
@@ -79,8 +115,16 @@ export const configSchema = z.object({
   OPENAI_API_KEY: z.preprocess((v) => (v === '' ? undefined : v), z.string().optional()),
   OPENAI_MODEL: z.string().min(1).default('gpt-4o-mini'),
   API_KEYS: apiKeys,
+  /** The read-only admin login: Bull Board in read-only mode, the dashboard, /metrics. */
   ADMIN_USER: z.string().min(1).default('admin'),
   ADMIN_PASSWORD: z.string().min(1).default('admin'),
+  /** The operator login: Bull Board with its actions. No password means nobody can act on the queues. */
+  ADMIN_OPERATOR_USER: z.string().min(1).default('operator'),
+  ADMIN_OPERATOR_PASSWORD: z.preprocess(blankIsUnset, z.string().optional()),
+  /** Proxies whose X-Forwarded-For names the client (the failed-login throttle counts per client address). */
+  TRUSTED_PROXIES: trustedProxies,
+  /** Failed API-key or admin logins from one client address per minute before it gets 429 for a minute. */
+  AUTH_FAILURE_LIMIT: int(1, 1_000_000, 20),
   NODE_ENV: z.string().optional(),
   /** Keys sealing payment token ids and receipts at rest; the first seals, all open (shared/crypto). */
   DATA_ENCRYPTION_KEYS: dataKeys,
@@ -110,16 +154,33 @@ export const configSchema = z.object({
 
 export type Config = z.infer<typeof configSchema>;
 
-/** Reads and validates the environment once; throws a ConfigError naming each bad variable. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+/**
+ * A message about a variable, with the variable's value taken out wherever it appears: configuration
+ * errors name the variable, never its value (it may be a secret).
+ */
+function withoutValue(message: string, value: unknown): string {
+  return typeof value === 'string' && value.length >= 4 ? message.split(value).join('[its value]') : message;
+}
+
+/**
+ * Reads and validates the environment once; throws a ConfigError naming each bad variable. With
+ * `NODE_ENV=production` it also refuses the secrets of `uses` (the ones this process uses; all by
+ * default) that are unset, a known default or short (shared/secrets.ts).
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: { uses?: readonly SecretUse[] } = {}): Config {
   const result = configSchema.safeParse(env);
   if (!result.success) {
-    const lines = result.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    const lines = result.error.issues.map((i) => `  ${i.path.join('.')}: ${withoutValue(i.message, env[String(i.path[0])])}`);
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   }
   const config = result.data;
-  if (config.NODE_ENV === 'production' && !config.DATA_ENCRYPTION_KEYS) {
-    throw new ConfigError('invalid configuration:\n  DATA_ENCRYPTION_KEYS: is required in production (the development key is public)');
+  const lines: string[] = [];
+  if (config.ADMIN_OPERATOR_PASSWORD !== undefined && config.ADMIN_OPERATOR_USER === config.ADMIN_USER) {
+    lines.push('  ADMIN_OPERATOR_USER: must differ from ADMIN_USER (the two logins grant different rights)');
   }
+  if (config.NODE_ENV === 'production') {
+    for (const p of secretProblems(config, env, opts.uses ?? SECRET_USES)) lines.push(`  ${productionRefusal(p)}`);
+  }
+  if (lines.length) throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   return config;
 }

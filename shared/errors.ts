@@ -6,6 +6,7 @@ export const ERROR_CODES = {
   validation_failed: { status: 400, title: 'The request is not valid' },
   invalid_json: { status: 400, title: 'The body is not valid JSON' },
   unauthorized: { status: 401, title: 'A valid API key is required' },
+  forbidden: { status: 403, title: 'Not allowed' },
   not_found: { status: 404, title: 'Not found' },
   method_not_allowed: { status: 405, title: 'Method not allowed' },
   task_already_ended: { status: 409, title: 'The task has already ended' },
@@ -13,6 +14,7 @@ export const ERROR_CODES = {
   unsupported_media_type: { status: 415, title: 'The body must be application/json' },
   payload_too_large: { status: 413, title: 'The body is too large' },
   idempotency_conflict: { status: 422, title: 'The idempotency key was used with another request' },
+  rate_limited: { status: 429, title: 'Too many failed sign-ins from this address' },
   service_unavailable: { status: 503, title: 'A dependency is unavailable' },
   internal_error: { status: 500, title: 'Internal error' },
   // Task failure reasons (not HTTP answers of ours, but shown in task.error).

@@ -1,5 +1,7 @@
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../../shared/config.ts';
+import { maskUrlCredentials } from '../../shared/redact.ts';
+import { PROGRAM_SECRETS } from '../../shared/secrets.ts';
 import { reconcile } from '../../shared/audit/reconcile.ts';
 import { formatMoney } from '../../shared/money.ts';
 import { IssuerClient } from '../../shared/providers/issuer.ts';
@@ -33,7 +35,7 @@ async function main(): Promise<number> {
     process.stderr.write(`expected at most one task id (a UUID)\n${USAGE}\n`);
     return 2;
   }
-  const config = loadConfig();
+  const config = loadConfig(process.env, { uses: PROGRAM_SECRETS.reconcile });
   requireSharedServices(config, 'reconcile', ['database']);
   if (!config.TOKEN_ISSUER_URL) throw new Error('reconcile reads the issuer\'s books, so it needs TOKEN_ISSUER_URL');
   // An audit only reads: it neither creates nor migrates anything.
@@ -62,7 +64,7 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (err) => {
-    process.stderr.write(`reconcile could not check: ${(err as Error).message}\n`);
+    process.stderr.write(`reconcile could not check: ${maskUrlCredentials((err as Error).message)}\n`);
     process.exit(2);
   },
 );

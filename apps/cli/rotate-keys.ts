@@ -1,4 +1,6 @@
 import { loadConfig } from '../../shared/config.ts';
+import { maskUrlCredentials } from '../../shared/redact.ts';
+import { PROGRAM_SECRETS } from '../../shared/secrets.ts';
 import { keyringFrom } from '../../shared/crypto/keyring.ts';
 import { rotateKeys } from '../../shared/crypto/rotate.ts';
 import { isMigrated, openDatabase } from '../../shared/db/index.ts';
@@ -11,7 +13,7 @@ import { requireSharedServices } from '../runtime/infra.ts';
  * opened with any listed key (their rows are printed), or the database could not be reached.
  */
 async function main(): Promise<number> {
-  const config = loadConfig();
+  const config = loadConfig(process.env, { uses: PROGRAM_SECRETS.rotateKeys });
   requireSharedServices(config, 'rotate-keys', ['database']);
   const keyring = keyringFrom(config.DATA_ENCRYPTION_KEYS);
   if (keyring.isDevelopment) process.stderr.write('DATA_ENCRYPTION_KEYS is unset: sealing under the public development key\n');
@@ -33,7 +35,7 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (err) => {
-    process.stderr.write(`rotate-keys could not run: ${(err as Error).message}\n`);
+    process.stderr.write(`rotate-keys could not run: ${maskUrlCredentials((err as Error).message)}\n`);
     process.exit(2);
   },
 );

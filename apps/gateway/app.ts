@@ -1,4 +1,8 @@
 import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { ApiError } from '../../shared/errors.ts';
+import { adminAuth } from './admin-auth.ts';
+import { adminWriteGuard } from './admin-guard.ts';
 import { apiKeyAuth, type AuthEnv } from './auth.ts';
 import { boardRoutes, BOARD_PATH } from './board.ts';
 import type { GatewayDeps } from './deps.ts';
@@ -12,6 +16,8 @@ import { readTaskRoutes } from './routes/tasks.read.ts';
 import { paymentsRoute } from './routes/tasks.payments.ts';
 import { reportRoute } from './routes/tasks.report.ts';
 import { usageRoutes } from './routes/usage.ts';
+import { SignInGate } from './sign-in.ts';
+import { MAX_BODY_BYTES } from './validate.ts';
 
 /** The gateway: the v1 API (DESIGN.md §5), health, and Bull Board. */
 export function createApp(deps: GatewayDeps): Hono {
@@ -28,14 +34,30 @@ export function createApp(deps: GatewayDeps): Hono {
     else deps.log.info(line, 'request');
   });
   app.notFound((c) => problem(c, 'not_found', `no route for ${c.req.method} ${c.req.path}`));
+  // Bodies are refused by Content-Length up front, and a chunked one stops being read at the limit.
+  app.use(
+    '*',
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: () => {
+        throw new ApiError('payload_too_large', `the body exceeds ${MAX_BODY_BYTES} bytes`);
+      },
+    }),
+  );
+
+  // Every sign-in is counted per client address; the admin pages take no cross-site or non-JSON writes.
+  const gate = new SignInGate(deps);
+  const admin = adminAuth(deps.config, gate);
+  app.use('/admin', adminWriteGuard(gate.addresses));
+  app.use('/admin/*', adminWriteGuard(gate.addresses));
 
   app.route('/', healthRoutes(deps));
-  app.route(BOARD_PATH, boardRoutes(deps.producer, { user: deps.config.ADMIN_USER, password: deps.config.ADMIN_PASSWORD }));
-  app.route('/admin', adminDashboardRoutes(deps));
-  app.route('/metrics', metrics.routes);
+  app.route(BOARD_PATH, boardRoutes(deps.producer, admin));
+  app.route('/admin', adminDashboardRoutes(deps, admin));
+  app.route('/metrics', metrics.routes(admin));
 
   const v1 = new Hono<AuthEnv>({ strict: false });
-  v1.use('*', apiKeyAuth(deps.config.API_KEYS));
+  v1.use('*', apiKeyAuth(deps.config.API_KEYS, gate));
   v1.route('/tasks', createTaskRoute(deps));
   v1.route('/tasks', readTaskRoutes(deps));
   v1.route('/tasks', cancelTaskRoute(deps));

@@ -11,5 +11,16 @@ export interface GatewayDeps {
   producer: Producer;
   redis: Redis;
   log: Logger;
-  config: Pick<Config, 'API_KEYS' | 'ADMIN_USER' | 'ADMIN_PASSWORD'>;
+  config: Pick<
+    Config,
+    | 'API_KEYS'
+    | 'ADMIN_USER'
+    | 'ADMIN_PASSWORD'
+    | 'ADMIN_OPERATOR_USER'
+    | 'ADMIN_OPERATOR_PASSWORD'
+    | 'DATA_ENCRYPTION_KEYS'
+    | 'QUEUE_PREFIX'
+    | 'TRUSTED_PROXIES'
+    | 'AUTH_FAILURE_LIMIT'
+  >;
 }

@@ -2,6 +2,7 @@ import { Producer } from '../../queues/producer.ts';
 import { redisConnection } from '../../queues/connection.ts';
 import { loadConfig } from '../../shared/config.ts';
 import { createLogger } from '../../shared/log.ts';
+import { PROGRAM_SECRETS } from '../../shared/secrets.ts';
 import { closeAll, developmentDefaults, openBooks, quitRedis, requireSharedServices } from '../runtime/infra.ts';
 import { serveApp } from '../runtime/serve.ts';
 import { dieOnStartError, onShutdown } from '../runtime/signals.ts';
@@ -9,7 +10,7 @@ import { createApp } from './app.ts';
 
 /** `npm run gateway`: the HTTP API and Bull Board, as a process of its own. */
 async function main() {
-  const config = loadConfig();
+  const config = loadConfig(process.env, { uses: PROGRAM_SECRETS.gateway });
   const { redisUrl } = requireSharedServices(config, 'gateway');
   const log = createLogger(config.LOG_LEVEL, 'gateway');
   const { database, repos } = await openBooks(config, { onWait: (err) => log.warn({ err: err.message }, 'waiting for Postgres') });
@@ -17,7 +18,7 @@ async function main() {
   const producer = new Producer(redis, config.QUEUE_PREFIX);
   const server = await serveApp(createApp({ repos, database, producer, redis, log, config }), config.PORT, config.HOST);
   log.info({ port: server.port }, `gateway listening on http://${config.HOST}:${server.port}`);
-  for (const note of developmentDefaults(config, process.env, ['api', 'admin'])) log.warn(note);
+  for (const note of developmentDefaults(config, process.env, PROGRAM_SECRETS.gateway)) log.warn(note);
   onShutdown(async () => {
     await closeAll([server.close, () => producer.close(), () => quitRedis(redis), database.close]);
   }, config.SHUTDOWN_TIMEOUT_MS + 1_000);

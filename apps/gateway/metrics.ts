@@ -1,5 +1,4 @@
 import { Hono, type MiddlewareHandler } from 'hono';
-import { basicAuth } from 'hono/basic-auth';
 import { routePath } from 'hono/route';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { QUEUE_NAMES } from '../../queues/names.ts';
@@ -75,10 +74,8 @@ export function createMetrics(deps: GatewayDeps) {
     requests.inc({ method: c.req.method, route, status: String(c.res.status) });
   };
 
-  /** GET /metrics in the Prometheus text format, behind the admin credentials (it shows money totals). */
-  const routes = new Hono().get('/', basicAuth({ username: deps.config.ADMIN_USER, password: deps.config.ADMIN_PASSWORD }), async (c) =>
-    c.body(await registry.metrics(), 200, { 'content-type': registry.contentType }),
-  );
+  /** GET /metrics in the Prometheus text format, behind the admin login `auth` (it shows money totals). */
+  const routes = (auth: MiddlewareHandler) => new Hono().get('/', auth, async (c) => c.body(await registry.metrics(), 200, { 'content-type': registry.contentType }));
 
   return { registry, track, routes };
 }

@@ -2,14 +2,22 @@ import type { Context } from 'hono';
 import type { z } from 'zod';
 import { ApiError } from '../../shared/errors.ts';
 
-const MAX_BODY_BYTES = 64 * 1024;
+/** The largest request body the gateway reads; the app refuses more before reading it (app.ts, hono/body-limit). */
+export const MAX_BODY_BYTES = 64 * 1024;
 
-/** Reads a JSON body: wrong media type → 415, too large → 413, not JSON → 400. */
+/**
+ * Whether a Content-Type names JSON: exactly `application/json` or `application/<anything>+json`, with
+ * parameters or without — not look-alikes such as `application/json-seq` or `application/jsonp`.
+ */
+export function isJsonMediaType(type: string | undefined): boolean {
+  return /^\s*application\/(?:[a-z0-9!#$&^_.+-]+\+)?json\s*(?:;.*)?$/is.test(type ?? '');
+}
+
+/** Reads a JSON body: wrong media type → 415, not JSON → 400 (too large was refused before: 413). */
 export async function readJson(c: Context): Promise<unknown> {
-  const type = c.req.header('content-type') ?? '';
-  if (!/^application\/([\w.+-]+\+)?json\b/i.test(type)) throw new ApiError('unsupported_media_type', `expected Content-Type: application/json, got "${type || 'none'}"`);
+  const type = c.req.header('content-type');
+  if (!isJsonMediaType(type)) throw new ApiError('unsupported_media_type', `expected Content-Type: application/json, got "${type?.slice(0, 100) || 'none'}"`);
   const text = await c.req.text();
-  if (Buffer.byteLength(text) > MAX_BODY_BYTES) throw new ApiError('payload_too_large', `the body exceeds ${MAX_BODY_BYTES} bytes`);
   try {
     return JSON.parse(text);
   } catch (err) {

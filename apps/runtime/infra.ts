@@ -3,6 +3,7 @@ import type { Config } from '../../shared/config.ts';
 import { isDependencyDown } from '../../shared/errors.ts';
 import { migrate, openDatabase, repositories, type Db, type Repositories } from '../../shared/db/index.ts';
 import { keyringFrom } from '../../shared/crypto/keyring.ts';
+import { secretProblems, SECRET_USES, type SecretUse } from '../../shared/secrets.ts';
 
 /** How long a starting process waits for Postgres to answer before giving up. */
 const STARTUP_WAIT_MS = 60_000;
@@ -69,13 +70,12 @@ export async function quitRedis(redis: Redis): Promise<void> {
 }
 
 /**
- * What this process runs on that is only fit for development: public defaults standing in for secrets.
- * Each program logs these as warnings at start (production refuses some of them outright).
+ * What this process runs on that is only fit for development: the secrets it uses that production
+ * would refuse (shared/secrets.ts, the same rules). Each program logs these as warnings at start;
+ * with NODE_ENV=production loadConfig has refused them already.
  */
-export function developmentDefaults(config: Config, env: NodeJS.ProcessEnv = process.env, uses: Array<'api' | 'admin' | 'books'> = ['api', 'admin', 'books']): string[] {
-  const notes: string[] = [];
-  if (uses.includes('api') && !env.API_KEYS) notes.push('API_KEYS is unset: the API accepts the development key "dev-key" (tenant "local")');
-  if (uses.includes('admin') && !env.ADMIN_PASSWORD) notes.push('ADMIN_PASSWORD is unset: Bull Board and the dashboard accept admin/admin');
-  if (uses.includes('books') && !config.DATA_ENCRYPTION_KEYS) notes.push('DATA_ENCRYPTION_KEYS is unset: token ids and receipts are sealed with the public development key');
-  return notes;
+export function developmentDefaults(config: Config, env: NodeJS.ProcessEnv = process.env, uses: readonly SecretUse[] = SECRET_USES): string[] {
+  return secretProblems(config, env, uses).map((p) =>
+    p.problem === 'is unset' && p.unsetMeans ? `${p.variable} is unset: ${p.unsetMeans}` : `${p.variable} ${p.problem} (refused when NODE_ENV=production)`,
+  );
 }

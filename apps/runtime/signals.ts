@@ -1,3 +1,5 @@
+import { maskUrlCredentials } from '../../shared/redact.ts';
+
 /**
  * Runs `shutdown` once on SIGTERM/SIGINT and exits; a hard exit follows after `limitMs` whatever
  * happens, so the process is gone within its shutdown budget.
@@ -17,10 +19,10 @@ export function onShutdown(shutdown: (signal: string) => Promise<void>, limitMs:
   process.once('SIGINT', () => handler('SIGINT'));
 }
 
-/** Prints a start-up failure plainly (it is usually configuration) and exits 1. */
+/** Prints a start-up failure plainly (it is usually configuration; URL credentials masked) and exits 1. */
 export function dieOnStartError(program: string) {
   return (err: unknown) => {
-    process.stderr.write(`${program}: ${(err as Error).message}\n`);
+    process.stderr.write(`${program}: ${maskUrlCredentials((err as Error).message)}\n`);
     process.exit(1);
   };
 }

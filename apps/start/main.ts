@@ -7,6 +7,7 @@ import { startSweeper } from '../../queues/sweeper.ts';
 import { startWorkers, stopWorkers } from '../../queues/worker.ts';
 import { loadConfig } from '../../shared/config.ts';
 import { createLogger } from '../../shared/log.ts';
+import { PROGRAM_SECRETS } from '../../shared/secrets.ts';
 import { createApp } from '../gateway/app.ts';
 import { closeAll, developmentDefaults, openBooks, quitRedis } from '../runtime/infra.ts';
 import { serveApp } from '../runtime/serve.ts';
@@ -20,7 +21,7 @@ import { startPrivateRedis } from './redis.ts';
  * Bull Board and every stage's workers.
  */
 async function main() {
-  const config = loadConfig();
+  const config = loadConfig(process.env, { uses: PROGRAM_SECRETS.start });
   const log = createLogger(config.LOG_LEVEL, 'arp');
   const privateRedis = config.REDIS_URL ? undefined : await startPrivateRedis(join(config.DATA_DIR, 'redis'));
   const redisUrl = config.REDIS_URL ?? privateRedis!.url;
@@ -75,7 +76,7 @@ async function main() {
     },
     `agent-research-pay is up on http://${config.HOST}:${server.port}`,
   );
-  for (const note of developmentDefaults(config)) log.warn(note);
+  for (const note of developmentDefaults(config, process.env, PROGRAM_SECRETS.start)) log.warn(note);
 
   onShutdown(async (signal) => {
     log.info({ signal }, 'stopping');

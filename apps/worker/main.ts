@@ -5,6 +5,7 @@ import { startSweeper } from '../../queues/sweeper.ts';
 import { startWorkers, stopWorkers } from '../../queues/worker.ts';
 import { loadConfig } from '../../shared/config.ts';
 import { createLogger } from '../../shared/log.ts';
+import { PROGRAM_SECRETS } from '../../shared/secrets.ts';
 import { closeAll, developmentDefaults, openBooks, quitRedis, requireSharedServices } from '../runtime/infra.ts';
 import { dieOnStartError, onShutdown } from '../runtime/signals.ts';
 import { buildStageDeps, providerLocations } from '../runtime/stage-deps.ts';
@@ -14,7 +15,7 @@ import { parseStages } from './stages.ts';
 async function main() {
   const { positionals, values } = parseArgs({ allowPositionals: true, options: { 'no-sweeper': { type: 'boolean' } } });
   const stages = parseStages(positionals);
-  const config = loadConfig();
+  const config = loadConfig(process.env, { uses: PROGRAM_SECRETS.worker });
   const { redisUrl } = requireSharedServices(config, 'worker');
   const where = providerLocations(config);
   const log = createLogger(config.LOG_LEVEL, `worker:${stages.join('+')}`);
@@ -31,7 +32,7 @@ async function main() {
   });
   const sweeper = values['no-sweeper'] || config.SWEEP_INTERVAL_MS === 0 ? undefined : startSweeper(deps, config.SWEEP_INTERVAL_MS, config.STALE_TASK_MS);
   log.info({ stages, prefix: config.QUEUE_PREFIX }, 'worker started');
-  for (const note of developmentDefaults(config, process.env, ['books'])) log.warn(note);
+  for (const note of developmentDefaults(config, process.env, PROGRAM_SECRETS.worker)) log.warn(note);
   onShutdown(async (signal) => {
     log.info({ signal }, 'worker stopping');
     await closeAll([sweeper?.stop, () => stopWorkers(workers, config.SHUTDOWN_TIMEOUT_MS), () => producer.close(), () => quitRedis(producerRedis), () => quitRedis(workerRedis), database.close]);

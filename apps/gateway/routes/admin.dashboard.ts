@@ -1,9 +1,9 @@
-import { Hono, type Context } from 'hono';
-import { basicAuth } from 'hono/basic-auth';
+import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { html, raw } from 'hono/html';
 import { z } from 'zod';
 import type { DailyTotal, TaskUsage } from '../../../shared/db/dashboard.ts';
 import { budgetView, CURRENCY, formatMoney } from '../../../shared/money.ts';
+import type { AdminEnv } from '../admin-auth.ts';
 import { BOARD_PATH } from '../board.ts';
 import type { GatewayDeps } from '../deps.ts';
 import { validate } from '../validate.ts';
@@ -268,13 +268,12 @@ function secure(c: Context) {
 }
 
 /**
- * The operators' and finance budget dashboard, behind the admin basic auth (ADMIN_USER / ADMIN_PASSWORD):
+ * The operators' and finance budget dashboard, behind the admin login `auth` (either login; it only reads):
  * GET /admin/dashboard (HTML) and GET /admin/dashboard.json (the same data, money as decimal strings).
  * Mounted at `/admin`.
  */
-export function adminDashboardRoutes(deps: GatewayDeps) {
-  const auth = basicAuth({ username: deps.config.ADMIN_USER, password: deps.config.ADMIN_PASSWORD, realm: 'agent-research-pay admin' });
-  return new Hono({ strict: false })
+export function adminDashboardRoutes(deps: GatewayDeps, auth: MiddlewareHandler<AdminEnv>) {
+  return new Hono<AdminEnv>({ strict: false })
     .get('/dashboard', auth, async (c) => {
       const data = await load(deps, validate(dashboardQuery, c.req.query(), 'query'));
       secure(c);

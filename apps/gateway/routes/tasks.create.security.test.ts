@@ -39,6 +39,19 @@ describe('POST /v1/tasks: the theme is one line of text', () => {
     ['the Unicode paragraph separator', 'battery\u2029makers'],
     ['a right-to-left override', '\u202ebattery makers'],
     ['a bidi isolate', 'battery \u2066makers\u2069'],
+    // Issue 7, item 5: invisible format characters — bidi marks and zero-width characters.
+    ['a right-to-left mark', 'battery\u200f makers'],
+    ['a left-to-right mark', 'battery\u200e makers'],
+    ['the Arabic letter mark', 'battery\u061c makers'],
+    ['a zero-width space', 'batt\u200bery makers'],
+    ['a zero-width non-joiner', 'batt\u200cery makers'],
+    ['a zero-width joiner', 'batt\u200dery makers'],
+    ['a word joiner', 'batt\u2060ery makers'],
+    ['an invisible separator', 'batt\u2063ery makers'],
+    ['a byte-order mark (zero-width no-break space)', '\ufeffbattery makers'],
+    ['a soft hyphen', 'batt\u00adery makers'],
+    ['the Mongolian vowel separator', 'batt\u180eery makers'],
+    ['a tag character', 'battery makers\u{e0041}'],
   ])('rejects a theme with %s: 400 naming theme, nothing stored', async (_what, theme) => {
     const before = await taskCount();
     const problem = await expectProblem(await h.api('/v1/tasks', { body: { ...valid, theme } }), 400, 'validation_failed');
@@ -54,4 +67,53 @@ describe('POST /v1/tasks: the theme is one line of text', () => {
       expect(((await res.json()) as any).theme).toBe(theme);
     }
   });
+});
+
+/**
+ * Zero-width and bidi characters in the voice id too (issue 7, item 5), and a body is JSON only when
+ * its Content-Type says exactly that: `application/json` or `application/<x>+json`, with parameters.
+ */
+describe('POST /v1/tasks: invisible characters in the voice id, and the JSON media type', () => {
+  let h: Harness;
+  const valid = { theme: 'solid-state battery makers', budget: '50.00', voiceId: 'demo-voice' };
+
+  beforeAll(async () => {
+    h = await openHarness();
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  const taskCount = async () => Number((await sql<{ n: number }>`select count(*)::int as n from tasks`.execute(h.database.db)).rows[0]!.n);
+
+  it.each([['\u200bdemo-voice'], ['demo-voice\u200d'], ['demo\u202e-voice'], ['\ufeffdemo-voice']])('refuses the voice id %j: 400 naming voiceId', async (voiceId) => {
+    const problem = await expectProblem(await h.api('/v1/tasks', { body: { ...valid, voiceId } }), 400, 'validation_failed');
+    expect(problem.errors.map((e: { path: string }) => e.path)).toEqual(['voiceId']);
+  });
+
+  it.each([
+    ['application/json-seq'],
+    ['application/jsonp'],
+    ['application/json5'],
+    ['application/jsonlines'],
+    ['application/json+xml'],
+    ['application/x-json-stream'],
+    ['application/+json'],
+    ['text/json'],
+    ['json'],
+    ['application/json, text/plain'],
+    ['text/plain; application/json'],
+    ['application/javascript'],
+  ])('refuses Content-Type %j with 415, storing nothing', async (type) => {
+    const before = await taskCount();
+    await expectProblem(await h.api('/v1/tasks', { body: JSON.stringify(valid), headers: { 'content-type': type } }), 415, 'unsupported_media_type');
+    expect(await taskCount()).toBe(before);
+  });
+
+  it.each([['application/json'], ['Application/JSON'], ['application/json; charset=utf-8'], ['application/json;charset=UTF-8'], ['application/json ; charset=utf-8'], ['application/problem+json'], ['application/vnd.arp.task+json; version=1']])(
+    'accepts Content-Type %j',
+    async (type) => {
+      expect((await h.api('/v1/tasks', { body: JSON.stringify(valid), headers: { 'content-type': type } })).status).toBe(202);
+    },
+  );
 });

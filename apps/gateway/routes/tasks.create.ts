@@ -23,12 +23,15 @@ const budget = z.union([z.string(), z.number()], { error: 'must be a decimal str
 });
 
 /**
- * A theme or voice id is one line of text: no control characters (C0 with tab, CR and LF; DEL; C1), no
- * Unicode line or paragraph separator, no bidi override (they make text read other than it is). Postgres
- * text cannot hold NUL either. Checked before trimming, so a trailing line break is refused too.
+ * A theme or voice id is one line of visible text: no control characters (C0 with tab, CR and LF; DEL;
+ * C1), no Unicode line or paragraph separator, and no format character (Unicode category Cf): bidi
+ * overrides, embeddings, isolates and marks make text read other than it is, and zero-width spaces,
+ * joiners and the BOM hide text or make two themes that look the same differ. (Cf also holds the
+ * zero-width joiner of emoji sequences such as 👩‍🔬 — a research theme does without.) Postgres text cannot
+ * hold NUL either. Checked before trimming, so a trailing line break is refused too.
  */
-const oneLine = (s: string) => !/[\p{Cc}\u2028\u2029\u202a-\u202e\u2066-\u2069]/u.test(s);
-const ONE_LINE = 'must be one line of text: no line breaks, tabs or other control characters';
+const oneLine = (s: string) => !/[\p{Cc}\p{Cf}\u2028\u2029]/u.test(s);
+const ONE_LINE = 'must be one line of visible text: no line breaks, tabs, control characters, bidi controls or zero-width characters';
 
 /** The body of POST /v1/tasks. Unknown fields are rejected, so a typo is never silently ignored. */
 export const createTaskBody = z.strictObject({

@@ -1,10 +1,12 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
+import { keyringFrom } from '../../../shared/crypto/keyring.ts';
 import { ApiError } from '../../../shared/errors.ts';
 import type { AuthEnv } from '../auth.ts';
 import type { GatewayDeps } from '../deps.ts';
 import { validate } from '../validate.ts';
 import { taskView } from '../view.ts';
+import { ListCursors } from './list-cursor.ts';
 
 const uuid = z.uuid();
 
@@ -15,34 +17,31 @@ export async function findTask(deps: GatewayDeps, id: string, tenant: string) {
   return task;
 }
 
+const LIMIT_RULE = 'must be a whole number from 1 to 100, in decimal digits';
+
 const listQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(100).default(20),
-  cursor: z.string().max(200).optional(),
+  // Decimal digits only: no `0x2`, `1e1`, ` 2` or `2.0`, which a number coercion would take.
+  limit: z.string().regex(/^\d{1,3}$/, LIMIT_RULE).transform(Number).refine((n) => n >= 1 && n <= 100, LIMIT_RULE).default(20),
+  cursor: z.string().max(300).optional(),
 });
 
-/** The cursor is opaque to clients: the insertion sequence of the last task of the page. */
-function encodeCursor(seq: number): string {
-  return Buffer.from(`v1:${seq}`).toString('base64url');
-}
-
-function decodeCursor(cursor: string): number {
-  const match = /^v1:(\d{1,15})$/.exec(Buffer.from(cursor, 'base64url').toString());
-  if (!match) throw new ApiError('validation_failed', 'the cursor is not valid', [{ path: 'cursor', message: 'not a cursor this API returned' }]);
-  return Number(match[1]);
-}
-
-/** GET /v1/tasks (newest first, cursor-paginated) and GET /v1/tasks/:id. */
+/**
+ * GET /v1/tasks (newest first, cursor-paginated) and GET /v1/tasks/:id. The list's cursor is opaque and
+ * bound to the tenant (list-cursor.ts).
+ */
 export function readTaskRoutes(deps: GatewayDeps) {
+  const cursors = new ListCursors(keyringFrom(deps.config.DATA_ENCRYPTION_KEYS));
   return new Hono<AuthEnv>()
     .get('/', async (c) => {
       const q = validate(listQuery, c.req.query(), 'query');
-      const tasks = await deps.repos.tasks.list(c.get('tenant'), q.limit + 1, q.cursor ? decodeCursor(q.cursor) : undefined);
+      const tenant = c.get('tenant');
+      const tasks = await deps.repos.tasks.list(tenant, q.limit + 1, q.cursor ? cursors.open(q.cursor, tenant) : undefined);
       const page = tasks.slice(0, q.limit);
       const companies = await deps.repos.companies.listForTasks(page.map((t) => t.id));
       const last = page.at(-1);
       return c.json({
         data: page.map((t) => taskView(t, companies.get(t.id) ?? [])),
-        ...(tasks.length > q.limit && last ? { nextCursor: encodeCursor(last.seq) } : {}),
+        ...(tasks.length > q.limit && last ? { nextCursor: cursors.seal(last.seq, tenant) } : {}),
       });
     })
     .get('/:id', async (c) => {
