@@ -12,7 +12,7 @@ import { closeTaskMoney, failTask, refundPayment, settleByIssuer, stopIfCancelle
  * nothing stays held, nothing delivered is refunded, nothing undelivered is kept — and a second run
  * changes nothing.
  */
-describe('closing a task’s money', () => {
+describe('closing the money of a task', () => {
   let h: Harness;
   beforeAll(async () => {
     h = await openHarness();

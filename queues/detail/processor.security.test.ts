@@ -60,7 +60,7 @@ describe('detail stage against a lying marketplace', () => {
     expect(await budgetOf(taskId)).toMatchObject({ reserved: '0.00', spent: '0.00', remaining: '100.00' });
   });
 
-  it('does not pay a 402 that names another company’s resource: skipped as resource_mismatch', async () => {
+  it('does not pay a 402 that names the resource of another company: skipped as resource_mismatch', async () => {
     const { taskId, companyId } = await chosenCompany('semiconductor');
     market.lies.resource = '/company/detail?id=someone-else';
     expect(await processDetail({ taskId, companyId }, deps, FIRST_ATTEMPT)).toEqual({ outcome: 'skipped', companyId });
@@ -108,7 +108,7 @@ describe('detail stage against a lying marketplace', () => {
     expect(await budgetOf(taskId)).toMatchObject({ spent: '0.00', remaining: '100.00' });
   });
 
-  it('a pay call answered 402 after the charge landed is never paid again under a new key: the issuer’s record decides', async () => {
+  it('a pay call answered 402 after the charge landed is never paid again under a new key: the record of the issuer decides', async () => {
     const { taskId, companyId, listed } = await chosenCompany('robotics');
     market.lies.payFailsAfterCharge = { status: 402, code: 'payment_required' };
     expect(await processDetail({ taskId, companyId }, deps, FIRST_ATTEMPT)).toEqual({ outcome: 'refunded', companyId });
@@ -203,7 +203,7 @@ describe('detail stage: records that are free, gone, or not what was bought', ()
     expect((await h.repos.payments.ledger(taskId)).filter((l) => l.kind === 'refund')).toHaveLength(1);
   });
 
-  it('a receipt it cannot read leaves the payment for the issuer’s record to settle, never guessing', async () => {
+  it('a receipt it cannot read leaves the payment for the record of the issuer to settle, never guessing', async () => {
     const { taskId, companyIds } = await readyForDetail(h, { theme: 'robotics' });
     market.lies.receiptAmount = 'twelve';
     await expect(processDetail({ taskId, companyId: companyIds[0]! }, deps, FIRST_ATTEMPT)).rejects.toThrow();
