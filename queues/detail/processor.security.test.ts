@@ -7,32 +7,33 @@ import { FIRST_ATTEMPT, issuerCharges, LAST_ATTEMPT, readyForDetail } from '../.
 import type { StageDeps } from '../deps.ts';
 import { processDetail } from './processor.ts';
 
+/** One harness and one lying marketplace in front of its issuer, for every test here; the lies reset after each. */
+let h: Harness;
+let market: HostileMarketplace;
+let deps: StageDeps;
+beforeAll(async () => {
+  h = await openHarness();
+  market = await startHostileMarketplace({ realMarketplaceUrl: h.mocks.urls.marketplace!, issuerUrl: h.mocks.urls.tokenIssuer!, issuerApiKey: ISSUER_KEY });
+  deps = {
+    ...h.deps,
+    providers: createProviders({ marketplaceUrl: market.url, tokenIssuerUrl: h.mocks.urls.tokenIssuer!, voiceIdUrl: h.mocks.urls.voiceid!, issuerApiKey: ISSUER_KEY, timeoutMs: 3_000 }),
+  };
+});
+afterEach(() => {
+  market.lies = {};
+  market.payCalls.length = 0;
+});
+afterAll(async () => {
+  await market?.close();
+  await h?.close();
+});
+
 /**
  * The listing binds the purchase (DESIGN.md §3): a marketplace that lies about the price, names
  * another resource, or hands over a receipt or record for something else does not get paid — or is
  * refunded in full — whatever it says.
  */
 describe('detail stage against a lying marketplace', () => {
-  let h: Harness;
-  let market: HostileMarketplace;
-  let deps: StageDeps;
-  beforeAll(async () => {
-    h = await openHarness();
-    market = await startHostileMarketplace({ realMarketplaceUrl: h.mocks.urls.marketplace!, issuerUrl: h.mocks.urls.tokenIssuer!, issuerApiKey: ISSUER_KEY });
-    deps = {
-      ...h.deps,
-      providers: createProviders({ marketplaceUrl: market.url, tokenIssuerUrl: h.mocks.urls.tokenIssuer!, voiceIdUrl: h.mocks.urls.voiceid!, issuerApiKey: ISSUER_KEY, timeoutMs: 3_000 }),
-    };
-  });
-  afterEach(() => {
-    market.lies = {};
-    market.payCalls.length = 0;
-  });
-  afterAll(async () => {
-    await market?.close();
-    await h?.close();
-  });
-
   /** A task ready to buy, searched on the honest marketplace: its listed prices are the real ones. */
   async function chosenCompany(theme: string) {
     const { taskId, companyIds } = await readyForDetail(h, { theme, budget: '100.00' });
@@ -125,26 +126,6 @@ describe('detail stage against a lying marketplace', () => {
 
 /** The other ways a provider's answer can be wrong, and what each costs (nothing, or a full refund). */
 describe('detail stage: records that are free, gone, or not what was bought', () => {
-  let h: Harness;
-  let market: HostileMarketplace;
-  let deps: StageDeps;
-  beforeAll(async () => {
-    h = await openHarness();
-    market = await startHostileMarketplace({ realMarketplaceUrl: h.mocks.urls.marketplace!, issuerUrl: h.mocks.urls.tokenIssuer!, issuerApiKey: ISSUER_KEY });
-    deps = {
-      ...h.deps,
-      providers: createProviders({ marketplaceUrl: market.url, tokenIssuerUrl: h.mocks.urls.tokenIssuer!, voiceIdUrl: h.mocks.urls.voiceid!, issuerApiKey: ISSUER_KEY, timeoutMs: 3_000 }),
-    };
-  });
-  afterEach(() => {
-    market.lies = {};
-    market.payCalls.length = 0;
-  });
-  afterAll(async () => {
-    await market?.close();
-    await h?.close();
-  });
-
   it('stores a record the marketplace gives for free, paying and reserving nothing', async () => {
     const { taskId, companyIds } = await readyForDetail(h, { theme: 'battery' });
     market.lies.free = true;
@@ -184,7 +165,7 @@ describe('detail stage: records that are free, gone, or not what was bought', ()
   });
 
   it('keeps an incomplete record and refunds each missing paid section at a quarter of the price', async () => {
-    const { taskId, companyIds } = await readyForDetail(h, { theme: 'logistics' });
+    const { taskId, companyIds } = await readyForDetail(h, { theme: 'e-commerce' });
     const listed = (await h.repos.companies.get(taskId, companyIds[0]!))!.price;
     market.lies.omit = ['financials', 'riskNotes', 'contacts'];
     expect(await processDetail({ taskId, companyId: companyIds[0]! }, deps, FIRST_ATTEMPT)).toEqual({ outcome: 'bought', companyId: companyIds[0]! });
