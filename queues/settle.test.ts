@@ -51,9 +51,10 @@ describe('closing the money of a task', () => {
     const settled = (await h.repos.companies.get(taskId, company.company_id))!;
     expect(settled.status).toBe('refunded');
     expect(settled.error_code).toBe('not_delivered');
+    expect(settled.error_message).toBe('charged but the record was never delivered; refunded');
     // Every other chosen company never got an outcome: skipped, with the reason.
     for (const other of companyIds.slice(1)) {
-      expect(await h.repos.companies.get(taskId, other)).toMatchObject({ status: 'skipped', error_code: 'task_ended' });
+      expect(await h.repos.companies.get(taskId, other)).toMatchObject({ status: 'skipped', error_code: 'task_ended', error_message: 'the task ended before this company was bought' });
     }
     expect((await h.repos.payments.ledger(taskId)).map((l) => l.kind)).toEqual(['reserve', 'capture', 'refund']);
 
@@ -116,6 +117,23 @@ describe('closing the money of a task', () => {
     expect((await h.deps.providers.issuer.tokensFor(taskId))[0]!.status).toBe('closed');
   });
 
+  it('closing the money of a task that does not exist does nothing', async () => {
+    await expect(closeTaskMoney(h.deps, '00000000-0000-4000-8000-000000000001')).resolves.toBeUndefined();
+  });
+
+  it('sends the movements it books to the dashboard queue, with the reason', async () => {
+    const { taskId, companyIds } = await readyForDetail(h, { theme: 'semiconductor', budget: '80.00' });
+    const { payment } = await reserveOnly(taskId, companyIds[1]!);
+    await closeTaskMoney(h.deps, taskId);
+    const ledger = await h.repos.payments.ledger(taskId);
+    expect(ledger.map((l) => l.kind)).toEqual(['reserve', 'release']);
+    expect((await stateOf(taskId, companyIds[1]!)).last_error).toBe('task ended before the payment completed');
+    // The release it booked (the reservation was made by hand here, outside any stage).
+    const release = ledger.find((l) => l.kind === 'release')!;
+    expect(release.payment_id).toBe(payment.id);
+    expect(await h.producer.queues.dashboard.getJob(`dashboard-${release.id}`)).toBeDefined();
+  });
+
   it('settleByIssuer without a token releases: nothing can have been charged', async () => {
     const { taskId, companyIds } = await readyForDetail(h, { theme: 'robotics' });
     const { payment, company } = await reserveOnly(taskId, companyIds[0]!);
@@ -127,6 +145,7 @@ describe('closing the money of a task', () => {
   it('refundPayment refuses a payment with no charge, and does nothing when nothing is left', async () => {
     const { taskId, companyIds } = await readyForDetail(h, { theme: 'biotech' });
     const { payment } = await reserveOnly(taskId, companyIds[0]!);
+    await expect(refundPayment(h.deps, payment)).rejects.toMatchObject({ code: 'no_charge' });
     await expect(refundPayment(h.deps, payment)).rejects.toBeInstanceOf(PermanentError);
     const done = { ...payment, charge_id: 'ch_x', refunded_amount: payment.amount };
     await expect(refundPayment(h.deps, done)).resolves.toBeUndefined();
@@ -142,7 +161,7 @@ describe('closing the money of a task', () => {
     await h.repos.tasks.requestCancel(taskId, 'acme');
     expect(await stopIfCancelled(h.deps, taskId)).toEqual({ stopped: 'cancelled' });
     const task = (await h.repos.tasks.get(taskId))!;
-    expect(task).toMatchObject({ status: 'cancelled', error_code: 'cancelled', reserved: 0 });
+    expect(task).toMatchObject({ status: 'cancelled', error_code: 'cancelled', error_message: 'cancelled by the client', reserved: 0 });
     expect((await h.deps.providers.issuer.tokensFor(taskId))[0]!.status).toBe('closed');
     expect(await stopIfCancelled(h.deps, taskId)).toEqual({ stopped: 'cancelled' });
     expect(await stopIfCancelled(h.deps, '00000000-0000-4000-8000-000000000000')).toEqual({ stopped: 'missing' });
