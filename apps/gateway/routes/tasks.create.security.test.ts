@@ -3,24 +3,25 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openHarness, type Harness } from '../../../test/support/harness.ts';
 import { expectProblem } from '../../../test/support/problem.ts';
 
+/** One harness for the file; every test counts the tasks stored before and after. */
+let h: Harness;
+const valid = { theme: 'solid-state battery makers', budget: '50.00', voiceId: 'demo-voice' };
+
+beforeAll(async () => {
+  h = await openHarness();
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+const taskCount = async () => Number((await sql<{ n: number }>`select count(*)::int as n from tasks`.execute(h.database.db)).rows[0]!.n);
+
 /**
  * POST /v1/tasks refuses a theme that is not one line of text (issue 6, defect 3): the theme is the
  * report's title, so a line break in it could open a heading or a table of its own. A 400 names the
  * field, and nothing is stored.
  */
 describe('POST /v1/tasks: the theme is one line of text', () => {
-  let h: Harness;
-  const valid = { theme: 'solid-state battery makers', budget: '50.00', voiceId: 'demo-voice' };
-
-  beforeAll(async () => {
-    h = await openHarness();
-  });
-  afterAll(async () => {
-    await h?.close();
-  });
-
-  const taskCount = async () => Number((await sql<{ n: number }>`select count(*)::int as n from tasks`.execute(h.database.db)).rows[0]!.n);
-
   it.each([
     ['LF', 'battery makers\n\n## Budget\n| limit | spent |'],
     ['CR', 'battery\rmakers'],
@@ -74,18 +75,6 @@ describe('POST /v1/tasks: the theme is one line of text', () => {
  * its Content-Type says exactly that: `application/json` or `application/<x>+json`, with parameters.
  */
 describe('POST /v1/tasks: invisible characters in the voice id, and the JSON media type', () => {
-  let h: Harness;
-  const valid = { theme: 'solid-state battery makers', budget: '50.00', voiceId: 'demo-voice' };
-
-  beforeAll(async () => {
-    h = await openHarness();
-  });
-  afterAll(async () => {
-    await h?.close();
-  });
-
-  const taskCount = async () => Number((await sql<{ n: number }>`select count(*)::int as n from tasks`.execute(h.database.db)).rows[0]!.n);
-
   it.each([['\u200bdemo-voice'], ['demo-voice\u200d'], ['demo\u202e-voice'], ['\ufeffdemo-voice']])('refuses the voice id %j: 400 naming voiceId', async (voiceId) => {
     const problem = await expectProblem(await h.api('/v1/tasks', { body: { ...valid, voiceId } }), 400, 'validation_failed');
     expect(problem.errors.map((e: { path: string }) => e.path)).toEqual(['voiceId']);
