@@ -166,4 +166,19 @@ describe('closing the money of a task', () => {
     expect(await stopIfCancelled(h.deps, taskId)).toEqual({ stopped: 'cancelled' });
     expect(await stopIfCancelled(h.deps, '00000000-0000-4000-8000-000000000000')).toEqual({ stopped: 'missing' });
   });
+
+  it('stopIfCancelled cancels a task still queued, and leaves a task that ended otherwise after the request with its own outcome', async () => {
+    const queued = await h.api('/v1/tasks', { body: { theme: 'battery', budget: '10.00', voiceId: 'demo-voice' } });
+    const { id: queuedId } = (await queued.json()) as { id: string };
+    await h.repos.tasks.requestCancel(queuedId, 'acme');
+    expect(await stopIfCancelled(h.deps, queuedId)).toEqual({ stopped: 'cancelled' });
+    expect((await h.repos.tasks.get(queuedId))!.status).toBe('cancelled');
+
+    // The cancel came in while the report stage was completing the task: the task stays completed.
+    const { taskId } = await readyForDetail(h, { theme: 'e-commerce' });
+    await h.repos.tasks.requestCancel(taskId, 'acme');
+    await h.repos.tasks.end(taskId, 'completed');
+    expect(await stopIfCancelled(h.deps, taskId)).toEqual({ stopped: 'completed' });
+    expect((await h.repos.tasks.get(taskId))!).toMatchObject({ status: 'completed', error_code: null });
+  });
 });
