@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { parseDataKeys, type DataKey } from './crypto/keyring.ts';
+import { readSecretFiles } from './secret-files.ts';
 import { productionRefusal, secretProblems, SECRET_USES, type SecretUse } from './secrets.ts';
 
 /** Raised when an environment variable is invalid; the message names the variable. */
@@ -163,11 +164,14 @@ function withoutValue(message: string, value: unknown): string {
 }
 
 /**
- * Reads and validates the environment once; throws a ConfigError naming each bad variable. With
+ * Reads and validates the environment once (each secret may come from a file: `<NAME>_FILE`, see
+ * shared/secret-files.ts); throws a ConfigError naming each bad variable. With
  * `NODE_ENV=production` it also refuses the secrets of `uses` (the ones this process uses; all by
  * default) that are unset, a known default or short (shared/secrets.ts).
  */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: { uses?: readonly SecretUse[] } = {}): Config {
+export function loadConfig(given: NodeJS.ProcessEnv = process.env, opts: { uses?: readonly SecretUse[] } = {}): Config {
+  const { env, problems } = readSecretFiles(given);
+  if (problems.length) throw new ConfigError(`invalid configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`);
   const result = configSchema.safeParse(env);
   if (!result.success) {
     const lines = result.error.issues.map((i) => `  ${i.path.join('.')}: ${withoutValue(i.message, env[String(i.path[0])])}`);
