@@ -135,6 +135,10 @@ export const configSchema = z.object({
   /** Jobs one worker process runs at once, per stage; detail is I/O bound and gets more. */
   WORKER_CONCURRENCY: int(1, 256, 4),
   DETAIL_CONCURRENCY: int(1, 256, 8),
+  /** TLS to the providers: a CA to trust besides the public ones, and our client certificate (mutual TLS). */
+  PROVIDER_CA_FILE: z.preprocess(blankIsUnset, z.string().optional()),
+  PROVIDER_CERT_FILE: z.preprocess(blankIsUnset, z.string().optional()),
+  PROVIDER_KEY_FILE: z.preprocess(blankIsUnset, z.string().optional()),
   /** Time limit of one provider HTTP call. */
   PROVIDER_TIMEOUT_MS: int(100, 120_000, 10_000),
   /** How long a stopping process waits for in-flight jobs before handing them back. */
@@ -182,9 +186,17 @@ export function loadConfig(given: NodeJS.ProcessEnv = process.env, opts: { uses?
   if (config.ADMIN_OPERATOR_PASSWORD !== undefined && config.ADMIN_OPERATOR_USER === config.ADMIN_USER) {
     lines.push('  ADMIN_OPERATOR_USER: must differ from ADMIN_USER (the two logins grant different rights)');
   }
+  if ((config.PROVIDER_CERT_FILE === undefined) !== (config.PROVIDER_KEY_FILE === undefined)) {
+    lines.push('  PROVIDER_CERT_FILE, PROVIDER_KEY_FILE: give both (a client certificate and its key) or neither');
+  }
   if (config.NODE_ENV === 'production') {
     for (const p of secretProblems(config, env, opts.uses ?? SECRET_USES)) lines.push(`  ${productionRefusal(p)}`);
   }
   if (lines.length) throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   return config;
+}
+
+/** The provider TLS files of a configuration (shared/providers/tls.ts). */
+export function providerTls(config: Config): { caFile?: string; certFile?: string; keyFile?: string } {
+  return { caFile: config.PROVIDER_CA_FILE, certFile: config.PROVIDER_CERT_FILE, keyFile: config.PROVIDER_KEY_FILE };
 }

@@ -8,7 +8,7 @@ import type { DestinationStream } from 'pino';
 import { inject } from 'vitest';
 import { createApp } from '../../apps/gateway/app.ts';
 import { buildStageDeps } from '../../apps/runtime/stage-deps.ts';
-import { startMocks, type FaultConfig, type RunningMocks } from '../../mocks/index.ts';
+import { startMocks, type FaultConfig, type MockTls, type RunningMocks } from '../../mocks/index.ts';
 import { deletePrefix, redisConnection } from '../../queues/connection.ts';
 import type { StageDeps } from '../../queues/deps.ts';
 import { QUEUE_NAMES, type QueueName } from '../../queues/names.ts';
@@ -39,6 +39,8 @@ export interface HarnessOptions {
   env?: Record<string, string>;
   /** Serve the LLM mock and give the workers an API key for it. */
   llm?: boolean;
+  /** Stand-ins serve HTTPS and require client certificates signed by `mockTls.ca` (give the workers theirs in `env`). */
+  mockTls?: MockTls;
   /** `VOICEID_ENROLLED` entries of the voice-ID mock (`voice` or `tenant:voice`); default demo-voice and alice-voice for every tenant. */
   voiceEnrolled?: string[];
 }
@@ -75,6 +77,7 @@ export async function openHarness(opts: HarnessOptions = {}): Promise<Harness> {
     voiceEnrolled: opts.voiceEnrolled ?? ['demo-voice', 'alice-voice'],
     faults: opts.faults ?? {},
     ...(opts.issuerFaults ? { issuerFaults: opts.issuerFaults } : {}),
+    ...(opts.mockTls ? { tls: opts.mockTls } : {}),
   });
   const issuerProxy = opts.issuerProxy ? new TcpProxy('127.0.0.1', Number(new URL(mocks.urls.tokenIssuer!).port)) : undefined;
   const issuerUrl = issuerProxy ? `http://127.0.0.1:${await issuerProxy.start()}` : mocks.urls.tokenIssuer;
