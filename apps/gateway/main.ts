@@ -1,6 +1,6 @@
 import { Producer } from '../../queues/producer.ts';
 import { redisConnection } from '../../queues/connection.ts';
-import { loadConfig } from '../../shared/config.ts';
+import { loadConfig, redisTls } from '../../shared/config.ts';
 import { createLogger } from '../../shared/log.ts';
 import { PROGRAM_SECRETS } from '../../shared/secrets.ts';
 import { closeAll, developmentDefaults, openBooks, quitRedis, requireSharedServices } from '../runtime/infra.ts';
@@ -14,7 +14,7 @@ async function main() {
   const { redisUrl } = requireSharedServices(config, 'gateway');
   const log = createLogger(config.LOG_LEVEL, 'gateway');
   const { database, repos } = await openBooks(config, { onWait: (err) => log.warn({ err: err.message }, 'waiting for Postgres') });
-  const redis = redisConnection(redisUrl, 'producer');
+  const redis = redisConnection(redisUrl, 'producer', redisTls(config));
   const producer = new Producer(redis, config.QUEUE_PREFIX);
   const server = await serveApp(createApp({ repos, database, producer, redis, log, config }), config.PORT, config.HOST);
   log.info({ port: server.port }, `gateway listening on http://${config.HOST}:${server.port}`);

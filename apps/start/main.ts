@@ -5,7 +5,7 @@ import { Producer } from '../../queues/producer.ts';
 import { redisConnection } from '../../queues/connection.ts';
 import { startSweeper } from '../../queues/sweeper.ts';
 import { startWorkers, stopWorkers } from '../../queues/worker.ts';
-import { loadConfig } from '../../shared/config.ts';
+import { loadConfig, redisTls } from '../../shared/config.ts';
 import { createLogger } from '../../shared/log.ts';
 import { PROGRAM_SECRETS } from '../../shared/secrets.ts';
 import { createApp } from '../gateway/app.ts';
@@ -52,8 +52,9 @@ async function main() {
     openaiBaseUrl: config.OPENAI_BASE_URL,
   };
 
-  const producerRedis = redisConnection(redisUrl, 'producer');
-  const workerRedis = redisConnection(redisUrl, 'worker');
+  const tls = redisTls(config);
+  const producerRedis = redisConnection(redisUrl, 'producer', tls);
+  const workerRedis = redisConnection(redisUrl, 'worker', tls);
   const producer = new Producer(producerRedis, config.QUEUE_PREFIX);
   const deps = buildStageDeps(config, repos, producer, log, where);
   const workers = startWorkers([...QUEUE_NAMES], deps, workerRedis, {

@@ -14,7 +14,7 @@ import type { StageDeps } from '../../queues/deps.ts';
 import { QUEUE_NAMES, type QueueName } from '../../queues/names.ts';
 import { Producer } from '../../queues/producer.ts';
 import { startWorkers, stopWorkers } from '../../queues/worker.ts';
-import { loadConfig, type Config } from '../../shared/config.ts';
+import { loadConfig, redisTls, type Config } from '../../shared/config.ts';
 import { dropSchema, migrate, openDatabase, repositories, type Db, type Repositories } from '../../shared/db/index.ts';
 import { createLogger } from '../../shared/log.ts';
 import { TcpProxy } from './tcp-proxy.ts';
@@ -104,8 +104,9 @@ export async function openHarness(opts: HarnessOptions = {}): Promise<Harness> {
   const database = await openDatabase({ databaseUrl: config.DATABASE_URL, schema: config.DATABASE_SCHEMA, dataDir, inMemory: true, poolSize: 5 });
   await migrate(database);
   const repos = repositories(database, keyringFrom(config.DATA_ENCRYPTION_KEYS));
-  const redis = redisConnection(config.REDIS_URL!, 'producer');
-  const workerRedis = redisConnection(config.REDIS_URL!, 'worker');
+  const tls = redisTls(config);
+  const redis = redisConnection(config.REDIS_URL!, 'producer', tls);
+  const workerRedis = redisConnection(config.REDIS_URL!, 'worker', tls);
   const producer = new Producer(redis, config.QUEUE_PREFIX);
   const log = createLogger(config.LOG_LEVEL, 'test', opts.logTo);
   const deps = buildStageDeps(config, repos, producer, log, {
