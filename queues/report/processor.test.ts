@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { paymentKey } from '../../shared/db/index.ts';
 import { PermanentError, TransientError } from '../../shared/errors.ts';
-import type { AnalysisWriter } from '../../shared/llm/index.ts';
+import type { LanguageModel } from '../../shared/llm/index.ts';
 import { formatMoney } from '../../shared/money.ts';
 import { openHarness, postTask, type Harness } from '../../test/support/harness.ts';
 import { processAuthorize } from '../authorize/processor.ts';
@@ -118,13 +118,13 @@ describe('report processor: closes the money, writes the report, completes the t
 
   it('retries when the language model fails, and on the final attempt writes the report offline', async () => {
     const { id, bought } = await taskReadyForReport(h, 'robotics', { maxCompanies: 2 });
-    const failingWriter: AnalysisWriter = {
+    const failingModel: LanguageModel = {
       name: 'llm:mock-model',
-      write: async () => {
+      ask: async () => {
         throw new TransientError('llm_unavailable', 'the language model failed: 503 upstream overloaded');
       },
     };
-    const deps: StageDeps = { ...h.deps, writer: failingWriter };
+    const deps: StageDeps = { ...h.deps, model: failingModel };
 
     await expect(processReport({ taskId: id }, deps, first)).rejects.toBeInstanceOf(TransientError);
     expect(await h.repos.reports.get(id)).toBeUndefined();
@@ -148,14 +148,14 @@ describe('report processor: closes the money, writes the report, completes the t
     // What OpenAiWriter throws for a 4xx answer (a wrong key, an unknown model): the job is not retried,
     // so this attempt is the last one; the records were paid for, so the report must still go out.
     const { id, bought } = await taskReadyForReport(h, 'biotech', { maxCompanies: 2 });
-    const refusingWriter: AnalysisWriter = {
+    const refusingModel: LanguageModel = {
       name: 'llm:mock-model',
-      write: async () => {
+      ask: async () => {
         throw new PermanentError('llm_rejected', 'the language model refused the request: 401 invalid api key');
       },
     };
 
-    const out = await processReport({ taskId: id }, { ...h.deps, writer: refusingWriter }, first).catch((err: Error) => err);
+    const out = await processReport({ taskId: id }, { ...h.deps, model: refusingModel }, first).catch((err: Error) => err);
 
     expect(out).not.toBeInstanceOf(Error);
     const report = await h.repos.reports.get(id);
