@@ -41,8 +41,11 @@ const MAX_PARAGRAPHS = 12;
 const MAX_SENTENCES = 10;
 const MAX_SENTENCE = 600;
 
-/** Anything that could be followed: a URL, a bare www. address, an e-mail address, a script or data scheme. */
-const LINKS = /\b[a-z][a-z0-9+.-]{1,20}:\/\/\S*|\bwww\.\S+|[^\s@<>()[\]]+@[^\s@<>()[\]]+\.[^\s@<>()[\]]+|\b(?:javascript|data|vbscript|mailto|file):\S*/gi;
+/**
+ * Anything that could be followed, as the whole run of non-space characters it stands in: a URL, a
+ * www. address, an e-mail address, a script, data or mail scheme.
+ */
+const LINKS = /\S*(?:[a-z][a-z0-9+.-]{0,20}:\/\/|www\.|(?:javascript|data|vbscript|mailto|file):)\S*|\S*[^\s@]@[^\s@]\S*/gi;
 const INLINE_REF = /\[(\d{1,4})\]/g;
 
 /** One sentence made safe to show, or undefined when there is nothing left of it. */
