@@ -1,4 +1,7 @@
+import type { Parent } from 'mdast';
+import { toString } from 'mdast-util-to-string';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseMarkdown } from '../../shared/markdown/parse.ts';
 import { paymentKey } from '../../shared/db/index.ts';
 import { PermanentError, TransientError } from '../../shared/errors.ts';
 import type { LanguageModel } from '../../shared/llm/index.ts';
@@ -75,6 +78,69 @@ describe('report processor: closes the money, writes the report, completes the t
     // Our books and the issuer's agree.
     expect(token.spent).toBe(task.captured - task.refunded);
     expect((await h.repos.payments.forTask(id)).every((p) => p.state === 'delivered')).toBe(true);
+  });
+
+  it('offline: the comparison table quotes the records, every [n] resolves to a source, no raw JSON, model cost zero', async () => {
+    const { id, bought } = await taskReadyForReport(h, 'semiconductor', { maxCompanies: 3 });
+    expect(bought.length).toBeGreaterThan(1);
+    await processReport({ taskId: id }, h.deps, first);
+    const md = (await h.repos.reports.get(id))!.markdown;
+    const tree = parseMarkdown(md);
+    const text = toString(tree);
+
+    // The Sources list: one line per bought record, [n] name — resource, receipt id.
+    const companies = (await h.repos.companies.list(id)).filter((c) => c.status === 'bought');
+    const sourcesAt = tree.children.findIndex((n) => n.type === 'heading' && toString(n) === 'Sources');
+    const sources = (tree.children[sourcesAt + 1] as Parent).children.map((li) => toString(li));
+    expect(sources).toEqual(companies.map((c, i) => `[${i + 1}] ${c.name} — ${h.deps.marketplaceUrl}/company/detail?id=${c.company_id}, receipt ${c.receipt_id}`));
+    // Every [n] anywhere in the report is one of them.
+    const cited = [...text.matchAll(/\[(\d+)\]/g)].map((m) => Number(m[1]));
+    expect(cited.length).toBeGreaterThan(companies.length);
+    for (const n of cited) expect(n >= 1 && n <= companies.length).toBe(true);
+
+    // The comparison table: one row per record, each figure equal to the record's latest year (to the shown decimal).
+    const at = tree.children.findIndex((n) => n.type === 'heading' && toString(n) === 'Comparison');
+    const table = tree.children.slice(at).find((n) => n.type === 'table') as Parent;
+    const rows = table.children.map((r) => (r as Parent).children.map((c) => toString(c)));
+    expect(rows[0]).toEqual(['company', 'year', 'revenue', 'growth YoY', 'net margin', 'R&D intensity', 'total assets', 'credit rating', 'patents', 'source']);
+    expect(rows).toHaveLength(companies.length + 1);
+    companies.forEach((c, i) => {
+      const detail = c.detail as any;
+      const [prev, latest] = [...detail.financials].sort((a: any, b: any) => a.year - b.year).slice(-2);
+      const row = rows[i + 1]!;
+      const yuan = (s: string) => BigInt(s);
+      // Within half a unit of the last shown digit: millions to 0.1 (50,000 yuan), percentages to 0.1 points.
+      const nearMillions = (shown: string, exact: bigint) => {
+        const d = BigInt(shown.replace(/[,.]/g, '')) * 100_000n - exact;
+        return d >= -50_000n && d <= 50_000n;
+      };
+      const nearPercent = (shown: string, num: bigint, den: bigint) => {
+        const e = BigInt(shown.replace(/[+,.%]/g, '')) * den - num * 1000n;
+        return 2n * (e < 0n ? -e : e) <= den;
+      };
+      expect(row[0]).toBe(c.name);
+      expect(row[1]).toBe(String(latest.year));
+      expect(nearMillions(row[2]!, yuan(latest.revenue))).toBe(true);
+      expect(nearPercent(row[3]!, yuan(latest.revenue) - yuan(prev.revenue), yuan(prev.revenue))).toBe(true);
+      expect(row[3]!.startsWith(yuan(latest.revenue) >= yuan(prev.revenue) ? '+' : '-')).toBe(true);
+      expect(nearPercent(row[4]!, yuan(latest.netProfit), yuan(latest.revenue))).toBe(true);
+      expect(nearPercent(row[5]!, yuan(latest.rdExpense), yuan(latest.revenue))).toBe(true);
+      expect(nearMillions(row[6]!, yuan(latest.totalAssets))).toBe(true);
+      expect(row[7]).toBe(detail.creditRating);
+      expect(row[8]).toBe(detail.patentCount.toLocaleString('en'));
+      expect(row[9]).toBe(`[${i + 1}]`);
+      // The record's section: financials as a year table, shareholders as a table, risk notes as a list.
+      expect(md).toContain(`| ${latest.year} | `);
+      for (const s of detail.shareholders) expect(text).toContain(s.name);
+      for (const note of detail.riskNotes) expect(text).toContain(note);
+      expect(text).toContain(detail.contacts.phone);
+    });
+
+    // No raw JSON anywhere; the summary is the offline one, with its sources; the model cost is zero.
+    expect(md).not.toMatch(/[{}]|":|\[\{/);
+    expect(text).toContain('This summary was written offline');
+    expect(md).toContain('| model calls | input tokens | output tokens | model cost (USD) |\n| --- | --- | --- | --- |\n| 0 | 0 | 0 | 0.000000 |');
+    expect(md).toContain('model cost 0.000000 USD');
   });
 
   it('releases a reservation that was never paid when the task ends, and books the release', async () => {
