@@ -1,0 +1,60 @@
+import { micromark } from 'micromark';
+import { gfmStrikethrough, gfmStrikethroughHtml } from 'micromark-extension-gfm-strikethrough';
+import { gfmTable, gfmTableHtml } from 'micromark-extension-gfm-table';
+import sanitizeHtml from 'sanitize-html';
+
+/**
+ * A report's markdown as a standalone HTML page, in two steps that each suffice on their own:
+ * 1. micromark renders CommonMark with GFM tables and strikethrough — raw HTML in the markdown is written
+ *    out as text, and link targets with a dangerous protocol are dropped; GFM's autolink literals are not
+ *    enabled, so a bare address in a record stays text rather than becoming a link someone else chose;
+ * 2. sanitize-html keeps only the elements a report uses, no attribute but a link's `href` (http and https
+ *    only) and a table cell's alignment: no script, no style, no inline handler, no image, no form.
+ * The page itself carries no script; the route adds a Content-Security-Policy that forbids any.
+ */
+
+/** The elements a report may contain. */
+const ALLOWED_TAGS = ['h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'p', 'br', 'hr', 'ul', 'ol', 'li', 'strong', 'em', 'del', 'code', 'pre', 'blockquote', 'a', 'table', 'thead', 'tbody', 'tr', 'th', 'td'];
+
+/** The sanitiser's rules (exported for the tests). */
+export const SANITIZE: sanitizeHtml.IOptions = {
+  allowedTags: ALLOWED_TAGS,
+  allowedAttributes: { a: ['href', 'rel', 'target'], th: ['align'], td: ['align'] },
+  allowedSchemes: ['http', 'https'],
+  allowedSchemesAppliedToAttributes: ['href'],
+  allowProtocolRelative: false,
+  disallowedTagsMode: 'discard',
+  // Whatever links are left point out of the report: no referrer, no window handle.
+  transformTags: {
+    a: (_tag, attribs) =>
+      /^https?:\/\//i.test(attribs.href ?? '') ? { tagName: 'a', attribs: { href: attribs.href!, rel: 'nofollow noopener noreferrer', target: '_blank' } } : { tagName: 'a', attribs: {} },
+  },
+  allowedClasses: {},
+  allowedStyles: {},
+};
+
+/** The report body: markdown rendered, then sanitised. */
+export function reportBodyHtml(markdown: string): string {
+  const rendered = micromark(markdown, { extensions: [gfmTable(), gfmStrikethrough()], htmlExtensions: [gfmTableHtml(), gfmStrikethroughHtml()] });
+  return sanitizeHtml(rendered, SANITIZE);
+}
+
+const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
+
+const STYLE = [
+  'body{font:15px/1.5 system-ui,sans-serif;margin:0;color:#1b1f24;background:#fff}',
+  'main{max-width:72rem;margin:0 auto;padding:1.5rem}',
+  'table{border-collapse:collapse;margin:.5rem 0 1rem;display:block;overflow-x:auto}',
+  'th,td{border:1px solid #d0d7de;padding:.25rem .5rem;text-align:left;vertical-align:top}',
+  'th{background:#f6f8fa}',
+  'h3{margin-top:2rem;border-top:1px solid #d0d7de;padding-top:1rem}',
+  'code{background:#f6f8fa;padding:0 .2rem}',
+].join('');
+
+/** The whole page: a title (escaped), our fixed style and the sanitised body; no script. */
+export function reportPage(markdown: string, title: string): string {
+  return `<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><meta name="referrer" content="no-referrer"><title>${escapeHtml(title)}</title><style>${STYLE}</style></head><body><main>\n${reportBodyHtml(markdown)}</main></body></html>\n`;
+}
+
+/** The Content-Security-Policy of a report page: nothing may load or run; only its own inline style applies. */
+export const REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
