@@ -38,6 +38,7 @@ export function cleanQueries(raw: readonly string[]): string[] {
   for (const q of raw) {
     const clean = oneLine(q, 200)
       .toLowerCase()
+      .replace(/<[^>]*>/g, ' ')
       .replace(/[^\p{L}\p{N}\s-]+/gu, ' ')
       .replace(/\s+/g, ' ')
       .trim();
