@@ -1,6 +1,6 @@
 import { decideWithModel } from '../../shared/agent/decide.ts';
 import { planOffline, planWithModel, type Plan } from '../../shared/agent/plan.ts';
-import { candidatesOf, keywordsOf, keywordWeights, rankCandidates, rankingProposal } from '../../shared/agent/rank.ts';
+import { candidatesOf, keywordsOf, keywordWeights, matchesOf, rankCandidates, rankingProposal } from '../../shared/agent/rank.ts';
 import { enforceRules, type Proposal } from '../../shared/agent/rules.ts';
 import type { BasicCompany } from '../../shared/providers/index.ts';
 import type { JobContext, Processor, StageDeps } from '../deps.ts';
@@ -23,13 +23,17 @@ export const processSearch: Processor<Payload<'search'>> = async ({ taskId }, de
   const plan = (await deps.repos.agent.planOf(taskId)) ?? (await savePlan(deps, taskId, task.theme, ctx));
   const queries = plan.queries;
   const results: BasicCompany[] = [];
-  const found = new Map<string, number>();
+  const hitsOf = new Map<string, number>();
   for (const query of queries) {
     const hits = await deps.providers.marketplace.search(query, ctx.signal);
-    for (const keyword of keywordsOf(query)) found.set(keyword, Math.max(found.get(keyword) ?? 0, hits.length));
+    hitsOf.set(query, hits.length);
     results.push(...hits);
   }
-  const keywords = [...found.keys()];
+  // Relevance is to the theme: a model's wider searches bring more candidates, not other yardsticks. A
+  // keyword's rarity is its own search's hit count, or (not searched alone) how many results mention it.
+  const keywords = keywordsOf(task.theme);
+  const pool = [...new Map(results.map((r) => [r.id, r])).values()];
+  const found = new Map(keywords.map((k) => [k, hitsOf.get(k) ?? pool.filter((r) => matchesOf(r, [k]).length > 0).length]));
   const ranked = rankCandidates(results, keywords, keywordWeights(found));
 
   const input = { theme: task.theme, candidates: ranked, remainingBudget: task.budget_limit, maxCompanies: task.max_companies };

@@ -59,7 +59,9 @@ describe('the report as HTML', () => {
 
   it('whatever the markdown, the HTML is safe', () => {
     fc.assert(
-      fc.property(fc.array(fc.constantFrom(...HOSTILE), { maxLength: 12 }), (pieces) => expectSafe(reportBodyHtml(pieces.join(''))) || true),
+      fc.property(fc.array(fc.constantFrom(...HOSTILE), { maxLength: 12 }), (pieces) => {
+        expectSafe(reportBodyHtml(pieces.join('')));
+      }),
       { numRuns: 300 },
     );
   });

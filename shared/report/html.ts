@@ -26,7 +26,7 @@ export const SANITIZE: sanitizeHtml.IOptions = {
   disallowedTagsMode: 'discard',
   // Whatever links are left point out of the report: no referrer, no window handle.
   transformTags: {
-    a: (_tag, attribs) =>
+    a: (_tag, attribs): sanitizeHtml.Tag =>
       /^https?:\/\//i.test(attribs.href ?? '') ? { tagName: 'a', attribs: { href: attribs.href!, rel: 'nofollow noopener noreferrer', target: '_blank' } } : { tagName: 'a', attribs: {} },
   },
   allowedClasses: {},
