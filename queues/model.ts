@@ -11,7 +11,7 @@ export function usageRecorder(deps: StageDeps, taskId: string, purpose: string) 
 }
 
 /** The model's answer, or our rules' when the model is not configured or failed for good. */
-export type Consulted<T> = { value: T; by: 'model' | 'rules'; note?: string };
+export type Consulted<T> = { value: T; by: 'model' | 'rules'; note?: string; error?: string };
 
 /**
  * Asks the model (when one is configured) and falls back to our rules. The model is an aid, never a
@@ -32,8 +32,8 @@ export async function consult<T>(
     return { value: await ask(usageRecorder(deps, taskId, purpose)), by: 'model' };
   } catch (err) {
     if (!(err instanceof PermanentError) && !ctx.isFinalAttempt) throw err;
-    const message = (err as Error).message;
+    const message = (err as Error).message.slice(0, 200);
     deps.log.warn({ taskId, purpose, err: message }, 'language model failed; our rules decide instead');
-    return { value: offline(), by: 'rules', note: `the model failed to ${purpose} (${message.slice(0, 200)}): our rules did` };
+    return { value: offline(), by: 'rules', note: `the model failed to ${purpose} (${message}): our rules did`, error: message };
   }
 }

@@ -35,7 +35,7 @@ async function writeReport(deps: StageDeps, taskId: string, ctx: JobContext) {
   // With nothing bought there is nothing for a model to analyse: no call is made.
   const ask = deps.model && rcs.length ? (onUsage: Parameters<typeof narrateWithModel>[2]['onUsage']) => narrateWithModel(deps.model!, { theme: task!.theme, companies: rcs }, { signal: ctx.signal, onUsage }) : undefined;
   const written = await consult<Narrative>(deps, taskId, 'narrate', ctx, ask, offline);
-  const writer = written.by === 'model' ? deps.model!.name : written.note ? `offline (${written.note})` : 'offline';
+  const writer = written.by === 'model' ? deps.model!.name : written.error ? `offline (model failed: ${written.error})` : 'offline';
   const model = await deps.repos.agent.useOf(taskId);
   return {
     text: renderReport({ task: task!, companies, payments, ledger, narrative: written.value, writer, model, queries: plan?.queries ?? [], marketplaceUrl: deps.marketplaceUrl }),

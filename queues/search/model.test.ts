@@ -78,6 +78,11 @@ describe('search with the LLM stand-in: the model plans and decides, the rules h
     });
     expect(view.plan).toMatchObject({ plannedBy: 'model', decidedBy: 'model', queries: plan.queries });
     expect(view.companies.every((c: any) => ['buy', 'skip'].includes(c.decision.action) && c.decision.by === 'model' && c.decision.reason.length > 0)).toBe(true);
+    // The list shows the same.
+    const listed: any = (await (await h.api('/v1/tasks?limit=100')).json()).data.find((t: any) => t.id === id);
+    expect(listed.model).toEqual(view.model);
+    expect(listed.plan).toEqual(view.plan);
+    expect(listed.companies).toEqual(view.companies);
   });
 
   it('clips a model that asks for too much, too many and an unlisted company: only listed, at the listed price, within budget and maxCompanies', async () => {
