@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import type { Nodes, Parent } from 'mdast';
 import { toString } from 'mdast-util-to-string';
 import { describe, expect, it } from 'vitest';
+import { plainInline } from '../markdown/escape.ts';
 import { parseMarkdown } from '../markdown/parse.ts';
 import { cleanSentence, offlineNarrative, renderNarrative, statesFigure, type ReportCompany } from './narrative.ts';
 import { compareOf, readRecord } from './record.ts';
@@ -36,6 +37,14 @@ describe('renderNarrative: whatever a model writes', () => {
           }
         }
         expect(out.markdown).not.toMatch(/https?:|www\.|javascript:|@evil/i);
+        // What is shown is exactly the kept sentences, each with its references; a figure always has one.
+        for (const s of out.kept.flat()) {
+          if (statesFigure(s.text)) expect(s.sources.length).toBeGreaterThan(0);
+          expect(s.sources.every((n) => n >= 1 && n <= count)).toBe(true);
+        }
+        expect(tree.children.map((p) => toString(p))).toEqual(out.kept.map((p) => p.map((s) => `${plainInline(s.text)}${s.sources.map((n) => ` [${n}]`).join('')}`).join(' ')));
+        const input = paragraphs.slice(0, 12).flatMap((p) => p.slice(0, 10)).map((s) => cleanSentence(s, count)).filter((s) => s !== undefined);
+        expect(out.sentences + out.dropped).toBe(input.length);
       }),
       { numRuns: 400 },
     );

@@ -72,12 +72,14 @@ export const refs = (sources: readonly number[]) => sources.map((n) => ` ${escap
  * The narrative as markdown: paragraphs of escaped sentences with their references. `dropped` counts
  * the sentences left out for stating a figure without a source.
  */
-export function renderNarrative(n: Narrative, sourceCount: number): { markdown: string; dropped: number; sentences: number } {
+export function renderNarrative(n: Narrative, sourceCount: number): { markdown: string; dropped: number; sentences: number; kept: Sentence[][] } {
   let dropped = 0;
   let kept = 0;
   const paragraphs: string[] = [];
+  const shown: Sentence[][] = [];
   for (const paragraph of n.paragraphs.slice(0, MAX_PARAGRAPHS)) {
     const lines: string[] = [];
+    const sentences: Sentence[] = [];
     for (const raw of paragraph.slice(0, MAX_SENTENCES)) {
       const s = cleanSentence(raw, sourceCount);
       if (!s) continue;
@@ -86,11 +88,15 @@ export function renderNarrative(n: Narrative, sourceCount: number): { markdown: 
         continue;
       }
       lines.push(`${md`${s.text}`}${refs(s.sources)}`);
+      sentences.push(s);
     }
     kept += lines.length;
-    if (lines.length) paragraphs.push(lines.join(' '));
+    if (lines.length) {
+      paragraphs.push(lines.join(' '));
+      shown.push(sentences);
+    }
   }
-  return { markdown: paragraphs.join('\n\n'), dropped, sentences: kept };
+  return { markdown: paragraphs.join('\n\n'), dropped, sentences: kept, kept: shown };
 }
 
 const names = (cs: readonly ReportCompany[]) => cs.map((c) => c.name).join(', ');
