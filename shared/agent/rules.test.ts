@@ -120,6 +120,15 @@ describe('enforceRules: a model answer that breaks a rule is clipped to it, and 
 
   it('an empty reason becomes a plain word, not an empty decision', () => {
     expect(run(model([{ companyId: 'a', reason: '  \n ' }])).decisions.get('a')!.reason).toBe('picked');
+    expect(run(model([{ companyId: 'e', reason: '' }]), 1000).decisions.get('e')!.reason).toBe(
+      'the model would buy it (no reason given); refused: 20.00 CNY would exceed the remaining budget (10.00 CNY left)',
+    );
+    expect(run(model([{ companyId: 'a', price: 2000, reason: '' }])).decisions.get('a')!.reason).toBe('picked; offered 20.00 CNY: clipped to the listed 10.00 CNY');
+  });
+
+  it("says whose proposal was refused: the ranking's, when the rules clip it", () => {
+    const v = run({ by: 'rules', buy: [{ companyId: 'a', reason: 'rank 1' }, { companyId: 'b', reason: 'rank 2' }], skip: [] }, 1000, 1);
+    expect(v.decisions.get('b')).toEqual({ action: 'skip', reason: 'the ranking would buy it (rank 2); refused: 1 company is the most this task may buy (maxCompanies)', by: 'rules' });
   });
 });
 
