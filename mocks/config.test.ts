@@ -35,6 +35,12 @@ describe('parseMocksEnv', () => {
     expect(parseMocksEnv({ MOCK_ISSUER_FAULTS: 'error_5xx=0.2' }).issuerFaults).toMatchObject({ error_5xx: 0.2 });
   });
 
+  it('reads the LLM stand-in mode (normal by default) and its faults', () => {
+    expect(parseMocksEnv({}).llmMode).toBe('normal');
+    expect(parseMocksEnv({ LLM_MOCK_MODE: 'obedient' }).llmMode).toBe('obedient');
+    expect(parseMocksEnv({ MOCK_LLM_FAULTS: 'latency_ms=50,llm_bad_output=0.5' }).llmFaults).toMatchObject({ latency_ms: 50, llm_bad_output: 0.5 });
+  });
+
   it.each([
     [{ MARKETPLACE_URL: 'not a url' }, /MARKETPLACE_URL/],
     [{ TOKEN_ISSUER_URL: 'ftp://x:21' }, /TOKEN_ISSUER_URL/],
@@ -43,6 +49,8 @@ describe('parseMocksEnv', () => {
     [{ VOICEID_ENROLLED: 'demo-voice,acme:' }, /VOICEID_ENROLLED.*subject:voice/],
     [{ VOICEID_ENROLLED: ':acme-voice' }, /VOICEID_ENROLLED/],
     [{ MOCK_ISSUER_FAULTS: 'pay_timeout=0.5' }, /MOCK_ISSUER_FAULTS.*pay_timeout/],
+    [{ MOCK_LLM_FAULTS: 'detail_gone=0.5' }, /MOCK_LLM_FAULTS.*detail_gone/],
+    [{ LLM_MOCK_MODE: 'gullible' }, /LLM_MOCK_MODE/],
   ])('names the bad variable: %j', (env, pattern) => {
     expect(() => parseMocksEnv(env)).toThrow(pattern);
   });

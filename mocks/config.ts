@@ -15,9 +15,10 @@ const blankIsUnset = (value: unknown): unknown => (typeof value === 'string' && 
 const optionalUrl = z.preprocess(blankIsUnset, z.url({ protocol: /^https?$/ }).optional());
 
 const ISSUER_KINDS = new Set(['latency_ms', 'rate_429', 'error_5xx', 'seed']);
+const LLM_KINDS = new Set([...ISSUER_KINDS, 'llm_bad_output']);
 
-/** A `MOCK_FAULTS`-style variable; for the issuer only request-level kinds are allowed. */
-function faultsVariable(issuerOnly: boolean) {
+/** A `MOCK_FAULTS`-style variable; `only` limits the kinds (the issuer and the LLM take request-level ones). */
+function faultsVariable(only?: { kinds: Set<string>; who: string }) {
   return z.preprocess(
     blankIsUnset,
     z
@@ -27,10 +28,10 @@ function faultsVariable(issuerOnly: boolean) {
         if (text === undefined) return undefined;
         try {
           const faults = parseFaults(text);
-          if (issuerOnly) {
+          if (only) {
             for (const entry of text.split(',')) {
               const name = entry.split('=')[0]?.trim() ?? '';
-              if (name && !ISSUER_KINDS.has(name)) throw new Error(`fault "${name}" does not apply to the issuer (only latency_ms, rate_429, error_5xx, seed)`);
+              if (name && !only.kinds.has(name)) throw new Error(`fault "${name}" does not apply to the ${only.who} (only ${[...only.kinds].join(', ')})`);
             }
           }
           return faults;
@@ -60,8 +61,10 @@ const MocksEnv = z.object({
   ),
   DATA_DIR: z.preprocess(blankIsUnset, z.string().default('./.data')),
   MOCKS_HOST: z.preprocess(blankIsUnset, z.string().default('127.0.0.1')),
-  MOCK_FAULTS: faultsVariable(false),
-  MOCK_ISSUER_FAULTS: faultsVariable(true),
+  MOCK_FAULTS: faultsVariable(),
+  MOCK_ISSUER_FAULTS: faultsVariable({ kinds: ISSUER_KINDS, who: 'issuer' }),
+  MOCK_LLM_FAULTS: faultsVariable({ kinds: LLM_KINDS, who: 'LLM' }),
+  LLM_MOCK_MODE: z.preprocess(blankIsUnset, z.enum(['normal', 'obedient']).default('normal')),
   MOCK_TLS_CA_FILE: z.preprocess(blankIsUnset, z.string().optional()),
   MOCK_TLS_CERT_FILE: z.preprocess(blankIsUnset, z.string().optional()),
   MOCK_TLS_KEY_FILE: z.preprocess(blankIsUnset, z.string().optional()),
@@ -84,6 +87,10 @@ export interface MocksConfig {
   issuerFaults?: ResolvedFaults;
   /** Mutual TLS (`MOCK_TLS_CA_FILE`, `MOCK_TLS_CERT_FILE`, `MOCK_TLS_KEY_FILE`): HTTPS, client certificates required. */
   tls?: { caFile: string; certFile: string; keyFile: string };
+  /** LLM faults (`MOCK_LLM_FAULTS`: latency_ms, rate_429, error_5xx, llm_bad_output, seed). */
+  llmFaults?: ResolvedFaults;
+  /** How the LLM stand-in treats instructions inside data (`LLM_MOCK_MODE`). */
+  llmMode: 'normal' | 'obedient';
 }
 
 /**
@@ -114,6 +121,8 @@ export function parseMocksEnv(env: NodeJS.ProcessEnv): MocksConfig {
     ...(e.MOCK_FAULTS ? { faults: e.MOCK_FAULTS } : {}),
     ...(e.MOCK_ISSUER_FAULTS ? { issuerFaults: e.MOCK_ISSUER_FAULTS } : {}),
     ...(tls ? { tls } : {}),
+    ...(e.MOCK_LLM_FAULTS ? { llmFaults: e.MOCK_LLM_FAULTS } : {}),
+    llmMode: e.LLM_MOCK_MODE,
   };
   for (const [name, variable] of Object.entries(URL_VARIABLES) as Array<[MockName, string]>) {
     const value = e[variable as keyof typeof e] as string | undefined;

@@ -21,6 +21,7 @@ export const FAULT_RATES = [
   'detail_bad_data',
   'detail_partial',
   'detail_gone',
+  'llm_bad_output',
 ] as const;
 
 /**
@@ -56,6 +57,7 @@ const DEFAULTS: ResolvedFaults = {
   detail_bad_data: 0,
   detail_partial: 0,
   detail_gone: 0,
+  llm_bad_output: 0,
   latency_ms: 0,
   timeout_hang_ms: 30_000,
   seed: 1,

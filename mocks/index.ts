@@ -5,12 +5,12 @@ import { serve } from '@hono/node-server';
 import type { Hono } from 'hono';
 import { faultsFromEnv, type FaultConfig } from './faults.ts';
 import { mutualTlsClient, mutualTlsServerOptions, type MockTls } from './lib/tls.ts';
-import { createLlmApp } from './llm/app.ts';
+import { createLlmApp, type LlmMode } from './llm/app.ts';
 import { createMarketplaceApp } from './marketplace/app.ts';
 import { createTokenIssuerApp } from './token-issuer/app.ts';
 import { createVoiceIdApp } from './voiceid/app.ts';
 
-export { createLlmApp } from './llm/app.ts';
+export { createLlmApp, type LlmMode, type LlmOptions } from './llm/app.ts';
 export { createMarketplaceApp, type MarketplaceOptions } from './marketplace/app.ts';
 export { createTokenIssuerApp, type TokenIssuerOptions } from './token-issuer/app.ts';
 export { createVoiceIdApp, type VoiceIdOptions } from './voiceid/app.ts';
@@ -43,6 +43,10 @@ export interface StartMocksOptions {
   faults?: FaultConfig;
   /** Faults of the token issuer (only latency_ms, rate_429, error_5xx apply); none by default. */
   issuerFaults?: FaultConfig;
+  /** How the LLM stand-in treats instructions found in data (`LLM_MOCK_MODE`): `normal` (default) or `obedient`. */
+  llmMode?: LlmMode;
+  /** Faults of the LLM stand-in (latency_ms, rate_429, error_5xx, llm_bad_output, seed); none by default. */
+  llmFaults?: FaultConfig;
   /** The issuer the marketplace charges when `tokenIssuer` is not started here. */
   issuerUrl?: string;
   /** Serve HTTPS and require client certificates signed by `tls.ca` (mutual TLS); plain HTTP when absent. */
@@ -128,7 +132,7 @@ export async function startMocks(opts: StartMocksOptions = {}): Promise<RunningM
       } else if (name === 'voiceid') {
         await start(name, createVoiceIdApp({ enrolled: opts.voiceEnrolled ?? ['demo-voice'] }));
       } else {
-        await start(name, createLlmApp(), '/v1');
+        await start(name, createLlmApp({ mode: opts.llmMode ?? 'normal', ...(opts.llmFaults ? { faults: opts.llmFaults } : {}) }), '/v1');
       }
     }
   } catch (err) {

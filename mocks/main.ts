@@ -32,6 +32,8 @@ const running = await startMocks({
   faults: config.faults ?? {},
   ...(config.issuerFaults ? { issuerFaults: config.issuerFaults } : {}),
   ...(tls ? { tls } : {}),
+  ...(config.llmFaults ? { llmFaults: config.llmFaults } : {}),
+  llmMode: config.llmMode,
 }).catch((err: Error) => {
   console.error(`mocks: could not start: ${err.message}`);
   process.exit(1);
@@ -43,6 +45,8 @@ for (const { name, configuredUrl } of config.serve) {
 }
 for (const { name, reason } of config.skipped) log.info({ mock: name }, `${name} not served: ${reason}`);
 if (config.faults) log.info({ faults: config.faults }, 'fault injection on (marketplace, MOCK_FAULTS)');
+if (config.llmFaults) log.info({ faults: config.llmFaults }, 'fault injection on (LLM, MOCK_LLM_FAULTS)');
+if (config.llmMode !== 'normal') log.warn({ mode: config.llmMode }, 'the LLM stand-in follows instructions found in data (LLM_MOCK_MODE=obedient)');
 if (config.issuerFaults) log.info({ faults: config.issuerFaults }, 'fault injection on (token issuer, MOCK_ISSUER_FAULTS)');
 
 let stopping = false;

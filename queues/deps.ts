@@ -1,5 +1,5 @@
 import type { Repositories } from '../shared/db/index.ts';
-import type { AnalysisWriter } from '../shared/llm/index.ts';
+import type { LanguageModel, PriceList } from '../shared/llm/index.ts';
 import type { Logger } from '../shared/log.ts';
 import type { Providers } from '../shared/providers/index.ts';
 import type { Producer } from './producer.ts';
@@ -8,7 +8,10 @@ import type { Producer } from './producer.ts';
 export interface StageDeps {
   repos: Repositories;
   providers: Providers;
-  writer: AnalysisWriter;
+  /** The language model the agent plans, decides and writes with; undefined: offline (our rules and writer). */
+  model?: LanguageModel;
+  /** Model prices (LLM_PRICES), for the cost recorded per call. */
+  prices: PriceList;
   producer: Producer;
   log: Logger;
   /** Where the marketplace is, for the report's sources. */

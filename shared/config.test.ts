@@ -149,3 +149,16 @@ describe('loadConfig: API_KEYS is tenant:key,tenant:key', () => {
     expect(keys.size).toBe(2);
   });
 });
+
+describe('loadConfig: LLM_PRICES', () => {
+  it('defaults to the default model at its list price, and reads a JSON price list', () => {
+    expect(loadConfig({}).LLM_PRICES.get('gpt-4o-mini')).toEqual({ input: 150_000, output: 600_000 });
+    const c = loadConfig({ LLM_PRICES: '{"mock-model":{"input":"1.25","output":"5"}}' });
+    expect([...c.LLM_PRICES]).toEqual([['mock-model', { input: 1_250_000, output: 5_000_000 }]]);
+  });
+
+  it('a bad price list stops the start, naming the variable and the entry', () => {
+    expect(configError({ LLM_PRICES: '{"m":{"input":"0.1.2","output":"1"}}' }).message).toMatch(/LLM_PRICES: m\.input: must be a price/);
+    expect(configError({ LLM_PRICES: 'gpt-4o-mini=0.15' }).message).toMatch(/LLM_PRICES: must be a JSON object/);
+  });
+});

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { parseDataKeys, type DataKey } from './crypto/keyring.ts';
 import { readSecretFiles } from './secret-files.ts';
 import { clientTls, type ClientTls, type TlsFiles } from './tls-files.ts';
+import { parsePriceList, type PriceList } from './llm/prices.ts';
 import { productionRefusal, secretProblems, SECRET_USES, type SecretUse } from './secrets.ts';
 
 /** Raised when an environment variable is invalid; the message names the variable. */
@@ -47,6 +48,25 @@ const dataKeys = z.preprocess(
       if (raw === undefined) return undefined;
       try {
         return parseDataKeys(raw);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        return z.NEVER;
+      }
+    }),
+);
+
+/** The default model's list price (USD per million tokens); set LLM_PRICES for the models you use. */
+export const DEFAULT_LLM_PRICES = '{"gpt-4o-mini":{"input":"0.15","output":"0.60"}}';
+
+/** `LLM_PRICES`: model → USD per million tokens, input and output (shared/llm/prices.ts). */
+const llmPrices = z.preprocess(
+  blankIsUnset,
+  z
+    .string()
+    .default(DEFAULT_LLM_PRICES)
+    .transform((raw, ctx): PriceList => {
+      try {
+        return parsePriceList(raw);
       } catch (err) {
         ctx.addIssue({ code: 'custom', message: (err as Error).message });
         return z.NEVER;
@@ -116,6 +136,8 @@ export const configSchema = z.object({
   OPENAI_BASE_URL: optionalUrl,
   OPENAI_API_KEY: z.preprocess((v) => (v === '' ? undefined : v), z.string().optional()),
   OPENAI_MODEL: z.string().min(1).default('gpt-4o-mini'),
+  /** Model prices for the cost shown per task (not charged to the budget). */
+  LLM_PRICES: llmPrices,
   API_KEYS: apiKeys,
   /** The read-only admin login: Bull Board in read-only mode, the dashboard, /metrics. */
   ADMIN_USER: z.string().min(1).default('admin'),

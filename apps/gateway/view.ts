@@ -1,8 +1,38 @@
-import type { Company, Task } from '../../shared/db/index.ts';
+import type { AgentPlan, Company, ModelUse, Repositories, Task } from '../../shared/db/index.ts';
+import { formatMicroUsd } from '../../shared/llm/prices.ts';
 import { budgetView, formatMoney } from '../../shared/money.ts';
 
-/** The API view of a task (DESIGN.md §5). */
-export function taskView(task: Task, companies: Company[]) {
+/** What the agent did for a task: its search plan and its language-model use. */
+export interface AgentView {
+  plan?: AgentPlan;
+  model: ModelUse;
+}
+
+/** A task's companies and what the agent did, read for its view. */
+export async function viewParts(repos: Repositories, taskId: string): Promise<[Company[], AgentView]> {
+  const [companies, plan, model] = await Promise.all([repos.companies.list(taskId), repos.agent.planOf(taskId), repos.agent.useOf(taskId)]);
+  return [companies, { plan, model }];
+}
+
+/** A task's model use on the wire: tokens as integers, the cost in USD as a six-place decimal string. */
+export function modelView(use: ModelUse) {
+  return {
+    calls: use.calls,
+    inputTokens: use.inputTokens,
+    outputTokens: use.outputTokens,
+    costUsd: formatMicroUsd(use.costMicroUsd),
+    // Calls of a model LLM_PRICES has no price for: their cost is not in costUsd.
+    ...(use.unpriced ? { unpricedCalls: use.unpriced } : {}),
+  };
+}
+
+/** The company's decision; rows stored before decisions were recorded have one from the migration. */
+function decisionOf(c: Company) {
+  return c.decision_action ? { decision: { action: c.decision_action, reason: c.decision_reason ?? '', by: c.decision_by ?? 'rules' } } : {};
+}
+
+/** The API view of a task (DESIGN.md §5); `agent` adds the plan and the model use (the read routes pass it). */
+export function taskView(task: Task, companies: Company[], agent?: AgentView) {
   return {
     id: task.id,
     theme: task.theme,
@@ -19,9 +49,14 @@ export function taskView(task: Task, companies: Company[]) {
       industry: c.industry,
       price: formatMoney(c.price),
       status: c.status,
+      ...decisionOf(c),
       ...(c.receipt_id ? { receiptId: c.receipt_id } : {}),
       ...(c.error_code ? { reason: { code: c.error_code, message: c.error_message } } : {}),
     })),
+    ...(agent?.plan
+      ? { plan: { queries: agent.plan.queries, plannedBy: agent.plan.planned_by, decidedBy: agent.plan.decided_by, notes: agent.plan.notes } }
+      : {}),
+    ...(agent ? { model: modelView(agent.model) } : {}),
     ...(task.cancel_requested && task.status !== 'cancelled' ? { cancelRequested: true } : {}),
     ...(task.error_code ? { error: { code: task.error_code, message: task.error_message } } : {}),
     createdAt: task.created_at.toISOString(),

@@ -2,7 +2,7 @@ import type { StageDeps } from '../../queues/deps.ts';
 import type { Producer } from '../../queues/producer.ts';
 import { providerTls, type Config } from '../../shared/config.ts';
 import type { Repositories } from '../../shared/db/index.ts';
-import { createWriter } from '../../shared/llm/index.ts';
+import { createModel } from '../../shared/llm/index.ts';
 import type { Logger } from '../../shared/log.ts';
 import { createProviders } from '../../shared/providers/index.ts';
 
@@ -34,7 +34,8 @@ export function buildStageDeps(config: Config, repos: Repositories, producer: Pr
       timeoutMs: config.PROVIDER_TIMEOUT_MS,
       tls: providerTls(config),
     }),
-    writer: createWriter({ apiKey: config.OPENAI_API_KEY, baseURL: where.openaiBaseUrl, model: config.OPENAI_MODEL, timeoutMs: config.PROVIDER_TIMEOUT_MS * 3 }),
+    model: createModel({ apiKey: config.OPENAI_API_KEY, baseURL: where.openaiBaseUrl, model: config.OPENAI_MODEL, timeoutMs: config.PROVIDER_TIMEOUT_MS * 3 }),
+    prices: config.LLM_PRICES,
     marketplaceUrl: where.marketplaceUrl.replace(/\/+$/, ''),
     tokenTtlSeconds: config.TOKEN_TTL_SECONDS,
   };

@@ -73,7 +73,7 @@ async function main() {
       redis: privateRedis ? `private ${redisUrl}` : redisUrl,
       postgres: database.kind === 'pglite' ? `embedded PGlite in ${join(config.DATA_DIR, 'pglite')}` : 'DATABASE_URL',
       providers: where,
-      writer: deps.writer.name,
+      writer: deps.model?.name ?? 'offline',
     },
     `agent-research-pay is up on http://${config.HOST}:${server.port}`,
   );

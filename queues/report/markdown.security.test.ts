@@ -40,7 +40,7 @@ function task(theme: string): Task {
 function company(id: string, text: string, status: Company['status'], extra: Partial<Company> = {}): Company {
   return {
     task_id: task('').id, company_id: id, rank: 1, name: text, industry: text, city: text, price: 600, relevance: 1, status,
-    basic: {}, detail: null, receipt_id: null, error_code: null, error_message: null, updated_at: at, ...extra,
+    basic: {}, detail: null, receipt_id: null, error_code: null, error_message: null, decision_action: 'buy', decision_reason: 'picked', decision_by: 'rules', updated_at: at, ...extra,
   };
 }
 
@@ -58,7 +58,18 @@ function nodes(tree: Nodes): Nodes[] {
 
 function render(text: string) {
   const companies = [
-    company('c1', text, 'bought', { receipt_id: text, detail: { name: text, [text]: text, list: [text, { nested: text }] } }),
+    company('c1', text, 'bought', {
+      receipt_id: text,
+      detail: {
+        name: text,
+        [text]: text,
+        list: [text, { nested: text }],
+        financials: [{ year: 2023, revenue: text, netProfit: '-1200000', totalAssets: '5000000', rdExpense: text }],
+        shareholders: [{ name: text, type: text, stakePercent: '62.50' }],
+        riskNotes: [text, 'Equity of a major shareholder pledged as collateral.'],
+        contacts: { phone: text, email: text },
+      },
+    }),
     company('c2', text, 'bought', { receipt_id: 'rcpt_2', error_code: 'incomplete_record', error_message: text, detail: { name: text } }),
     company('c3', text, 'reused', { receipt_id: text, detail: { name: text } }),
     company('c4', text, 'refunded', { error_code: 'bad_data', error_message: text }),
@@ -73,47 +84,82 @@ function render(text: string) {
       { id: 1, task_id: task('').id, payment_id: 1, kind: 'capture', amount: 600, event_key: 'e1', created_at: at },
       { id: 2, task_id: task('').id, payment_id: 2, kind: 'capture', amount: 600, event_key: 'e2', created_at: at },
     ],
-    analysis: `${text}\n\n## Budget\n\n<script>alert(1)</script>`,
+    narrative: {
+      paragraphs: [
+        [
+          { text: `${text} grew 12%`, sources: [1] },
+          { text, sources: [99] },
+          { text: '## Budget <script>alert(1)</script>', sources: [] },
+        ],
+        [{ text: `${text}\n\n## Budget\n\n<script>alert(1)</script>`, sources: [3, 2] }],
+      ],
+    },
     writer: `offline (model failed: ${text})`,
+    model: { calls: 2, inputTokens: 1200, outputTokens: 340, costMicroUsd: 1234, unpriced: 0 },
+    queries: [text, 'battery'],
     marketplaceUrl: 'http://127.0.0.1:9',
   });
+}
+
+const SECTIONS = ['Summary', 'Comparison', 'What stands out', 'Bought records', 'Purchases', 'Budget', 'Not delivered', 'Sources'];
+const RECORD_PARTS = ['Profile', 'Financials (CNY millions)', 'Shareholders', 'Risk notes', 'Contacts'];
+
+/** The table right after a top-level heading (or after the paragraph under it), as rows of cell texts. */
+function tableAfter(tree: Parent, heading: string, skip = 0): string[][] {
+  const at = tree.children.findIndex((n) => n.type === 'heading' && toString(n) === heading);
+  const table = tree.children.slice(at + 1).filter((n) => n.type === 'table')[skip] as Parent;
+  return table.children.map((r) => (r as Parent).children.map((c) => toString(c)));
 }
 
 function expectSkeleton(markdown: string) {
   const tree = parseMarkdown(markdown);
   const all = nodes(tree);
   const headings = all.filter((n) => n.type === 'heading') as Array<Nodes & { depth: number }>;
-  expect(headings.map((hd) => hd.depth)).toEqual([1, 2, 2, 3, 3, 3, 2, 2, 2, 2]);
-  expect(headings.filter((hd) => hd.depth === 2).map((hd) => toString(hd))).toEqual(['Summary', 'Bought records', 'Purchases', 'Budget', 'Not delivered', 'Sources']);
+  // Every heading is ours, at the top level: one title, our sections in order, a company_detail section
+  // per bought record, and only our parts of a record under it.
   expect(headings.every((hd) => tree.children.includes(hd as any))).toBe(true);
-  // The tables: one per bought record (field | value), the purchases with a row per company not merely
-  // skipped, the budget with the real figures.
-  // (The analysis, under Summary, may hold a table of its own: count ours, from Bought records on.)
-  const tables = tree.children.slice(tree.children.indexOf(headings[2] as any)).filter((n) => n.type === 'table') as Parent[];
-  const rows = (t: Parent) => t.children.map((r) => (r as Parent).children.map((c) => toString(c)));
-  expect(tables).toHaveLength(5);
-  expect(rows(tables[0]!).every((r) => r.length === 2)).toBe(true);
-  expect(rows(tables[3]!)).toHaveLength(6);
-  expect(rows(tables[3]!).every((r) => r.length === 6)).toBe(true);
-  expect(rows(tables[4]!)).toEqual([
+  expect(headings.filter((hd) => hd.depth === 1)).toHaveLength(1);
+  expect(headings.filter((hd) => hd.depth === 2).map((hd) => toString(hd))).toEqual(SECTIONS);
+  expect(headings.filter((hd) => hd.depth === 3).map((hd) => toString(hd).split(':')[0])).toEqual(['company_detail', 'company_detail', 'company_detail']);
+  expect(headings.filter((hd) => hd.depth === 4).every((hd) => RECORD_PARTS.includes(toString(hd)))).toBe(true);
+  expect(headings.filter((hd) => hd.depth === 4).map((hd) => toString(hd))).toEqual(RECORD_PARTS);
+  expect(headings.every((hd) => hd.depth <= 4)).toBe(true);
+  // The tables keep their shape: the comparison with one row per bought record, the purchases with a
+  // row per company not merely skipped, the budget with the real figures, the model's use beside it.
+  const comparison = tableAfter(tree, 'Comparison');
+  expect(comparison).toHaveLength(4);
+  expect(comparison.every((r) => r.length === 10)).toBe(true);
+  expect(comparison.slice(1).map((r) => r[9])).toEqual(['[1]', '[2]', '[3]']);
+  const purchases = tableAfter(tree, 'Purchases');
+  expect(purchases).toHaveLength(6);
+  expect(purchases.every((r) => r.length === 6)).toBe(true);
+  expect(tableAfter(tree, 'Budget')).toEqual([
     ['limit', 'reserved', 'spent', 'refunded', 'released', 'remaining'],
     ['50.00', '0.00', '9.00', '3.00', '0.00', '41.00'],
   ]);
+  expect(tableAfter(tree, 'Budget', 1)).toEqual([
+    ['model calls', 'input tokens', 'output tokens', 'model cost (USD)'],
+    ['2', '1200', '340', '0.001234'],
+  ]);
   // Not delivered: one item per refunded or failed company.
-  const notDelivered = tree.children[tree.children.indexOf(headings[8] as any) + 1] as Parent;
+  const notDelivered = tree.children[tree.children.findIndex((n) => n.type === 'heading' && toString(n) === 'Not delivered') + 1] as Parent;
   expect(notDelivered.type).toBe('list');
   expect(notDelivered.children).toHaveLength(2);
-  expect(all.filter((n) => ['html', 'image', 'imageReference', 'definition'].includes(n.type))).toEqual([]);
-  // Outside the analysis (which may quote or show code), no code, quote or rule comes from a value;
-  // the only code is the task id in the line under the title.
-  const head = tree.children.slice(0, tree.children.indexOf(headings[1] as any)).flatMap((n) => nodes(n));
-  const ours = tree.children.slice(tree.children.indexOf(headings[2] as any)).flatMap((n) => nodes(n));
-  expect(head.filter((n) => n.type === 'inlineCode').map((n) => (n as any).value)).toEqual([task('').id]);
-  expect([...head, ...ours].filter((n) => ['code', 'blockquote', 'thematicBreak'].includes(n.type))).toEqual([]);
-  expect(ours.filter((n) => n.type === 'inlineCode')).toEqual([]);
+  // Sources: one numbered line per bought record, and every [n] of the report is one of them.
+  const sourcesAt = tree.children.findIndex((n) => n.type === 'heading' && toString(n) === 'Sources');
+  const sources = tree.children[sourcesAt + 1] as Parent;
+  expect(sources.children.map((li) => toString(li).slice(0, 4))).toEqual(['[1] ', '[2] ', '[3] ']);
+  for (const [, n] of toString(tree).matchAll(/\[(\d+)\](?!\()/g)) expect(['1', '2', '3']).toContain(n);
+  expect(all.filter((n) => ['html', 'image', 'imageReference', 'definition', 'linkReference'].includes(n.type))).toEqual([]);
+  // No code, quote or rule comes from a value; the only code is the task id in the line under the title.
+  expect(all.filter((n) => n.type === 'inlineCode').map((n) => (n as any).value)).toEqual([task('').id]);
+  expect(all.filter((n) => ['code', 'blockquote', 'thematicBreak'].includes(n.type))).toEqual([]);
   for (const link of all.filter((n) => n.type === 'link') as Array<Nodes & { url: string }>) {
     expect(/^https?:\/\//.test(link.url) || link.url === `mailto:${toString(link)}`).toBe(true);
   }
+  // The summary holds no link at all (a model's text is plain text) and no JSON.
+  const summary = tree.children.slice(tree.children.findIndex((n) => n.type === 'heading' && toString(n) === 'Summary') + 1, tree.children.findIndex((n) => n.type === 'heading' && toString(n) === 'Comparison'));
+  expect(summary.flatMap((n) => nodes(n)).filter((n) => n.type === 'link')).toEqual([]);
   return tree;
 }
 

@@ -1,25 +1,38 @@
-import type { Company, LedgerEntry, Payment, Task } from '../../shared/db/index.ts';
+import type { Company, LedgerEntry, ModelUse, Payment, Task } from '../../shared/db/index.ts';
+import { formatMicroUsd } from '../../shared/llm/prices.ts';
 import { md } from '../../shared/markdown/escape.ts';
-import { sanitizeModelMarkdown } from '../../shared/markdown/sanitize.ts';
 import { formatMoney, remainingOf } from '../../shared/money.ts';
-import { PROVIDER_LIMITS, TRUNCATED_KEY, truncationNote } from '../../shared/providers/limits.ts';
+import { PROVIDER_LIMITS, truncationNote } from '../../shared/providers/limits.ts';
+import { millions } from '../../shared/report/figures.ts';
+import { highlights } from '../../shared/report/highlights.ts';
+import { refs, renderNarrative, type Narrative, type ReportCompany } from '../../shared/report/narrative.ts';
+import { compareOf, formatBasisPoints, readRecord } from '../../shared/report/record.ts';
 
 export interface ReportFacts {
   task: Task;
   companies: Company[];
   payments: Payment[];
   ledger: LedgerEntry[];
-  analysis: string;
+  narrative: Narrative;
   writer: string;
+  model: ModelUse;
+  /** The searches that were run. */
+  queries: string[];
   marketplaceUrl: string;
 }
 
-function value(v: unknown): string {
-  if (v === null || v === undefined) return '—';
-  if (Array.isArray(v)) return v.map((x) => (typeof x === 'object' ? JSON.stringify(x) : String(x))).join('; ');
-  if (typeof v === 'object') return JSON.stringify(v);
-  return String(v);
+const bought = (cs: readonly Company[]) => cs.filter((c) => c.status === 'bought' || c.status === 'reused');
+
+/** The bought companies in report order, numbered as their line of the Sources list. */
+export function reportCompanies(companies: readonly Company[]): ReportCompany[] {
+  return bought(companies).map((c, i) => {
+    const facts = readRecord(c.detail as Record<string, unknown> | null);
+    return { ref: i + 1, name: c.name, industry: c.industry, city: c.city, facts, cmp: compareOf(facts) };
+  });
 }
+
+const dash = (v: string | number | undefined) => (v === undefined ? '—' : v);
+const amount = (fen: bigint | undefined) => (fen === undefined ? '—' : millions(fen));
 
 /** The line that says what of a company's provider text was cut to our limits, if any was. */
 function truncationLine(c: Company): string[] {
@@ -29,34 +42,80 @@ function truncationLine(c: Company): string[] {
   return [md`Cut to our size limits (${limits}): ${cut.join('; ')}.`, ''];
 }
 
-/** One `company_detail` section: the bought record as delivered, field by field. */
-function detailSection(c: Company, payment: Payment | undefined): string {
-  const detail = (c.detail ?? {}) as Record<string, unknown>;
-  const rows = Object.entries(detail)
-    .filter(([k]) => k !== TRUNCATED_KEY)
-    .map(([k, v]) => md`| ${k} | ${value(v)} |`);
+/** A two-column table of label → text, or nothing when there are no rows. */
+function fieldTable(heading: string, rows: Array<[string, string]>): string[] {
+  if (rows.length === 0) return [];
+  return [heading, '', '| field | value |', '| --- | --- |', ...rows.map(([k, v]) => md`| ${k} | ${v} |`), ''];
+}
+
+/** One `company_detail` section: the bought record as delivered, as tables and lists — never raw JSON. */
+function detailSection(c: Company, rc: ReportCompany, payment: Payment | undefined): string {
+  const { facts } = rc;
   const how = c.status === 'reused' ? `reused an earlier receipt (${c.receipt_id ?? '—'}), no charge` : `bought for ${formatMoney(payment?.amount ?? c.price)} CNY, receipt ${c.receipt_id ?? '—'}`;
   const shortfall = c.error_code === 'incomplete_record' ? [md`Incomplete delivery: ${c.error_message}.`, ''] : [];
-  return [md`### company_detail: ${c.name} (${c.company_id})`, '', md`${c.industry}, ${c.city} — ${how}.`, '', ...shortfall, ...truncationLine(c), '| field | value |', '| --- | --- |', ...rows, ''].join('\n');
+  const financials = facts.financials.length
+    ? [
+        '#### Financials (CNY millions)',
+        '',
+        '| year | revenue | net profit | total assets | R&D expense |',
+        '| --- | --- | --- | --- | --- |',
+        ...facts.financials.map((y) => md`| ${y.year} | ${amount(y.revenue)} | ${amount(y.netProfit)} | ${amount(y.totalAssets)} | ${amount(y.rdExpense)} |`),
+        '',
+      ]
+    : [];
+  const shareholders = facts.shareholders.length
+    ? ['#### Shareholders', '', '| shareholder | type | stake |', '| --- | --- | --- |', ...facts.shareholders.map((s) => md`| ${s.name} | ${s.type} | ${s.stake === undefined ? '—' : formatBasisPoints(s.stake)} |`), '']
+    : [];
+  const risks = facts.riskNotes.length ? ['#### Risk notes', '', ...facts.riskNotes.map((n) => md`- ${n}`), ''] : [];
+  return [
+    md`### company_detail: ${c.name} (${c.company_id})`,
+    '',
+    `${md`${c.industry}, ${c.city} — ${how}. Source`}${refs([rc.ref])}.`,
+    '',
+    ...shortfall,
+    ...truncationLine(c),
+    ...fieldTable('#### Profile', facts.profile),
+    ...financials,
+    ...shareholders,
+    ...risks,
+    ...fieldTable('#### Contacts', facts.contacts),
+  ].join('\n');
+}
+
+/** The comparison table of the bought companies: latest year's figures, with their source. */
+function comparison(rcs: readonly ReportCompany[]): string[] {
+  if (rcs.length === 0) return ['No record was bought, so there is nothing to compare.', ''];
+  return [
+    'Latest year in each record; money in CNY millions; growth is revenue against the year before.',
+    '',
+    '| company | year | revenue | growth YoY | net margin | R&D intensity | total assets | credit rating | patents | source |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...rcs.map((r) => {
+      const x = r.cmp;
+      return `${md`| ${r.name} | ${dash(x.year)} | ${dash(x.revenue)} | ${dash(x.growth)} | ${dash(x.netMargin)} | ${dash(x.rdIntensity)} | ${dash(x.totalAssets)} | ${dash(x.creditRating)} | ${dash(x.patents)} |`}${refs([r.ref])} |`;
+    }),
+    '',
+  ];
 }
 
 /**
- * The report's skeleton is written here, not by the model: one `company_detail` section per bought
- * record, the purchases table and the budget, so bought facts never depend on what a model said.
- * Every heading is ours. Every value from outside (theme, provider text, error messages) is escaped for
- * its line (`md`), and the analysis is sanitised (no HTML, images, off-web links or headings).
+ * The report, written by our code: the narrative (the model's or ours, rendered with its references by
+ * shared/report/narrative.ts), the comparison table and what stands out (computed from the records), one
+ * `company_detail` section per bought record, the purchases, the budget with the model's cost beside the
+ * data spend, and the numbered Sources every [n] points to. Every heading is ours; every value from
+ * outside is escaped for its line (`md`).
  */
 export function renderReport(f: ReportFacts): string {
   const { task } = f;
-  const bought = f.companies.filter((c) => c.status === 'bought' || c.status === 'reused');
+  const rcs = reportCompanies(f.companies);
+  const boughtRows = bought(f.companies);
   const paymentOf = new Map(f.payments.map((p) => [p.company_id, p]));
-  const byCapture = f.ledger.filter((l) => l.kind === 'capture');
   const spent = task.captured - task.refunded;
 
   // Budget left after each capture, in the order the money was taken.
   let running = task.budget_limit;
   const leftAfter = new Map<number, number>();
-  for (const l of byCapture) {
+  for (const l of f.ledger.filter((e) => e.kind === 'capture')) {
     running -= l.amount;
     leftAfter.set(l.payment_id, running);
   }
@@ -71,22 +130,37 @@ export function renderReport(f: ReportFacts): string {
       return md`| ${c.name} | ${price} | ${c.receipt_id ?? p?.receipt_id ?? '—'} | ${c.status} | ${refunded} | ${left} |`;
     });
 
-  const sources = bought.map((c) => md`- ${c.name}: ${`${f.marketplaceUrl}/company/detail?id=${encodeURIComponent(c.company_id)}`} (paid record)`);
+  const narrative = renderNarrative(f.narrative, rcs.length);
+  const standOut = renderNarrative({ paragraphs: highlights(rcs).map((s) => [s]) }, rcs.length);
   const skipped = f.companies.filter((c) => c.status === 'skipped').length;
   const failed = f.companies.filter((c) => c.status === 'failed' || c.status === 'refunded');
+  const m = f.model;
+  const modelCost = `${formatMicroUsd(m.costMicroUsd)} USD${m.unpriced ? ` (${m.unpriced} call(s) of a model without a price not included)` : ''}`;
+  const sources = rcs.map((r, i) => {
+    const c = boughtRows[i]!;
+    const resource = paymentOf.get(c.company_id)?.resource ?? `/company/detail?id=${encodeURIComponent(c.company_id)}`;
+    return `-${refs([r.ref])} ${md`${c.name} — ${f.marketplaceUrl}${resource}, receipt ${c.receipt_id ?? '—'}`}`;
+  });
 
   return [
     md`# Research report: ${task.theme}`,
     '',
-    md`Task \`${task.id}\` · ${bought.length} record(s) bought · budget ${formatMoney(task.budget_limit)} ${task.currency} · written by ${f.writer}`,
+    md`Task \`${task.id}\` · ${rcs.length} record(s) bought · data spend ${formatMoney(spent)} of ${formatMoney(task.budget_limit)} ${task.currency} · model cost ${modelCost} · written by ${f.writer}`,
     '',
     '## Summary',
     '',
-    sanitizeModelMarkdown(f.analysis),
+    narrative.markdown || 'No summary could be written.',
     '',
+    ...(narrative.dropped ? [`${narrative.dropped} sentence(s) of the summary stated figures without a source and were left out.`, ''] : []),
+    '## Comparison',
+    '',
+    ...comparison(rcs),
+    '## What stands out',
+    '',
+    ...(standOut.markdown ? [standOut.markdown.split('\n\n').map((s) => `- ${s}`).join('\n'), ''] : ['Nothing stands out: no fast growth, loss, concentrated ownership or pledged equity in these records.', '']),
     '## Bought records',
     '',
-    ...(bought.length ? bought.map((c) => detailSection(c, paymentOf.get(c.company_id))) : ['No record was bought.', '']),
+    ...(boughtRows.length ? boughtRows.map((c, i) => detailSection(c, rcs[i]!, paymentOf.get(c.company_id))) : ['No record was bought.', '']),
     '## Purchases',
     '',
     '| company | price (CNY) | receipt id | status | refunded | budget left |',
@@ -99,11 +173,18 @@ export function renderReport(f: ReportFacts): string {
     '| --- | --- | --- | --- | --- | --- |',
     md`| ${formatMoney(task.budget_limit)} | ${formatMoney(task.reserved)} | ${formatMoney(spent)} | ${formatMoney(task.refunded)} | ${formatMoney(task.released)} | ${formatMoney(remainingOf({ limit: task.budget_limit, reserved: task.reserved, captured: task.captured, refunded: task.refunded }))} |`,
     '',
+    'Beside the data spend, the language model (not charged to the budget):',
+    '',
+    '| model calls | input tokens | output tokens | model cost (USD) |',
+    '| --- | --- | --- | --- |',
+    md`| ${m.calls} | ${m.inputTokens} | ${m.outputTokens} | ${formatMicroUsd(m.costMicroUsd)} |`,
+    '',
     ...(failed.length ? ['## Not delivered', '', ...failed.map((c) => md`- ${c.name}: ${c.status} — ${c.error_message ?? c.error_code ?? ''}`), ''] : []),
     '## Sources',
     '',
-    md`- Free search: ${`${f.marketplaceUrl}/company/basic`} (${f.companies.length} candidate(s), ${skipped} not bought)`,
-    ...sources,
+    ...(sources.length ? sources : ['No paid record.']),
+    '',
+    md`Free search, not numbered: ${f.marketplaceUrl}/company/basic, searches ${f.queries.join('; ') || '—'} (${f.companies.length} candidate(s), ${skipped} not bought).`,
     '',
   ].join('\n');
 }

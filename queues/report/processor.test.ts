@@ -1,7 +1,11 @@
+import type { Parent } from 'mdast';
+import { toString } from 'mdast-util-to-string';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseMarkdown } from '../../shared/markdown/parse.ts';
 import { paymentKey } from '../../shared/db/index.ts';
 import { PermanentError, TransientError } from '../../shared/errors.ts';
-import type { AnalysisWriter } from '../../shared/llm/index.ts';
+import type { LanguageModel } from '../../shared/llm/index.ts';
+import { formatMicroUsd } from '../../shared/llm/prices.ts';
 import { formatMoney } from '../../shared/money.ts';
 import { openHarness, postTask, type Harness } from '../../test/support/harness.ts';
 import { processAuthorize } from '../authorize/processor.ts';
@@ -25,6 +29,68 @@ async function taskReadyForReport(h: Harness, theme: string, opts: { budget?: st
   const bought = chosen.slice(0, opts.buy ?? chosen.length);
   for (const c of bought) expect((await processDetail({ taskId: id, companyId: c.company_id }, h.deps, first)).outcome).toBe('bought');
   return { id, chosen, bought };
+}
+
+/**
+ * The checks every report must pass, whoever wrote its narrative: the Sources list, every [n] resolving to
+ * it, the comparison table equal to the records (to the shown decimal), the records as tables and lists,
+ * no raw JSON.
+ */
+async function expectComputedReport(h: Harness, id: string) {
+  const md = (await h.repos.reports.get(id))!.markdown;
+  const tree = parseMarkdown(md);
+  const text = toString(tree);
+
+  // The Sources list: one line per bought record, [n] name — resource, receipt id.
+  const companies = (await h.repos.companies.list(id)).filter((c) => c.status === 'bought');
+  const sourcesAt = tree.children.findIndex((n) => n.type === 'heading' && toString(n) === 'Sources');
+  const sources = (tree.children[sourcesAt + 1] as Parent).children.map((li) => toString(li));
+  expect(sources).toEqual(companies.map((c, i) => `[${i + 1}] ${c.name} — ${h.deps.marketplaceUrl}/company/detail?id=${c.company_id}, receipt ${c.receipt_id}`));
+  // Every [n] anywhere in the report is one of them.
+  const cited = [...text.matchAll(/\[(\d+)\]/g)].map((m) => Number(m[1]));
+  expect(cited.length).toBeGreaterThan(companies.length);
+  for (const n of cited) expect(n >= 1 && n <= companies.length).toBe(true);
+
+  // The comparison table: one row per record, each figure equal to the record's latest year (to the shown decimal).
+  const at = tree.children.findIndex((n) => n.type === 'heading' && toString(n) === 'Comparison');
+  const table = tree.children.slice(at).find((n) => n.type === 'table') as Parent;
+  const rows = table.children.map((r) => (r as Parent).children.map((c) => toString(c)));
+  expect(rows[0]).toEqual(['company', 'year', 'revenue', 'growth YoY', 'net margin', 'R&D intensity', 'total assets', 'credit rating', 'patents', 'source']);
+  expect(rows).toHaveLength(companies.length + 1);
+  companies.forEach((c, i) => {
+    const detail = c.detail as any;
+    const [prev, latest] = [...detail.financials].sort((a: any, b: any) => a.year - b.year).slice(-2);
+    const row = rows[i + 1]!;
+    const yuan = (s: string) => BigInt(s);
+    // Within half a unit of the last shown digit: millions to 0.1 (50,000 yuan), percentages to 0.1 points.
+    const nearMillions = (shown: string, exact: bigint) => {
+      const d = BigInt(shown.replace(/[,.]/g, '')) * 100_000n - exact;
+      return d >= -50_000n && d <= 50_000n;
+    };
+    const nearPercent = (shown: string, num: bigint, den: bigint) => {
+      const e = BigInt(shown.replace(/[+,.%]/g, '')) * den - num * 1000n;
+      return 2n * (e < 0n ? -e : e) <= den;
+    };
+    expect(row[0]).toBe(c.name);
+    expect(row[1]).toBe(String(latest.year));
+    expect(nearMillions(row[2]!, yuan(latest.revenue))).toBe(true);
+    expect(nearPercent(row[3]!, yuan(latest.revenue) - yuan(prev.revenue), yuan(prev.revenue))).toBe(true);
+    expect(row[3]!.startsWith(yuan(latest.revenue) >= yuan(prev.revenue) ? '+' : '-')).toBe(true);
+    expect(nearPercent(row[4]!, yuan(latest.netProfit), yuan(latest.revenue))).toBe(true);
+    expect(nearPercent(row[5]!, yuan(latest.rdExpense), yuan(latest.revenue))).toBe(true);
+    expect(nearMillions(row[6]!, yuan(latest.totalAssets))).toBe(true);
+    expect(row[7]).toBe(detail.creditRating);
+    expect(row[8]).toBe(detail.patentCount.toLocaleString('en'));
+    expect(row[9]).toBe(`[${i + 1}]`);
+    // The record's section: financials as a year table, shareholders as a table, risk notes as a list.
+    expect(md).toContain(`| ${latest.year} | `);
+    for (const s of detail.shareholders) expect(text).toContain(s.name);
+    for (const note of detail.riskNotes) expect(text).toContain(note);
+    expect(text).toContain(detail.contacts.phone);
+  });
+
+  expect(md).not.toMatch(/[{}]|":|\[\{/);
+  return { md, text, tree };
 }
 
 async function tokenOf(h: Harness, taskId: string) {
@@ -77,6 +143,18 @@ describe('report processor: closes the money, writes the report, completes the t
     expect((await h.repos.payments.forTask(id)).every((p) => p.state === 'delivered')).toBe(true);
   });
 
+  it('offline: the comparison table quotes the records, every [n] resolves to a source, no raw JSON, model cost zero', async () => {
+    const { id, bought } = await taskReadyForReport(h, 'semiconductor', { maxCompanies: 3 });
+    expect(bought.length).toBeGreaterThan(1);
+    await processReport({ taskId: id }, h.deps, first);
+    const { md, text } = await expectComputedReport(h, id);
+    // No raw JSON anywhere; the summary is the offline one, with its sources; the model cost is zero.
+    expect(md).not.toMatch(/[{}]|":|\[\{/);
+    expect(text).toContain('This summary was written offline');
+    expect(md).toContain('| model calls | input tokens | output tokens | model cost (USD) |\n| --- | --- | --- | --- |\n| 0 | 0 | 0 | 0.000000 |');
+    expect(md).toContain('model cost 0.000000 USD');
+  });
+
   it('releases a reservation that was never paid when the task ends, and books the release', async () => {
     const { id, chosen } = await taskReadyForReport(h, 'solar', { maxCompanies: 3, buy: 1 });
     expect(chosen.length).toBeGreaterThan(1);
@@ -118,13 +196,13 @@ describe('report processor: closes the money, writes the report, completes the t
 
   it('retries when the language model fails, and on the final attempt writes the report offline', async () => {
     const { id, bought } = await taskReadyForReport(h, 'robotics', { maxCompanies: 2 });
-    const failingWriter: AnalysisWriter = {
+    const failingModel: LanguageModel = {
       name: 'llm:mock-model',
-      write: async () => {
+      ask: async () => {
         throw new TransientError('llm_unavailable', 'the language model failed: 503 upstream overloaded');
       },
     };
-    const deps: StageDeps = { ...h.deps, writer: failingWriter };
+    const deps: StageDeps = { ...h.deps, model: failingModel };
 
     await expect(processReport({ taskId: id }, deps, first)).rejects.toBeInstanceOf(TransientError);
     expect(await h.repos.reports.get(id)).toBeUndefined();
@@ -148,14 +226,14 @@ describe('report processor: closes the money, writes the report, completes the t
     // What OpenAiWriter throws for a 4xx answer (a wrong key, an unknown model): the job is not retried,
     // so this attempt is the last one; the records were paid for, so the report must still go out.
     const { id, bought } = await taskReadyForReport(h, 'biotech', { maxCompanies: 2 });
-    const refusingWriter: AnalysisWriter = {
+    const refusingModel: LanguageModel = {
       name: 'llm:mock-model',
-      write: async () => {
+      ask: async () => {
         throw new PermanentError('llm_rejected', 'the language model refused the request: 401 invalid api key');
       },
     };
 
-    const out = await processReport({ taskId: id }, { ...h.deps, writer: refusingWriter }, first).catch((err: Error) => err);
+    const out = await processReport({ taskId: id }, { ...h.deps, model: refusingModel }, first).catch((err: Error) => err);
 
     expect(out).not.toBeInstanceOf(Error);
     const report = await h.repos.reports.get(id);
@@ -179,5 +257,41 @@ describe('report processor: closes the money, writes the report, completes the t
     const token = await tokenOf(h, id);
     expect(token.status).toBe('closed');
     expect(token.balance).toBe(0);
+  });
+});
+
+describe('report processor with the LLM stand-in: the model writes the narrative, our code the rest', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await openHarness({ llm: true, env: { LLM_PRICES: '{"mock-model":{"input":"0.15","output":"0.60"}}' } });
+  });
+  afterAll(async () => h?.close());
+
+  it('the comparison table still quotes the records, every [n] resolves, every figure of the narrative has a source, and the model cost is shown', async () => {
+    const { id } = await taskReadyForReport(h, 'solar', { maxCompanies: 3 });
+    await processReport({ taskId: id }, h.deps, first);
+    const report = (await h.repos.reports.get(id))!;
+    expect(report.writer).toBe('llm:mock-model');
+    const { md, tree } = await expectComputedReport(h, id);
+
+    // The narrative is the model's: each of its sentences with a figure ends in a reference.
+    const start = tree.children.findIndex((n) => n.type === 'heading' && toString(n) === 'Summary');
+    const end = tree.children.findIndex((n) => n.type === 'heading' && toString(n) === 'Comparison');
+    const summary = tree.children.slice(start + 1, end).map((n) => toString(n));
+    expect(summary.join(' ')).toContain('reported revenue of CNY');
+    for (const paragraph of summary) {
+      // Sentences end in ". [n]" (one or more references) or "." with no figure.
+      for (const sentence of paragraph.split(/(?<=\.(?: \[\d+\])*) (?=[A-Z])/)) {
+        if (/\d/.test(sentence.replace(/ \[\d+\]/g, ''))) expect(sentence, sentence).toMatch(/\. \[\d+\]$/);
+      }
+    }
+
+    // Three calls (plan and decide in search, narrate here), priced, shown in the report and the task view.
+    const use = await h.repos.agent.useOf(id);
+    expect(use.calls).toBe(3);
+    const view: any = await (await h.api(`/v1/tasks/${id}`)).json();
+    expect(md).toContain(`| 3 | ${use.inputTokens} | ${use.outputTokens} | ${view.model.costUsd} |`);
+    expect(view.model.costUsd).toBe(formatMicroUsd(use.costMicroUsd));
+    expect(use.costMicroUsd).toBeGreaterThan(0);
   });
 });

@@ -59,6 +59,17 @@ describe('search processor: free search, ranked, chosen within the budget', () =
     }
     expect((await h.repos.companies.chosen(id)).map((c) => c.company_id)).toEqual(chosen.map((c) => c.company_id));
 
+    // Offline, every company has the ranking's decision, with its reason: rank, keywords matched, price.
+    for (const c of companies) {
+      expect(c.decision_by).toBe('rules');
+      expect(c.decision_action).toBe(c.status === 'found' ? 'buy' : 'skip');
+      expect(c.decision_reason).toMatch(new RegExp(`^rank ${c.rank} of ${companies.length}; (matches .+|matches no keyword); (\\d+\\.\\d{2} CNY (fits|would exceed) the remaining \\d+\\.\\d{2} CNY|3 already chosen \\(maxCompanies\\))$`));
+    }
+    const view: any = await (await h.api(`/v1/tasks/${id}`)).json();
+    expect(view.companies.map((c: any) => c.decision)).toEqual(companies.map((c) => ({ action: c.decision_action, reason: c.decision_reason, by: 'rules' })));
+    expect(view.plan).toEqual({ queries: ['battery'], plannedBy: 'rules', decidedBy: 'rules', notes: [] });
+    expect(view.model).toEqual({ calls: 0, inputTokens: 0, outputTokens: 0, costUsd: '0.000000' });
+
     const task = (await h.repos.tasks.get(id))!;
     expect(task.status).toBe('running');
     expect(task.stage).toBe('authorize');

@@ -1,29 +1,98 @@
-import type { Processor } from '../deps.ts';
-import type { Payload } from '../payloads.ts';
+import { decideWithModel } from '../../shared/agent/decide.ts';
+import { planOffline, planWithModel, type Plan } from '../../shared/agent/plan.ts';
+import { candidatesOf, keywordsOf, keywordWeights, matchesOf, rankCandidates, rankingProposal } from '../../shared/agent/rank.ts';
+import { enforceRules, type Proposal } from '../../shared/agent/rules.ts';
+import type { BasicCompany } from '../../shared/providers/index.ts';
+import type { JobContext, Processor, StageDeps } from '../deps.ts';
 import { standDown } from '../handoff.ts';
-import { chooseCandidates, keywordsOf, keywordWeights } from './rank.ts';
+import { consult } from '../model.ts';
+import type { Payload } from '../payloads.ts';
 
 /**
- * Search: free keyword searches at the marketplace, ranked; picks what fits the budget and hands the
- * task to authorize (or straight to report when nothing is worth buying).
+ * Search: the agent plans the free searches (the model, or the theme's keywords), runs them, dedupes and
+ * ranks what they found, and decides what is worth buying (the model, or the ranking) — under the rules
+ * of shared/agent/rules.ts, which no answer can move. Then it hands the task to authorize (or straight
+ * to report when nothing is worth buying). A redelivered job keeps the plan and decisions stored first.
  */
 export const processSearch: Processor<Payload<'search'>> = async ({ taskId }, deps, ctx) => {
   const task = await deps.repos.tasks.enterStage(taskId, 'search');
   if (!task) return standDown(deps, taskId);
-  const keywords = keywordsOf(task.theme);
-  const results = [];
-  const matches = new Map<string, number>();
-  for (const keyword of keywords) {
-    const found = await deps.providers.marketplace.search(keyword, ctx.signal);
-    matches.set(keyword, found.length);
-    results.push(...found);
+  const stored = await deps.repos.companies.list(taskId);
+  if (stored.length > 0) return handOn(deps, taskId, stored.length, stored.filter((c) => c.status !== 'skipped').length);
+
+  const plan = (await deps.repos.agent.planOf(taskId)) ?? (await savePlan(deps, taskId, task.theme, ctx));
+  const queries = plan.queries;
+  const results: BasicCompany[] = [];
+  const hitsOf = new Map<string, number>();
+  for (const query of queries) {
+    const hits = await deps.providers.marketplace.search(query, ctx.signal);
+    hitsOf.set(query, hits.length);
+    results.push(...hits);
   }
-  const candidates = chooseCandidates(results, keywords, task.budget_limit, task.max_companies, keywordWeights(matches));
+  // Relevance is to the theme: a model's wider searches bring more candidates, not other yardsticks. A
+  // keyword's rarity is its own search's hit count, or (not searched alone) how many results mention it.
+  const keywords = keywordsOf(task.theme);
+  const pool = [...new Map(results.map((r) => [r.id, r])).values()];
+  const found = new Map(keywords.map((k) => [k, hitsOf.get(k) ?? pool.filter((r) => matchesOf(r, [k]).length > 0).length]));
+  const ranked = rankCandidates(results, keywords, keywordWeights(found));
+
+  const input = { theme: task.theme, candidates: ranked, remainingBudget: task.budget_limit, maxCompanies: task.max_companies };
+  const decided = ranked.length
+    ? await consult<{ proposal: Proposal; notes: string[] }>(
+        deps,
+        taskId,
+        'decide',
+        ctx,
+        deps.model && ((onUsage) => decideWithModel(deps.model!, input, { signal: ctx.signal, onUsage })),
+        () => ({ proposal: rankingProposal(ranked, task.budget_limit, task.max_companies), notes: [] }),
+      )
+    : undefined;
+  const verdict = enforceRules({
+    candidates: ranked.map((r) => ({ companyId: r.company.id, price: r.company.price })),
+    remainingBudget: input.remainingBudget,
+    maxCompanies: input.maxCompanies,
+    proposal: decided?.value.proposal ?? { by: 'rules', buy: [], skip: [] },
+  });
+  if (verdict.violations.length) deps.log.warn({ taskId, violations: verdict.violations }, 'the proposal broke the buying rules: clipped');
+  const notes = [
+    ...(decided?.note ? [decided.note] : []),
+    ...(decided?.value.notes ?? []),
+    ...verdict.violations.map((v) => `${v.rule} ${v.companyId}: ${v.message}`),
+  ];
+
+  const candidates = candidatesOf(ranked, verdict.decisions);
   await deps.repos.companies.saveCandidates(taskId, candidates);
+  await deps.repos.agent.noteDecision(taskId, decided?.value.proposal.by ?? 'rules', notes);
   const chosen = candidates.filter((c) => c.chosen).length;
-  await deps.repos.tasks.addEvent(taskId, 'searched', { keywords, found: candidates.length, chosen });
+  await deps.repos.tasks.addEvent(taskId, 'searched', {
+    queries,
+    plannedBy: plan.planned_by,
+    decidedBy: decided?.value.proposal.by ?? 'rules',
+    found: candidates.length,
+    chosen,
+    clipped: verdict.violations.length,
+  });
+  return handOn(deps, taskId, candidates.length, chosen);
+};
+
+/** Plans the searches (model or keywords) and stores the plan, so a retry does not ask the model again. */
+async function savePlan(deps: StageDeps, taskId: string, theme: string, ctx: JobContext) {
+  const planned = await consult<Plan>(
+    deps,
+    taskId,
+    'plan',
+    ctx,
+    deps.model && ((onUsage) => planWithModel(deps.model!, theme, { signal: ctx.signal, onUsage })),
+    () => planOffline(theme),
+  );
+  const plan = planned.value;
+  return deps.repos.agent.savePlan(taskId, { queries: plan.queries, plannedBy: plan.by, notes: [...(planned.note ? [planned.note] : []), ...plan.notes] });
+}
+
+/** Moves the task on: to authorize when something is to be bought, else to the report. */
+async function handOn(deps: StageDeps, taskId: string, found: number, chosen: number) {
   const next = chosen > 0 ? 'authorize' : 'report';
   if (!(await deps.repos.tasks.enterStage(taskId, next))) return standDown(deps, taskId);
   await (next === 'authorize' ? deps.producer.authorize(taskId) : deps.producer.report(taskId));
-  return { keywords, found: candidates.length, chosen };
-};
+  return { found, chosen };
+}

@@ -1,4 +1,5 @@
 import { sql, type Kysely } from 'kysely';
+import type { Decision } from '../agent/rules.ts';
 import type { Company, CompanyStatus, Database } from './schema.ts';
 
 /** A candidate found by the free search, ranked. Money in fen. */
@@ -11,6 +12,8 @@ export interface Candidate {
   price: number;
   relevance: number;
   chosen: boolean;
+  /** The agent's decision about it (the rules' verdict on a model's or the ranking's proposal). */
+  decision: Decision;
   basic: Record<string, unknown>;
 }
 
@@ -37,6 +40,9 @@ export class CompanyRepository {
           relevance: c.relevance,
           status: c.chosen ? ('found' as const) : ('skipped' as const),
           basic: JSON.stringify(c.basic),
+          decision_action: c.decision.action,
+          decision_reason: c.decision.reason,
+          decision_by: c.decision.by,
         })),
       )
       .onConflict((oc) => oc.columns(['task_id', 'company_id']).doNothing())

@@ -1,5 +1,6 @@
 import type { Keyring } from '../crypto/keyring.ts';
 import type { Db } from './connect.ts';
+import { AgentRepository } from './agent.ts';
 import { CompanyRepository } from './companies.ts';
 import { DashboardRepository } from './dashboard.ts';
 import { PaymentRepository } from './payments.ts';
@@ -10,6 +11,7 @@ export * from './connect.ts';
 export { dropSchema, isMigrated, migrate } from './migrate.ts';
 export * from './schema.ts';
 export { isPaymentKeyOf, paymentKey } from './payments.ts';
+export type { ModelCallRecord, ModelUse } from './agent.ts';
 
 /** Every repository over one database handle. */
 export interface Repositories {
@@ -18,6 +20,7 @@ export interface Repositories {
   payments: PaymentRepository;
   dashboard: DashboardRepository;
   reports: ReportRepository;
+  agent: AgentRepository;
 }
 
 /** Every repository; `keyring` seals and opens the secrets they keep (token ids, receipts). */
@@ -29,5 +32,6 @@ export function repositories(database: Db, keyring: Keyring): Repositories {
     payments: new PaymentRepository(db, keyring),
     dashboard: new DashboardRepository(db),
     reports: new ReportRepository(db),
+    agent: new AgentRepository(db),
   };
 }

@@ -25,3 +25,38 @@ describe.skipIf(!databaseUrl)('migrations at start', () => {
     }
   });
 });
+
+describe.skipIf(!databaseUrl)('migration 2026_11_29_020_agent_decisions', () => {
+  it('gives candidates stored before decisions were recorded the decision the ranking made for them', async () => {
+    const schema = `t_mig_${randomBytes(4).toString('hex')}`;
+    const database = await openDatabase({ databaseUrl, schema, dataDir: '/tmp', poolSize: 1 });
+    try {
+      await sql`create schema ${sql.id(schema)}`.execute(database.db);
+      const before = ['2026_11_24_001_initial', '2026_11_24_002_task_sequence', '2026_11_29_001_token_hint', '2026_11_29_002_foreign_charges'];
+      for (const name of before) await (await import(`./migrations/${name}.ts`)).up(database.db);
+      const id = '6f1c2a4e-8a4b-4c1e-9d7e-0e6f7a1b2c3d';
+      await sql`insert into tasks (id, tenant, theme, voice_id, currency, max_companies, status, budget_limit) values (${id}, 'acme', 't', 'v', 'CNY', 5, 'completed', 5000)`.execute(database.db);
+      const company = (cid: string, status: string, error: string | null) =>
+        sql`insert into companies (task_id, company_id, rank, name, industry, city, price, relevance, status, basic, error_code) values (${id}, ${cid}, 1, 'n', 'i', 'c', 100, 1, ${status}, '{}', ${error})`.execute(database.db);
+      await company('passed-over', 'skipped', null);
+      await company('bought', 'bought', null);
+      await company('chosen-then-closed', 'skipped', 'task_closed');
+      await company('refunded', 'refunded', 'bad_data');
+
+      await (await import('./migrations/2026_11_29_020_agent_decisions.ts')).up(database.db);
+
+      const { rows } = await sql<{ company_id: string; decision_action: string; decision_by: string; decision_reason: string }>`
+        select company_id, decision_action, decision_by, decision_reason from companies order by company_id`.execute(database.db);
+      expect(rows.map((r) => [r.company_id, r.decision_action, r.decision_by])).toEqual([
+        ['bought', 'buy', 'rules'],
+        ['chosen-then-closed', 'buy', 'rules'],
+        ['passed-over', 'skip', 'rules'],
+        ['refunded', 'buy', 'rules'],
+      ]);
+      expect(rows.every((r) => r.decision_reason === 'decided by the keyword ranking (before decisions were recorded)')).toBe(true);
+    } finally {
+      await dropSchema(database);
+      await database.close();
+    }
+  });
+});

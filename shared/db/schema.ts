@@ -72,7 +72,34 @@ export interface CompaniesTable {
   receipt_id: string | null;
   error_code: string | null;
   error_message: string | null;
+  /** The agent's decision (shared/agent/rules.ts): `buy` or `skip`, in words, by `model` or `rules`. */
+  decision_action: 'buy' | 'skip' | null;
+  decision_reason: string | null;
+  decision_by: 'model' | 'rules' | null;
   updated_at: UpdatedAt;
+}
+
+/** A task's search plan: the queries it ran, who planned them and who decided what to buy. */
+export interface AgentPlansTable {
+  task_id: string;
+  queries: Json<string[]>;
+  planned_by: 'model' | 'rules';
+  decided_by: 'model' | 'rules' | null;
+  /** What went other than planned: the model failed, a rule clipped its answer. One line each. */
+  notes: ColumnType<string[], string | undefined, string>;
+  created_at: CreatedAt;
+}
+
+/** One language-model call of a task; cost in integer micro-dollars, null when the model has no price. */
+export interface ModelCallsTable {
+  id: Generated<number>;
+  task_id: string;
+  purpose: string;
+  model: string;
+  input_tokens: number;
+  output_tokens: number;
+  cost_micro_usd: number | null;
+  created_at: CreatedAt;
 }
 
 export interface PaymentsTable {
@@ -151,6 +178,8 @@ export interface Database {
   budget_usage: BudgetUsageTable;
   budget_usage_daily: BudgetUsageDailyTable;
   dashboard_applied: DashboardAppliedTable;
+  agent_plans: AgentPlansTable;
+  model_calls: ModelCallsTable;
 }
 
 export type Task = Selectable<TasksTable>;
@@ -158,3 +187,5 @@ export type NewTask = Insertable<TasksTable>;
 export type Company = Selectable<CompaniesTable>;
 export type Payment = Selectable<PaymentsTable>;
 export type LedgerEntry = Selectable<LedgerEntriesTable>;
+export type AgentPlan = Selectable<AgentPlansTable>;
+export type ModelCall = Selectable<ModelCallsTable>;

@@ -1,12 +1,11 @@
-import { OfflineWriter } from './offline.ts';
-import { OpenAiWriter } from './openai.ts';
-import type { AnalysisWriter } from './writer.ts';
+import type { LanguageModel } from './model.ts';
+import { OpenAiModel } from './openai.ts';
 
-export type { AnalysisInput, AnalysisWriter } from './writer.ts';
-export { OfflineWriter } from './offline.ts';
-export { OpenAiWriter } from './openai.ts';
+export type { Ask, LanguageModel, Usage } from './model.ts';
+export { OpenAiModel } from './openai.ts';
+export { callCost, formatMicroUsd, parsePriceList, type PriceList } from './prices.ts';
 
-/** The LLM writer when an API key is configured, else the offline writer. */
-export function createWriter(o: { apiKey?: string; baseURL?: string; model: string; timeoutMs: number }): AnalysisWriter {
-  return o.apiKey ? new OpenAiWriter({ apiKey: o.apiKey, baseURL: o.baseURL, model: o.model, timeoutMs: o.timeoutMs }) : new OfflineWriter();
+/** The language model when an API key is configured; undefined means the agent works offline (our rules). */
+export function createModel(o: { apiKey?: string; baseURL?: string; model: string; timeoutMs: number }): LanguageModel | undefined {
+  return o.apiKey ? new OpenAiModel({ apiKey: o.apiKey, baseURL: o.baseURL, model: o.model, timeoutMs: o.timeoutMs }) : undefined;
 }

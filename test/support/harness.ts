@@ -41,6 +41,10 @@ export interface HarnessOptions {
   llm?: boolean;
   /** Stand-ins serve HTTPS and require client certificates signed by `mockTls.ca` (give the workers theirs in `env`). */
   mockTls?: MockTls;
+  /** How the LLM mock treats instructions inside data (`LLM_MOCK_MODE`); normal by default. */
+  llmMode?: 'normal' | 'obedient';
+  /** Faults of the LLM mock (latency_ms, rate_429, error_5xx, llm_bad_output, seed). */
+  llmFaults?: FaultConfig;
   /** `VOICEID_ENROLLED` entries of the voice-ID mock (`voice` or `tenant:voice`); default demo-voice and alice-voice for every tenant. */
   voiceEnrolled?: string[];
 }
@@ -78,6 +82,8 @@ export async function openHarness(opts: HarnessOptions = {}): Promise<Harness> {
     faults: opts.faults ?? {},
     ...(opts.issuerFaults ? { issuerFaults: opts.issuerFaults } : {}),
     ...(opts.mockTls ? { tls: opts.mockTls } : {}),
+    ...(opts.llmMode ? { llmMode: opts.llmMode } : {}),
+    ...(opts.llmFaults ? { llmFaults: opts.llmFaults } : {}),
   });
   const issuerProxy = opts.issuerProxy ? new TcpProxy('127.0.0.1', Number(new URL(mocks.urls.tokenIssuer!).port)) : undefined;
   const issuerUrl = issuerProxy ? `http://127.0.0.1:${await issuerProxy.start()}` : mocks.urls.tokenIssuer;

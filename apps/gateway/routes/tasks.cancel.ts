@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import { ApiError } from '../../../shared/errors.ts';
 import type { AuthEnv } from '../auth.ts';
 import type { GatewayDeps } from '../deps.ts';
-import { taskView } from '../view.ts';
+import { taskView, viewParts } from '../view.ts';
 import { findTask } from './tasks.read.ts';
 
 /**
@@ -20,6 +20,6 @@ export function cancelTaskRoute(deps: GatewayDeps) {
     // lost); a running one is stopped by its next stage, after the purchases in flight have settled.
     if (task.status === 'queued') await deps.producer.search(task.id).catch(() => undefined);
     const fresh = (await deps.repos.tasks.get(task.id))!;
-    return c.json(taskView(fresh, await deps.repos.companies.list(task.id)), 202);
+    return c.json(taskView(fresh, ...(await viewParts(deps.repos, task.id))), 202);
   });
 }

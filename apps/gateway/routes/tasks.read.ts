@@ -5,7 +5,7 @@ import { ApiError } from '../../../shared/errors.ts';
 import type { AuthEnv } from '../auth.ts';
 import type { GatewayDeps } from '../deps.ts';
 import { validate } from '../validate.ts';
-import { taskView } from '../view.ts';
+import { taskView, viewParts } from '../view.ts';
 import { ListCursors } from './list-cursor.ts';
 
 const uuid = z.uuid();
@@ -37,15 +37,16 @@ export function readTaskRoutes(deps: GatewayDeps) {
       const tenant = c.get('tenant');
       const tasks = await deps.repos.tasks.list(tenant, q.limit + 1, q.cursor ? cursors.open(q.cursor, tenant) : undefined);
       const page = tasks.slice(0, q.limit);
-      const companies = await deps.repos.companies.listForTasks(page.map((t) => t.id));
+      const ids = page.map((t) => t.id);
+      const [companies, plans, use] = await Promise.all([deps.repos.companies.listForTasks(ids), deps.repos.agent.plansFor(ids), deps.repos.agent.useFor(ids)]);
       const last = page.at(-1);
       return c.json({
-        data: page.map((t) => taskView(t, companies.get(t.id) ?? [])),
+        data: page.map((t) => taskView(t, companies.get(t.id) ?? [], { plan: plans.get(t.id), model: use.get(t.id)! })),
         ...(tasks.length > q.limit && last ? { nextCursor: cursors.seal(last.seq, tenant) } : {}),
       });
     })
     .get('/:id', async (c) => {
       const task = await findTask(deps, c.req.param('id'), c.get('tenant'));
-      return c.json(taskView(task, await deps.repos.companies.list(task.id)));
+      return c.json(taskView(task, ...(await viewParts(deps.repos, task.id))));
     });
 }

@@ -96,6 +96,32 @@ describe('GET /v1/tasks/:id/report', () => {
       expect(markdown.split('company_detail:')).toHaveLength(bought.length + 1);
     });
 
+    it('answers Accept: text/html with the report rendered and sanitised, under a policy that lets nothing run', async () => {
+      const res = await h.api(`/v1/tasks/${id}/report`, { headers: { accept: 'text/html' } });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toBe('text/html; charset=utf-8');
+      expect(res.headers.get('content-security-policy')).toBe("default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'");
+      expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(res.headers.get('vary')).toBe('Accept');
+      const html = await res.text();
+      expect(html.startsWith('<!doctype html>')).toBe(true);
+      expect(html).toContain(`<title>Research report: ${task.theme}</title>`);
+      expect(html).toContain('<h2>Comparison</h2>');
+      expect(html).toContain('<table>');
+      for (const c of task.companies.filter((x: any) => x.status === 'bought')) expect(html).toContain(`<h3>company_detail: ${c.name} (${c.id})</h3>`);
+      expect(html).not.toMatch(/<script|\son\w+=/i);
+    });
+
+    it('negotiates by q-value, and serves markdown by default and to any other Accept', async () => {
+      const typeFor = async (accept?: string) => (await h.api(`/v1/tasks/${id}/report`, { headers: accept ? { accept } : {} })).headers.get('content-type');
+      expect(await typeFor('text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8')).toBe('text/html; charset=utf-8');
+      expect(await typeFor('text/markdown;q=0.5, text/html;q=0.9')).toBe('text/html; charset=utf-8');
+      expect(await typeFor('text/html;q=0.2, text/markdown')).toBe('text/markdown; charset=utf-8');
+      expect(await typeFor()).toBe('text/markdown; charset=utf-8');
+      expect(await typeFor('*/*')).toBe('text/markdown; charset=utf-8');
+      expect(await typeFor('application/json')).toBe('text/markdown; charset=utf-8');
+    });
+
     it("is not served to another tenant: 404, and no part of the report leaks", async () => {
       const res = await h.api(`/v1/tasks/${id}/report`, { headers: other });
       const problem = await expectProblem(res, 404, 'not_found');

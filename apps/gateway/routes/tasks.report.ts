@@ -1,18 +1,32 @@
 import { Hono } from 'hono';
+import { accepts } from 'hono/accepts';
 import { ApiError } from '../../../shared/errors.ts';
+import { REPORT_CSP, reportPage } from '../../../shared/report/html.ts';
 import type { AuthEnv } from '../auth.ts';
 import type { GatewayDeps } from '../deps.ts';
 import { findTask } from './tasks.read.ts';
 
 /**
- * GET /v1/tasks/:id/report → the markdown once the task completed; 409 report_not_ready before. The
- * report quotes third parties, so a browser is told not to sniff it into HTML (`nosniff`).
+ * GET /v1/tasks/:id/report → the report once the task completed; 409 report_not_ready before. Markdown
+ * by default (`text/markdown`); `Accept: text/html` (preferred over markdown by its q-value) gets the page
+ * rendered and sanitised (shared/report/html.ts) under a Content-Security-Policy that lets nothing load
+ * or run. The report quotes third parties, so a browser is told not to sniff either (`nosniff`).
  */
 export function reportRoute(deps: GatewayDeps) {
   return new Hono<AuthEnv>().get('/:id/report', async (c) => {
     const task = await findTask(deps, c.req.param('id'), c.get('tenant'));
     const report = task.status === 'completed' ? await deps.repos.reports.get(task.id) : undefined;
     if (!report) throw new ApiError('report_not_ready', `task ${task.id} is ${task.status}; its report is written when it completes`);
-    return c.body(report.markdown, 200, { 'content-type': 'text/markdown; charset=utf-8', 'x-content-type-options': 'nosniff' });
+    c.header('vary', 'Accept');
+    c.header('x-content-type-options', 'nosniff');
+    const type = accepts(c, { header: 'Accept', supports: ['text/markdown', 'text/html'], default: 'text/markdown' });
+    if (type === 'text/html') {
+      return c.body(reportPage(report.markdown, `Research report: ${task.theme}`), 200, {
+        'content-type': 'text/html; charset=utf-8',
+        'content-security-policy': REPORT_CSP,
+        'referrer-policy': 'no-referrer',
+      });
+    }
+    return c.body(report.markdown, 200, { 'content-type': 'text/markdown; charset=utf-8' });
   });
 }

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { BasicCompany } from '../../shared/providers/index.ts';
+import type { BasicCompany } from '../providers/index.ts';
 import { chooseCandidates, keywordsOf, MAX_CANDIDATES, relevance, stem } from './rank.ts';
 
 function company(id: string, price: number, over: Partial<BasicCompany> = {}): BasicCompany {
@@ -271,5 +271,28 @@ describe('keyword weights', () => {
     expect(ranked.map((c) => c.companyId)).toEqual(['b', 'a']);
     // Without weights the name hit on the common keyword would win.
     expect(chooseCandidates([plain, solid], ['solid-state', 'battery'], 10_000, 5).map((c) => c.companyId)).toEqual(['a', 'b']);
+  });
+});
+
+describe('the ranking states its own reasons', () => {
+  it('each decision says the rank, the keywords matched and where, and the price against what was left', () => {
+    const out = chooseCandidates(
+      [
+        company('a', 1200, { name: 'Solid-State Battery One', industry: 'batteries' }),
+        company('b', 900, { name: 'Cell Two', industry: 'batteries', tags: ['solid-state'] }),
+        company('c', 300, { name: 'Three Co', tags: ['battery'] }),
+        company('d', 300, { name: 'Freight Co', industry: 'logistics' }),
+      ],
+      keywordsOf('solid-state battery makers'),
+      1500,
+      2,
+    );
+    expect(out.map((c) => [c.companyId, c.decision])).toEqual([
+      ['a', { action: 'buy', by: 'rules', reason: 'rank 1 of 4; matches solid-state (name), battery (name); 12.00 CNY fits the remaining 15.00 CNY' }],
+      ['b', { action: 'skip', by: 'rules', reason: 'rank 2 of 4; matches solid-state (tag), battery (industry); 9.00 CNY would exceed the remaining 3.00 CNY' }],
+      ['c', { action: 'buy', by: 'rules', reason: 'rank 3 of 4; matches battery (tag); 3.00 CNY fits the remaining 3.00 CNY' }],
+      ['d', { action: 'skip', by: 'rules', reason: 'rank 4 of 4; matches no keyword; 2 already chosen (maxCompanies)' }],
+    ]);
+    expect(out.map((c) => c.chosen)).toEqual([true, false, true, false]);
   });
 });

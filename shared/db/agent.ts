@@ -1,0 +1,106 @@
+import { sql, type Kysely } from 'kysely';
+import type { AgentPlan, Database } from './schema.ts';
+
+/** A task's language-model use, summed: integer micro-dollars; `unpriced` counts calls of a model with no price. */
+export interface ModelUse {
+  calls: number;
+  inputTokens: number;
+  outputTokens: number;
+  costMicroUsd: number;
+  unpriced: number;
+}
+
+/** One model call to record. */
+export interface ModelCallRecord {
+  purpose: string;
+  model: string;
+  inputTokens: number;
+  outputTokens: number;
+  costMicroUsd: number | null;
+}
+
+const NO_USE: ModelUse = { calls: 0, inputTokens: 0, outputTokens: 0, costMicroUsd: 0, unpriced: 0 };
+
+/** The agent's search plans and its model calls, per task. */
+export class AgentRepository {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  /** Stores a task's plan once; a redelivered search job keeps the first (so the model is not asked again). */
+  async savePlan(taskId: string, plan: { queries: string[]; plannedBy: 'model' | 'rules'; notes: string[] }): Promise<AgentPlan> {
+    await this.db
+      .insertInto('agent_plans')
+      .values({ task_id: taskId, queries: JSON.stringify(plan.queries), planned_by: plan.plannedBy, notes: JSON.stringify(plan.notes) })
+      .onConflict((oc) => oc.column('task_id').doNothing())
+      .execute();
+    return (await this.planOf(taskId))!;
+  }
+
+  /** Records who decided what to buy, and adds notes (clipped answers, a model that failed). */
+  async noteDecision(taskId: string, decidedBy: 'model' | 'rules', notes: string[]): Promise<void> {
+    await this.db
+      .updateTable('agent_plans')
+      .set({ decided_by: decidedBy, notes: sql<string>`notes || ${JSON.stringify(notes)}::jsonb` })
+      .where('task_id', '=', taskId)
+      .where('decided_by', 'is', null)
+      .execute();
+  }
+
+  async planOf(taskId: string): Promise<AgentPlan | undefined> {
+    return this.db.selectFrom('agent_plans').selectAll().where('task_id', '=', taskId).executeTakeFirst();
+  }
+
+  /** The plans of several tasks at once (for listings). */
+  async plansFor(taskIds: string[]): Promise<Map<string, AgentPlan>> {
+    if (taskIds.length === 0) return new Map();
+    const rows = await this.db.selectFrom('agent_plans').selectAll().where('task_id', 'in', taskIds).execute();
+    return new Map(rows.map((r) => [r.task_id, r]));
+  }
+
+  /** Records one model call: every call that answered is recorded, including one whose answer we refused. */
+  async recordCall(taskId: string, call: ModelCallRecord): Promise<void> {
+    await this.db
+      .insertInto('model_calls')
+      .values({
+        task_id: taskId,
+        purpose: call.purpose,
+        model: call.model,
+        input_tokens: call.inputTokens,
+        output_tokens: call.outputTokens,
+        cost_micro_usd: call.costMicroUsd,
+      })
+      .execute();
+  }
+
+  async useOf(taskId: string): Promise<ModelUse> {
+    return (await this.useFor([taskId])).get(taskId) ?? { ...NO_USE };
+  }
+
+  /** Model use summed per task (tasks with no call get zeros). */
+  async useFor(taskIds: string[]): Promise<Map<string, ModelUse>> {
+    const out = new Map<string, ModelUse>(taskIds.map((id) => [id, { ...NO_USE }]));
+    if (taskIds.length === 0) return out;
+    const rows = await this.db
+      .selectFrom('model_calls')
+      .select([
+        'task_id',
+        sql<number>`count(*)::bigint`.as('calls'),
+        sql<number>`coalesce(sum(input_tokens), 0)::bigint`.as('input_tokens'),
+        sql<number>`coalesce(sum(output_tokens), 0)::bigint`.as('output_tokens'),
+        sql<number>`coalesce(sum(cost_micro_usd), 0)::bigint`.as('cost'),
+        sql<number>`count(*) filter (where cost_micro_usd is null)::bigint`.as('unpriced'),
+      ])
+      .where('task_id', 'in', taskIds)
+      .groupBy('task_id')
+      .execute();
+    for (const r of rows) {
+      out.set(r.task_id, {
+        calls: Number(r.calls),
+        inputTokens: Number(r.input_tokens),
+        outputTokens: Number(r.output_tokens),
+        costMicroUsd: Number(r.cost),
+        unpriced: Number(r.unpriced),
+      });
+    }
+    return out;
+  }
+}
