@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { paymentKey } from '../../shared/db/index.ts';
 import { budgetView, formatMoney } from '../../shared/money.ts';
 import { createProviders } from '../../shared/providers/index.ts';
 import { ISSUER_KEY, openHarness, type Harness } from '../../test/support/harness.ts';
@@ -115,6 +116,7 @@ describe('detail stage against a lying marketplace', () => {
     const { taskId, companyId, listed } = await chosenCompany('robotics');
     market.lies.payFailsAfterCharge = { status: 402, code: 'payment_required' };
     expect(await processDetail({ taskId, companyId }, deps, FIRST_ATTEMPT)).toEqual({ outcome: 'refunded', companyId });
+    expect((await h.repos.companies.get(taskId, companyId))!.error_message).toMatch(/; the charge was refunded$/);
     // Retried to the last attempt: still the one key, the one charge.
     await processDetail({ taskId, companyId }, deps, LAST_ATTEMPT);
     expect(new Set(market.payCalls.map((p) => p.idempotencyKey)).size).toBe(1);
@@ -124,6 +126,54 @@ describe('detail stage against a lying marketplace', () => {
     expect(await budgetOf(taskId)).toMatchObject({ spent: '0.00', reserved: '0.00' });
     expect((await h.repos.payments.ledger(taskId)).map((l) => l.kind)).toEqual(['reserve', 'capture', 'refund']);
   });
+  it('trusts a receipt without an expiry for 23 hours (the marketplace keeps it 24)', async () => {
+    const { taskId, companyId } = await chosenCompany('trucking');
+    const before = Date.now();
+    expect((await processDetail({ taskId, companyId }, deps, FIRST_ATTEMPT)).outcome).toBe('bought');
+    const expires = (await h.repos.payments.forTask(taskId))[0]!.receipt_expires_at!.getTime();
+    expect(expires).toBeGreaterThanOrEqual(before + 23 * 3600_000);
+    expect(expires).toBeLessThanOrEqual(Date.now() + 23 * 3600_000);
+  });
+
+  it('a receipt stored before the record could be fetched is used again: the pay call is not repeated', async () => {
+    const { taskId, companyId } = await chosenCompany('cold-chain');
+    market.lies.paidDetailStatus = 503;
+    await expect(processDetail({ taskId, companyId }, deps, FIRST_ATTEMPT)).rejects.toThrow(/503/);
+    expect((await h.repos.payments.forTask(taskId))[0]).toMatchObject({ state: 'captured' });
+    market.lies.paidDetailStatus = undefined;
+    expect((await processDetail({ taskId, companyId }, deps, FIRST_ATTEMPT)).outcome).toBe('bought');
+    expect(market.payCalls).toHaveLength(1);
+  });
+
+  it('a lost receipt whose pay call is now refused for good: the charge is refunded and the payment says why', async () => {
+    const { taskId, companyId, listed } = await chosenCompany('logistics');
+    const resource = deps.providers.marketplace.resourceOf(companyId);
+    // Charged and booked, then the process died before it stored the receipt.
+    const reserved = await h.repos.payments.reserve({ taskId, companyId, tenant: 'acme', resource, amount: listed, key: paymentKey(taskId, resource) });
+    if (reserved.kind !== 'reserved') throw new Error(reserved.kind);
+    const tokenId = h.repos.tasks.tokenOf((await h.repos.tasks.get(taskId))!)!;
+    const receipt = await deps.providers.marketplace.pay({ tokenId, amount: formatMoney(listed), resource, idempotencyKey: reserved.payment.idempotency_key });
+    await h.repos.payments.capture(reserved.payment.id, receipt.chargeId);
+    market.lies.payFailsAfterCharge = { status: 402, code: 'payment_required' };
+    expect(await processDetail({ taskId, companyId }, deps, FIRST_ATTEMPT)).toEqual({ outcome: 'refunded', companyId });
+    expect((await h.repos.payments.forTask(taskId))[0]).toMatchObject({ state: 'refunded', refunded_amount: listed });
+    expect((await h.repos.payments.forTask(taskId))[0]!.last_error).toMatch(/402/);
+  });
+
+  it('a record from memory the marketplace cannot serve for a while is retried, never bought again', async () => {
+    const first = await chosenCompany('lithography');
+    expect((await processDetail({ taskId: first.taskId, companyId: first.companyId }, deps, FIRST_ATTEMPT)).outcome).toBe('bought');
+    const second = await chosenCompany('lithography');
+    expect(second.companyId).toBe(first.companyId);
+    market.lies.paidDetailStatus = 503;
+    await expect(processDetail({ taskId: second.taskId, companyId: second.companyId }, deps, FIRST_ATTEMPT)).rejects.toThrow(/503/);
+    expect(await h.repos.payments.forTask(second.taskId)).toEqual([]);
+    expect(market.payCalls).toHaveLength(1);
+    market.lies.paidDetailStatus = undefined;
+    expect((await processDetail({ taskId: second.taskId, companyId: second.companyId }, deps, FIRST_ATTEMPT)).outcome).toBe('reused');
+    expect(market.payCalls).toHaveLength(1);
+  });
+
   it('a pay call that timed out and charges later is never released early: the money stays held until the token is closed, then the late charge is refunded', async () => {
     const { taskId, companyId, listed } = await chosenCompany('biotech');
     // Our side gives up after 300 ms; the marketplace charges at 1 s, after the last attempt has ended.
@@ -179,11 +229,11 @@ describe('detail stage: records that are free, gone, or not what was bought', ()
   it('refunds in full a record without its identity (not the record that was bought)', async () => {
     const { taskId, companyIds } = await readyForDetail(h, { theme: 'fintech' });
     const listed = (await h.repos.companies.get(taskId, companyIds[0]!))!.price;
-    market.lies.omit = ['unifiedSocialCreditCode'];
+    market.lies.omit = ['name', 'unifiedSocialCreditCode'];
     expect(await processDetail({ taskId, companyId: companyIds[0]! }, deps, FIRST_ATTEMPT)).toEqual({ outcome: 'refunded', companyId: companyIds[0]! });
     const company = (await h.repos.companies.get(taskId, companyIds[0]!))!;
     expect(company).toMatchObject({ status: 'refunded', error_code: 'bad_data', detail: null });
-    expect(company.error_message).toBe('the record lacks unifiedSocialCreditCode; refunded');
+    expect(company.error_message).toBe('the record lacks name, unifiedSocialCreditCode; refunded');
     expect((await issuerCharges(h, taskId))[0]).toMatchObject({ amount: listed, refundedAmount: listed });
   });
 

@@ -57,8 +57,8 @@ async function advance(deps: StageDeps, task: Task, company: Company, payment: P
   const companyId = company.company_id;
   switch (payment.state) {
     case 'delivered':
-      if (payment.reused_payment_id === null) await deps.repos.companies.settle(task.id, companyId, 'bought', { receiptId: payment.receipt_id });
-      return { outcome: 'bought', companyId };
+      // Nothing left to do: the record was stored, and the company settled, before the payment was marked delivered.
+      return { outcome: payment.reused_payment_id === null ? 'bought' : 'reused', companyId };
     case 'released':
       await deps.repos.companies.settle(task.id, companyId, 'failed', { error: { code: 'not_paid', message: payment.last_error ?? 'payment released' } });
       return { outcome: 'released', companyId };

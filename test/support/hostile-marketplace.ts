@@ -23,6 +23,8 @@ export interface Lies {
   free?: boolean;
   /** The unpaid detail answers this status (e.g. 404: the company is gone). */
   probeStatus?: number;
+  /** The paid detail (with a receipt) answers this status instead of the record (e.g. 503: down for a while). */
+  paidDetailStatus?: number;
 }
 
 export interface HostileMarketplace {
@@ -47,6 +49,8 @@ export async function startHostileMarketplace(opts: { realMarketplaceUrl: string
   app.get('/company/detail', async (c) => {
     const id = c.req.query('id') ?? '';
     const receipt = c.req.header('x-payment-receipt');
+    const down = state.lies.paidDetailStatus;
+    if (down && receipt) return c.json({ errors: [{ status: String(down), code: down >= 500 ? 'service_unavailable' : 'not_found' }] }, down as 503);
     const gone = state.lies.probeStatus;
     if (gone && !receipt) return c.json({ errors: [{ status: String(gone), code: gone >= 500 ? 'service_unavailable' : 'not_found' }] }, gone as 404);
     if (!receipt && !state.lies.free) {
