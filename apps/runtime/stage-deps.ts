@@ -5,6 +5,7 @@ import type { Repositories } from '../../shared/db/index.ts';
 import { createWriter } from '../../shared/llm/index.ts';
 import type { Logger } from '../../shared/log.ts';
 import { createProviders } from '../../shared/providers/index.ts';
+import { policyDefaults } from '../../shared/tenants/policy.ts';
 
 export interface ProviderLocations {
   marketplaceUrl: string;
@@ -36,5 +37,6 @@ export function buildStageDeps(config: Config, repos: Repositories, producer: Pr
     writer: createWriter({ apiKey: config.OPENAI_API_KEY, baseURL: where.openaiBaseUrl, model: config.OPENAI_MODEL, timeoutMs: config.PROVIDER_TIMEOUT_MS * 3 }),
     marketplaceUrl: where.marketplaceUrl.replace(/\/+$/, ''),
     tokenTtlSeconds: config.TOKEN_TTL_SECONDS,
+    policyDefaults: policyDefaults(config),
   };
 }

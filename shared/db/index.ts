@@ -1,8 +1,12 @@
 import type { Keyring } from '../crypto/keyring.ts';
 import type { Db } from './connect.ts';
+import { ApiKeyRepository } from './api-keys.ts';
 import { CompanyRepository } from './companies.ts';
 import { DashboardRepository } from './dashboard.ts';
+import { LedgerExportRepository } from './ledger-export.ts';
+import { OperatorAuditRepository } from './operator-audit.ts';
 import { PaymentRepository } from './payments.ts';
+import { PolicyRepository } from './policies.ts';
 import { ReportRepository } from './reports.ts';
 import { TaskRepository } from './tasks.ts';
 
@@ -18,6 +22,10 @@ export interface Repositories {
   payments: PaymentRepository;
   dashboard: DashboardRepository;
   reports: ReportRepository;
+  apiKeys: ApiKeyRepository;
+  policies: PolicyRepository;
+  operatorAudit: OperatorAuditRepository;
+  ledgerExport: LedgerExportRepository;
 }
 
 /** Every repository; `keyring` seals and opens the secrets they keep (token ids, receipts). */
@@ -29,5 +37,9 @@ export function repositories(database: Db, keyring: Keyring): Repositories {
     payments: new PaymentRepository(db, keyring),
     dashboard: new DashboardRepository(db),
     reports: new ReportRepository(db),
+    apiKeys: new ApiKeyRepository(db),
+    policies: new PolicyRepository(db),
+    operatorAudit: new OperatorAuditRepository(db),
+    ledgerExport: new LedgerExportRepository(db),
   };
 }
