@@ -72,9 +72,11 @@ export class LedgerExportRepository {
     }));
   }
 
-  /** Every matching movement, page by page (each page one short query; nothing read before it is asked for). */
-  async *pages(filter: LedgerFilter, pageSize = 1000): AsyncGenerator<LedgerMovement[]> {
-    const range = await this.bounds(filter);
+  /**
+   * Every matching movement within `range` (from bounds()), page by page: each page one short query,
+   * and nothing read before it is asked for.
+   */
+  async *pages(filter: LedgerFilter, range: { first: number; last: number } | undefined, pageSize = 1000): AsyncGenerator<LedgerMovement[]> {
     if (!range) return;
     let after = range.first - 1;
     for (;;) {
