@@ -52,7 +52,7 @@ describe('the operators audit log', () => {
     expect(await newest()).toMatchObject({ ...WHO, action: 'queue.write', tenant: null, target: 'search', details: { method: 'PUT', path: '/admin/queues/api/queues/search/pause' }, status: 200 });
 
     await postTask(h, { theme: 'to clean', budget: '5.00', voiceId: 'demo-voice' });
-    const [job] = await queue.getJobs(['waiting', 'paused']);
+    const [job] = await queue.getJobs(['waiting']);
     const body = { data: { taskId: 'rewritten' } };
     await admin(h, `/admin/queues/api/queues/search/${job!.id}/update-data`, { method: 'PATCH', body, address: '203.0.113.7' });
     expect(await newest()).toMatchObject({ action: 'queue.write', target: 'search', details: { method: 'PATCH', body: JSON.stringify(body) } });

@@ -22,7 +22,7 @@ describe('POST /v1/tasks: the tenant spending policy', () => {
   afterAll(async () => h?.close());
 
   const as = (tenant: string) => ({ authorization: `Bearer ${tenant}-key` });
-  const body = (theme: string, budget = '5.00') => ({ theme, budget, voiceId: 'demo-voice' });
+  const body = (theme: string, budget: string | number = '5.00') => ({ theme, budget, voiceId: 'demo-voice' });
   const post = (tenant: string, b = body('t'), headers: Record<string, string> = {}) => h.api('/v1/tasks', { body: b, headers: { ...as(tenant), ...headers } });
   const setPolicy = async (tenant: string, policy: Record<string, unknown>) => expect((await admin(h, `/admin/tenants/${tenant}/policy`, { method: 'PUT', body: policy })).status).toBe(200);
   const tasksOf = async (tenant: string) => (await h.database.db.selectFrom('tasks').select('id').where('tenant', '=', tenant).execute()).length;
