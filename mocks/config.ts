@@ -62,6 +62,9 @@ const MocksEnv = z.object({
   MOCKS_HOST: z.preprocess(blankIsUnset, z.string().default('127.0.0.1')),
   MOCK_FAULTS: faultsVariable(false),
   MOCK_ISSUER_FAULTS: faultsVariable(true),
+  MOCK_TLS_CA_FILE: z.preprocess(blankIsUnset, z.string().optional()),
+  MOCK_TLS_CERT_FILE: z.preprocess(blankIsUnset, z.string().optional()),
+  MOCK_TLS_KEY_FILE: z.preprocess(blankIsUnset, z.string().optional()),
 });
 
 /** The settings of `npm run mocks`, read from the environment. */
@@ -79,6 +82,8 @@ export interface MocksConfig {
   faults?: ResolvedFaults;
   /** Token-issuer faults (`MOCK_ISSUER_FAULTS`: latency_ms, rate_429, error_5xx, seed). */
   issuerFaults?: ResolvedFaults;
+  /** Mutual TLS (`MOCK_TLS_CA_FILE`, `MOCK_TLS_CERT_FILE`, `MOCK_TLS_KEY_FILE`): HTTPS, client certificates required. */
+  tls?: { caFile: string; certFile: string; keyFile: string };
 }
 
 /**
@@ -93,6 +98,11 @@ export function parseMocksEnv(env: NodeJS.ProcessEnv): MocksConfig {
     throw new Error(`invalid environment: ${lines.join('; ')}`);
   }
   const e = parsed.data;
+  const tlsFiles = [e.MOCK_TLS_CA_FILE, e.MOCK_TLS_CERT_FILE, e.MOCK_TLS_KEY_FILE];
+  if (tlsFiles.some((f) => f !== undefined) && !tlsFiles.every((f) => f !== undefined)) {
+    throw new Error('invalid environment: MOCK_TLS_CA_FILE, MOCK_TLS_CERT_FILE, MOCK_TLS_KEY_FILE: give all three or none');
+  }
+  const tls = e.MOCK_TLS_CA_FILE && e.MOCK_TLS_CERT_FILE && e.MOCK_TLS_KEY_FILE ? { caFile: e.MOCK_TLS_CA_FILE, certFile: e.MOCK_TLS_CERT_FILE, keyFile: e.MOCK_TLS_KEY_FILE } : undefined;
   const config: MocksConfig = {
     serve: [],
     skipped: [],
@@ -103,6 +113,7 @@ export function parseMocksEnv(env: NodeJS.ProcessEnv): MocksConfig {
     dataDir: e.DATA_DIR,
     ...(e.MOCK_FAULTS ? { faults: e.MOCK_FAULTS } : {}),
     ...(e.MOCK_ISSUER_FAULTS ? { issuerFaults: e.MOCK_ISSUER_FAULTS } : {}),
+    ...(tls ? { tls } : {}),
   };
   for (const [name, variable] of Object.entries(URL_VARIABLES) as Array<[MockName, string]>) {
     const value = e[variable as keyof typeof e] as string | undefined;
@@ -111,11 +122,12 @@ export function parseMocksEnv(env: NodeJS.ProcessEnv): MocksConfig {
       continue;
     }
     const url = new URL(value);
-    if (url.protocol === 'https:') {
+    // An https URL is a real provider, unless the stand-ins serve TLS themselves.
+    if (url.protocol === 'https:' && !tls) {
       config.skipped.push({ name, reason: `${variable} is https (a real provider); not served` });
       continue;
     }
-    config.serve.push({ name, port: url.port ? Number(url.port) : 80, configuredUrl: value });
+    config.serve.push({ name, port: url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80, configuredUrl: value });
   }
   return config;
 }

@@ -1,8 +1,10 @@
 import type { Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { join } from 'node:path';
 import { serve } from '@hono/node-server';
 import type { Hono } from 'hono';
 import { faultsFromEnv, type FaultConfig } from './faults.ts';
+import { mutualTlsClient, mutualTlsServerOptions, type MockTls } from './lib/tls.ts';
 import { createLlmApp } from './llm/app.ts';
 import { createMarketplaceApp } from './marketplace/app.ts';
 import { createTokenIssuerApp } from './token-issuer/app.ts';
@@ -12,6 +14,7 @@ export { createLlmApp } from './llm/app.ts';
 export { createMarketplaceApp, type MarketplaceOptions } from './marketplace/app.ts';
 export { createTokenIssuerApp, type TokenIssuerOptions } from './token-issuer/app.ts';
 export { createVoiceIdApp, type VoiceIdOptions } from './voiceid/app.ts';
+export { readMockTls, type MockTls } from './lib/tls.ts';
 export { createFaultInjector, parseFaults, resolveFaults, faultsFromEnv, type FaultConfig } from './faults.ts';
 
 /** The mocks `startMocks` can serve. */
@@ -42,6 +45,8 @@ export interface StartMocksOptions {
   issuerFaults?: FaultConfig;
   /** The issuer the marketplace charges when `tokenIssuer` is not started here. */
   issuerUrl?: string;
+  /** Serve HTTPS and require client certificates signed by `tls.ca` (mutual TLS); plain HTTP when absent. */
+  tls?: MockTls;
 }
 
 /** Mocks being served. */
@@ -58,9 +63,10 @@ function urlHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
 
-function listen(app: Hono, port: number, host: string): Promise<{ server: Server; port: number }> {
+function listen(app: Hono, port: number, host: string, tls?: MockTls): Promise<{ server: Server; port: number }> {
   return new Promise((resolve, reject) => {
-    const server = serve({ fetch: app.fetch, port, hostname: host }, (info) => {
+    const secure = tls ? { createServer: createHttpsServer, serverOptions: mutualTlsServerOptions(tls) } : {};
+    const server = serve({ fetch: app.fetch, port, hostname: host, ...secure }, (info) => {
       server.off('error', reject);
       resolve({ server: server as Server, port: info.port });
     }) as Server;
@@ -89,9 +95,9 @@ export async function startMocks(opts: StartMocksOptions = {}): Promise<RunningM
   const servers: Server[] = [];
   const urls: Partial<Record<MockName, string>> = {};
   const start = async (name: MockName, app: Hono, suffix = ''): Promise<string> => {
-    const { server, port } = await listen(app, opts.ports?.[name] ?? 0, host);
+    const { server, port } = await listen(app, opts.ports?.[name] ?? 0, host, opts.tls);
     servers.push(server);
-    const url = `http://${urlHost(host)}:${port}`;
+    const url = `${opts.tls ? 'https' : 'http'}://${urlHost(host)}:${port}`;
     urls[name] = `${url}${suffix}`;
     return url;
   };
@@ -116,6 +122,7 @@ export async function startMocks(opts: StartMocksOptions = {}): Promise<RunningM
           issuerApiKey,
           receiptSecret: opts.receiptSecret ?? 'dev-receipt-secret',
           ...(faults ? { faults } : {}),
+          ...(opts.tls ? { issuerDispatcher: mutualTlsClient(opts.tls) } : {}),
         });
         await start(name, app);
       } else if (name === 'voiceid') {

@@ -6,13 +6,15 @@
 import { resolve } from 'node:path';
 import { pino } from 'pino';
 import { parseMocksEnv, URL_VARIABLES, type MocksConfig } from './config.ts';
-import { startMocks } from './index.ts';
+import { readMockTls, startMocks, type MockTls } from './index.ts';
 
 const log = pino({ name: 'mocks' });
 
 let config: MocksConfig;
+let tls: MockTls | undefined;
 try {
   config = parseMocksEnv(process.env);
+  tls = config.tls && readMockTls(config.tls);
 } catch (err) {
   console.error(`mocks: ${(err as Error).message}`);
   process.exit(1);
@@ -29,6 +31,7 @@ const running = await startMocks({
   dataDir,
   faults: config.faults ?? {},
   ...(config.issuerFaults ? { issuerFaults: config.issuerFaults } : {}),
+  ...(tls ? { tls } : {}),
 }).catch((err: Error) => {
   console.error(`mocks: could not start: ${err.message}`);
   process.exit(1);

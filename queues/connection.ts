@@ -1,15 +1,17 @@
 import { Redis, type RedisOptions } from 'ioredis';
+import type { ClientTls } from '../shared/tls-files.ts';
 
 /**
  * Workers block on Redis and must keep waiting through an outage (maxRetriesPerRequest: null);
  * producers (the gateway) should fail fast so a request gets an answer.
  */
-export function redisConnection(url: string, role: 'worker' | 'producer'): Redis {
+export function redisConnection(url: string, role: 'worker' | 'producer', tls?: ClientTls): Redis {
   const opts: RedisOptions =
     role === 'worker'
       ? { maxRetriesPerRequest: null, enableReadyCheck: true }
       : { maxRetriesPerRequest: 1, connectTimeout: 5_000, enableOfflineQueue: true };
-  const redis = new Redis(url, opts);
+  // rediss:// turns TLS on by itself; the files add a private CA and a client certificate.
+  const redis = new Redis(url, tls ? { ...opts, tls } : opts);
   // Errors are retried by ioredis; without a listener each one would be an unhandled 'error' event.
   redis.on('error', () => {});
   return redis;

@@ -3,6 +3,7 @@ import { paymentKey } from '../shared/db/index.ts';
 import { PermanentError } from '../shared/errors.ts';
 import { formatMoney } from '../shared/money.ts';
 import { openHarness, type Harness } from '../test/support/harness.ts';
+import { logSink } from '../test/support/log-sink.ts';
 import { FIRST_ATTEMPT, issuerCharges, readyForDetail } from '../test/support/stages.ts';
 import { processDetail } from './detail/processor.ts';
 import { closeTaskMoney, failTask, refundPayment, settleByIssuer, stopIfCancelled } from './settle.ts';
@@ -14,8 +15,9 @@ import { closeTaskMoney, failTask, refundPayment, settleByIssuer, stopIfCancelle
  */
 describe('closing the money of a task', () => {
   let h: Harness;
+  const log = logSink();
   beforeAll(async () => {
-    h = await openHarness();
+    h = await openHarness({ logTo: log.stream, env: { LOG_LEVEL: 'warn' } });
   });
   afterAll(async () => h?.close());
 
@@ -27,6 +29,12 @@ describe('closing the money of a task', () => {
     const reserved = await h.repos.payments.reserve({ taskId, companyId, tenant: 'acme', resource, amount: company.price, key });
     if (reserved.kind !== 'reserved') throw new Error(`expected a reservation, got ${reserved.kind}`);
     return { payment: reserved.payment, company, resource, key };
+  }
+
+  /** Pays a reserved payment at the marketplace (a charge at the issuer under our key) without booking it. */
+  async function chargeUnbooked(taskId: string, payment: { amount: number; resource: string; idempotency_key: string }) {
+    const tokenId = await tokenIdOf(taskId);
+    return h.deps.providers.marketplace.pay({ tokenId, amount: formatMoney(payment.amount), resource: payment.resource, idempotencyKey: payment.idempotency_key });
   }
 
   const tokenIdOf = async (taskId: string) => h.repos.tasks.tokenOf((await h.repos.tasks.get(taskId))!)!;
@@ -165,5 +173,90 @@ describe('closing the money of a task', () => {
     expect((await h.deps.providers.issuer.tokensFor(taskId))[0]!.status).toBe('closed');
     expect(await stopIfCancelled(h.deps, taskId)).toEqual({ stopped: 'cancelled' });
     expect(await stopIfCancelled(h.deps, '00000000-0000-4000-8000-000000000000')).toEqual({ stopped: 'missing' });
+  });
+
+  it('stopIfCancelled cancels a task still queued, and leaves a task that ended otherwise after the request with its own outcome', async () => {
+    const queued = await h.api('/v1/tasks', { body: { theme: 'battery', budget: '10.00', voiceId: 'demo-voice' } });
+    const { id: queuedId } = (await queued.json()) as { id: string };
+    await h.repos.tasks.requestCancel(queuedId, 'acme');
+    expect(await stopIfCancelled(h.deps, queuedId)).toEqual({ stopped: 'cancelled' });
+    expect((await h.repos.tasks.get(queuedId))!.status).toBe('cancelled');
+
+    // The cancel came in while the report stage was completing the task: the task stays completed.
+    const { taskId } = await readyForDetail(h, { theme: 'e-commerce' });
+    await h.repos.tasks.requestCancel(taskId, 'acme');
+    await h.repos.tasks.end(taskId, 'completed');
+    expect(await stopIfCancelled(h.deps, taskId)).toEqual({ stopped: 'completed' });
+    expect((await h.repos.tasks.get(taskId))!).toMatchObject({ status: 'completed', error_code: null });
+  });
+
+  it('settleByIssuer books a charge found under our key as captured and tells the dashboard; a second run with the old read changes nothing', async () => {
+    const { taskId, companyIds } = await readyForDetail(h, { theme: 'battery' });
+    const { payment, company } = await reserveOnly(taskId, companyIds[0]!);
+    const receipt = await chargeUnbooked(taskId, payment);
+    expect(await settleByIssuer(h.deps, await tokenIdOf(taskId), payment, 'crash')).toBe('captured');
+    expect(await stateOf(taskId, company.company_id)).toMatchObject({ state: 'captured', charge_id: receipt.chargeId });
+    const capture = (await h.repos.payments.ledger(taskId)).find((l) => l.kind === 'capture')!;
+    expect(await h.producer.queues.dashboard.getJob(`dashboard-${capture.id}`)).toBeDefined();
+    // The payment as read before: capturing again moves nothing and does not fail.
+    expect(await settleByIssuer(h.deps, await tokenIdOf(taskId), payment, 'crash')).toBe('captured');
+    expect((await h.repos.payments.ledger(taskId)).map((l) => l.kind)).toEqual(['reserve', 'capture']);
+    // Releasing twice, the same: the second finds nothing to release.
+    const other = await reserveOnly(taskId, companyIds[1]!);
+    expect(await settleByIssuer(h.deps, null, other.payment, 'no token')).toBe('released');
+    expect(await settleByIssuer(h.deps, null, other.payment, 'no token')).toBe('released');
+    expect((await h.repos.payments.ledger(taskId)).filter((l) => l.payment_id === other.payment.id).map((l) => l.kind)).toEqual(['reserve', 'release']);
+  });
+
+  it('refundPayment retried with the payment as read before the first refund gets that refund back from the issuer, not a second one', async () => {
+    const { taskId, companyIds } = await readyForDetail(h, { theme: 'semiconductor' });
+    const { payment } = await reserveOnly(taskId, companyIds[0]!);
+    const receipt = await chargeUnbooked(taskId, payment);
+    await h.repos.payments.capture(payment.id, receipt.chargeId);
+    const captured = await stateOf(taskId, companyIds[0]!);
+    // Two workers refund the same 1.00 of one payment, both from the same read (or a crash between the
+    // issuer's refund and our booking, then a retry): the issuer sees one refund key, so one refund.
+    await Promise.all([refundPayment(h.deps, captured, 100), refundPayment(h.deps, captured, 100)]);
+    await refundPayment(h.deps, captured, 100);
+    const charge = (await issuerCharges(h, taskId)).find((c) => c.id === receipt.chargeId)!;
+    expect(charge.refundedAmount).toBe(100);
+    expect((await stateOf(taskId, companyIds[0]!)).refunded_amount).toBe(100);
+    const refunds = (await h.repos.payments.ledger(taskId)).filter((l) => l.kind === 'refund');
+    expect(refunds).toHaveLength(1);
+    expect(await h.producer.queues.dashboard.getJob(`dashboard-${refunds[0]!.id}`)).toBeDefined();
+    // Refunding the rest is a new refund under a new key.
+    await refundPayment(h.deps, await stateOf(taskId, companyIds[0]!));
+    expect((await issuerCharges(h, taskId)).find((c) => c.id === receipt.chargeId)!.refundedAmount).toBe(payment.amount);
+    await expect(refundPayment(h.deps, payment)).rejects.toThrow(`payment ${payment.id} has no charge to refund`);
+  });
+
+  it('a company that failed while its charge was taken is refunded when the task closes', async () => {
+    const { taskId, companyIds } = await readyForDetail(h, { theme: 'logistics' });
+    const { payment } = await reserveOnly(taskId, companyIds[0]!);
+    const receipt = await chargeUnbooked(taskId, payment);
+    await h.repos.payments.capture(payment.id, receipt.chargeId);
+    await h.repos.companies.settle(taskId, companyIds[0]!, 'failed', { error: { code: 'bad_data', message: 'unreadable' } });
+    await closeTaskMoney(h.deps, taskId);
+    expect(await h.repos.companies.get(taskId, companyIds[0]!)).toMatchObject({ status: 'refunded', error_code: 'not_delivered' });
+    expect(await stateOf(taskId, companyIds[0]!)).toMatchObject({ state: 'refunded', refunded_amount: payment.amount });
+  });
+
+  it('a captured purchase of 0.00 that was never delivered has nothing to refund: the company is not shown as refunded', async () => {
+    const { taskId, companyIds } = await readyForDetail(h, { theme: 'fintech' });
+    const resource = h.deps.providers.marketplace.resourceOf(companyIds[0]!);
+    const reserved = await h.repos.payments.reserve({ taskId, companyId: companyIds[0]!, tenant: 'acme', resource, amount: 0, key: paymentKey(taskId, resource) });
+    if (reserved.kind !== 'reserved') throw new Error(reserved.kind);
+    await h.repos.payments.capture(reserved.payment.id, 'ch_free');
+    await closeTaskMoney(h.deps, taskId);
+    expect(await h.repos.companies.get(taskId, companyIds[0]!)).toMatchObject({ status: 'skipped', error_code: 'task_ended' });
+    expect(await stateOf(taskId, companyIds[0]!)).toMatchObject({ state: 'captured', refunded_amount: 0 });
+  });
+
+  it('failTask tells the operators once, with the task, code and message', async () => {
+    const { taskId } = await readyForDetail(h, { theme: 'robotics' });
+    await failTask(h.deps, taskId, 'report_failed', 'the model kept failing');
+    await failTask(h.deps, taskId, 'report_failed', 'the model kept failing');
+    const lines = log.lines().filter((l) => l.msg === 'task failed' && l.taskId === taskId);
+    expect(lines).toEqual([expect.objectContaining({ level: 40, taskId, code: 'report_failed', message: 'the model kept failing' })]);
   });
 });

@@ -2,6 +2,8 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import { parseDataKeys, type DataKey } from './crypto/keyring.ts';
 import { MoneyFormatError, parseMoney } from './money.ts';
+import { readSecretFiles } from './secret-files.ts';
+import { clientTls, type ClientTls, type TlsFiles } from './tls-files.ts';
 import { productionRefusal, secretProblems, SECRET_USES, type SecretUse } from './secrets.ts';
 
 /** Raised when an environment variable is invalid; the message names the variable. */
@@ -163,6 +165,14 @@ export const configSchema = z.object({
   /** Jobs one worker process runs at once, per stage; detail is I/O bound and gets more. */
   WORKER_CONCURRENCY: int(1, 256, 4),
   DETAIL_CONCURRENCY: int(1, 256, 8),
+  /** TLS to Redis (with a rediss:// URL): a CA to trust besides the public ones, and a client certificate. */
+  REDIS_CA_FILE: z.preprocess(blankIsUnset, z.string().optional()),
+  REDIS_CERT_FILE: z.preprocess(blankIsUnset, z.string().optional()),
+  REDIS_KEY_FILE: z.preprocess(blankIsUnset, z.string().optional()),
+  /** TLS to the providers: a CA to trust besides the public ones, and our client certificate (mutual TLS). */
+  PROVIDER_CA_FILE: z.preprocess(blankIsUnset, z.string().optional()),
+  PROVIDER_CERT_FILE: z.preprocess(blankIsUnset, z.string().optional()),
+  PROVIDER_KEY_FILE: z.preprocess(blankIsUnset, z.string().optional()),
   /** Time limit of one provider HTTP call. */
   PROVIDER_TIMEOUT_MS: int(100, 120_000, 10_000),
   /** How long a stopping process waits for in-flight jobs before handing them back. */
@@ -192,11 +202,14 @@ function withoutValue(message: string, value: unknown): string {
 }
 
 /**
- * Reads and validates the environment once; throws a ConfigError naming each bad variable. With
+ * Reads and validates the environment once (each secret may come from a file: `<NAME>_FILE`, see
+ * shared/secret-files.ts); throws a ConfigError naming each bad variable. With
  * `NODE_ENV=production` it also refuses the secrets of `uses` (the ones this process uses; all by
  * default) that are unset, a known default or short (shared/secrets.ts).
  */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: { uses?: readonly SecretUse[] } = {}): Config {
+export function loadConfig(given: NodeJS.ProcessEnv = process.env, opts: { uses?: readonly SecretUse[] } = {}): Config {
+  const { env, problems } = readSecretFiles(given);
+  if (problems.length) throw new ConfigError(`invalid configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`);
   const result = configSchema.safeParse(env);
   if (!result.success) {
     const lines = result.error.issues.map((i) => `  ${i.path.join('.')}: ${withoutValue(i.message, env[String(i.path[0])])}`);
@@ -207,9 +220,28 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: { uses?: 
   if (config.ADMIN_OPERATOR_PASSWORD !== undefined && config.ADMIN_OPERATOR_USER === config.ADMIN_USER) {
     lines.push('  ADMIN_OPERATOR_USER: must differ from ADMIN_USER (the two logins grant different rights)');
   }
+  for (const prefix of ['PROVIDER', 'REDIS'] as const) {
+    if ((config[`${prefix}_CERT_FILE`] === undefined) !== (config[`${prefix}_KEY_FILE`] === undefined)) {
+      lines.push(`  ${prefix}_CERT_FILE, ${prefix}_KEY_FILE: give both (a client certificate and its key) or neither`);
+    }
+  }
+  const redisTlsGiven = config.REDIS_CA_FILE ?? config.REDIS_CERT_FILE ?? config.REDIS_KEY_FILE;
+  if (redisTlsGiven !== undefined && !config.REDIS_URL?.startsWith('rediss://')) {
+    lines.push('  REDIS_CA_FILE, REDIS_CERT_FILE, REDIS_KEY_FILE: apply to TLS only: REDIS_URL must be rediss://');
+  }
   if (config.NODE_ENV === 'production') {
     for (const p of secretProblems(config, env, opts.uses ?? SECRET_USES)) lines.push(`  ${productionRefusal(p)}`);
   }
   if (lines.length) throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   return config;
+}
+
+/** The provider TLS files of a configuration (shared/providers/tls.ts). */
+export function providerTls(config: Config): TlsFiles {
+  return { caFile: config.PROVIDER_CA_FILE, certFile: config.PROVIDER_CERT_FILE, keyFile: config.PROVIDER_KEY_FILE };
+}
+
+/** TLS options for Redis connections, read from REDIS_*_FILE; undefined when none is given. */
+export function redisTls(config: Config): ClientTls | undefined {
+  return clientTls({ caFile: config.REDIS_CA_FILE, certFile: config.REDIS_CERT_FILE, keyFile: config.REDIS_KEY_FILE }, { ca: 'REDIS_CA_FILE', cert: 'REDIS_CERT_FILE', key: 'REDIS_KEY_FILE' });
 }

@@ -1,10 +1,11 @@
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../../shared/config.ts';
+import { loadConfig, providerTls } from '../../shared/config.ts';
 import { maskUrlCredentials } from '../../shared/redact.ts';
 import { PROGRAM_SECRETS } from '../../shared/secrets.ts';
 import { reconcile } from '../../shared/audit/reconcile.ts';
 import { formatMoney } from '../../shared/money.ts';
 import { IssuerClient } from '../../shared/providers/issuer.ts';
+import { providerDispatcher } from '../../shared/providers/tls.ts';
 import { isMigrated, openDatabase, repositories } from '../../shared/db/index.ts';
 import { requireSharedServices } from '../runtime/infra.ts';
 import { keyringFrom } from '../../shared/crypto/keyring.ts';
@@ -43,7 +44,7 @@ async function main(): Promise<number> {
   const repos = repositories(database, keyringFrom(config.DATA_ENCRYPTION_KEYS));
   try {
     if (!(await isMigrated(database))) throw new Error(`schema "${config.DATABASE_SCHEMA}" holds no up-to-date books (start the gateway or a worker once to migrate it)`);
-    const issuer = new IssuerClient(config.TOKEN_ISSUER_URL.replace(/\/+$/, ''), config.TOKEN_ISSUER_API_KEY, config.PROVIDER_TIMEOUT_MS);
+    const issuer = new IssuerClient(config.TOKEN_ISSUER_URL.replace(/\/+$/, ''), config.TOKEN_ISSUER_API_KEY, config.PROVIDER_TIMEOUT_MS, providerDispatcher(providerTls(config)));
     const result = await reconcile(repos, issuer, taskId);
     if (args.values.json) {
       process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);

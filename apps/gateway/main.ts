@@ -1,6 +1,6 @@
 import { Producer } from '../../queues/producer.ts';
 import { redisConnection } from '../../queues/connection.ts';
-import { loadConfig } from '../../shared/config.ts';
+import { loadConfig, redisTls } from '../../shared/config.ts';
 import { createLogger } from '../../shared/log.ts';
 import { PROGRAM_SECRETS } from '../../shared/secrets.ts';
 import { closeAll, developmentDefaults, openBooks, quitRedis, requireSharedServices } from '../runtime/infra.ts';
@@ -15,9 +15,11 @@ async function main() {
   const { redisUrl } = requireSharedServices(config, 'gateway');
   const log = createLogger(config.LOG_LEVEL, 'gateway');
   const { database, repos } = await openBooks(config, { onWait: (err) => log.warn({ err: err.message }, 'waiting for Postgres') });
-  const redis = redisConnection(redisUrl, 'producer');
+  const tls = redisTls(config);
+  const redis = redisConnection(redisUrl, 'producer', tls);
   const producer = new Producer(redis, config.QUEUE_PREFIX);
-  const revocations = new KeyRevocations(redisConnection(redisUrl, 'worker'), config.QUEUE_PREFIX, log);
+  // A connection of its own: a subscribed connection can do nothing else.
+  const revocations = new KeyRevocations(redisConnection(redisUrl, 'worker', tls), config.QUEUE_PREFIX, log);
   const server = await serveApp(createApp({ repos, database, producer, redis, log, config, revocations }), config.PORT, config.HOST);
   log.info({ port: server.port }, `gateway listening on http://${config.HOST}:${server.port}`);
   for (const note of developmentDefaults(config, process.env, PROGRAM_SECRETS.gateway)) log.warn(note);

@@ -1,6 +1,6 @@
 import type { StageDeps } from '../../queues/deps.ts';
 import type { Producer } from '../../queues/producer.ts';
-import type { Config } from '../../shared/config.ts';
+import { providerTls, type Config } from '../../shared/config.ts';
 import type { Repositories } from '../../shared/db/index.ts';
 import { createWriter } from '../../shared/llm/index.ts';
 import type { Logger } from '../../shared/log.ts';
@@ -33,6 +33,7 @@ export function buildStageDeps(config: Config, repos: Repositories, producer: Pr
       voiceIdUrl: where.voiceIdUrl,
       issuerApiKey: config.TOKEN_ISSUER_API_KEY,
       timeoutMs: config.PROVIDER_TIMEOUT_MS,
+      tls: providerTls(config),
     }),
     writer: createWriter({ apiKey: config.OPENAI_API_KEY, baseURL: where.openaiBaseUrl, model: config.OPENAI_MODEL, timeoutMs: config.PROVIDER_TIMEOUT_MS * 3 }),
     marketplaceUrl: where.marketplaceUrl.replace(/\/+$/, ''),

@@ -5,7 +5,7 @@ import { Producer } from '../../queues/producer.ts';
 import { redisConnection } from '../../queues/connection.ts';
 import { startSweeper } from '../../queues/sweeper.ts';
 import { startWorkers, stopWorkers } from '../../queues/worker.ts';
-import { loadConfig } from '../../shared/config.ts';
+import { loadConfig, redisTls } from '../../shared/config.ts';
 import { createLogger } from '../../shared/log.ts';
 import { PROGRAM_SECRETS } from '../../shared/secrets.ts';
 import { createApp } from '../gateway/app.ts';
@@ -53,8 +53,9 @@ async function main() {
     openaiBaseUrl: config.OPENAI_BASE_URL,
   };
 
-  const producerRedis = redisConnection(redisUrl, 'producer');
-  const workerRedis = redisConnection(redisUrl, 'worker');
+  const tls = redisTls(config);
+  const producerRedis = redisConnection(redisUrl, 'producer', tls);
+  const workerRedis = redisConnection(redisUrl, 'worker', tls);
   const producer = new Producer(producerRedis, config.QUEUE_PREFIX);
   const deps = buildStageDeps(config, repos, producer, log, where);
   const workers = startWorkers([...QUEUE_NAMES], deps, workerRedis, {
@@ -64,7 +65,7 @@ async function main() {
     backoff: { baseMs: config.RETRY_BASE_MS, maxMs: config.RETRY_MAX_MS },
   });
   const sweeper = config.SWEEP_INTERVAL_MS ? startSweeper(deps, config.SWEEP_INTERVAL_MS, config.STALE_TASK_MS) : undefined;
-  const revocations = new KeyRevocations(redisConnection(redisUrl, 'worker'), config.QUEUE_PREFIX, log);
+  const revocations = new KeyRevocations(redisConnection(redisUrl, 'worker', tls), config.QUEUE_PREFIX, log);
   const server = await serveApp(createApp({ repos, database, producer, redis: producerRedis, log, config, revocations }), config.PORT, config.HOST);
 
   log.info(

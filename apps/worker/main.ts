@@ -3,7 +3,7 @@ import { Producer } from '../../queues/producer.ts';
 import { redisConnection } from '../../queues/connection.ts';
 import { startSweeper } from '../../queues/sweeper.ts';
 import { startWorkers, stopWorkers } from '../../queues/worker.ts';
-import { loadConfig } from '../../shared/config.ts';
+import { loadConfig, redisTls } from '../../shared/config.ts';
 import { createLogger } from '../../shared/log.ts';
 import { PROGRAM_SECRETS } from '../../shared/secrets.ts';
 import { closeAll, developmentDefaults, openBooks, quitRedis, requireSharedServices } from '../runtime/infra.ts';
@@ -20,8 +20,9 @@ async function main() {
   const where = providerLocations(config);
   const log = createLogger(config.LOG_LEVEL, `worker:${stages.join('+')}`);
   const { database, repos } = await openBooks(config, { onWait: (err) => log.warn({ err: err.message }, 'waiting for Postgres') });
-  const producerRedis = redisConnection(redisUrl, 'producer');
-  const workerRedis = redisConnection(redisUrl, 'worker');
+  const tls = redisTls(config);
+  const producerRedis = redisConnection(redisUrl, 'producer', tls);
+  const workerRedis = redisConnection(redisUrl, 'worker', tls);
   const producer = new Producer(producerRedis, config.QUEUE_PREFIX);
   const deps = buildStageDeps(config, repos, producer, log, where);
   const workers = startWorkers(stages, deps, workerRedis, {

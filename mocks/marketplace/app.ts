@@ -1,4 +1,5 @@
 import { Hono } from 'hono';
+import type { Dispatcher } from 'undici';
 import { createFaultInjector, faultMiddleware, type FaultConfig } from '../faults.ts';
 import type { MarketplaceDeps } from './deps.ts';
 import { errorDocument, sendError } from './errors.ts';
@@ -13,6 +14,8 @@ export interface MarketplaceOptions {
   issuerUrl: string;
   /** The issuer's API key. */
   issuerApiKey: string;
+  /** The pool to reach the issuer through (its client certificate when the issuer requires mutual TLS). */
+  issuerDispatcher?: Dispatcher;
   /** HMAC key that signs payment receipts (`RECEIPT_SECRET`). */
   receiptSecret: string;
   /** Injected faults; none by default. */
@@ -29,6 +32,7 @@ export function createMarketplaceApp(opts: MarketplaceOptions): Hono {
   const deps: MarketplaceDeps = {
     issuerUrl: opts.issuerUrl,
     issuerApiKey: opts.issuerApiKey,
+    issuerDispatcher: opts.issuerDispatcher,
     receiptSecret: opts.receiptSecret,
     faults: createFaultInjector(opts.faults),
     now: opts.now ?? Date.now,

@@ -1,3 +1,4 @@
+import type { Dispatcher } from 'undici';
 import type { FaultInjector } from '../faults.ts';
 import type { PaymentStore } from './idempotency.ts';
 
@@ -5,6 +6,7 @@ import type { PaymentStore } from './idempotency.ts';
 export interface MarketplaceDeps {
   readonly issuerUrl: string;
   readonly issuerApiKey: string;
+  readonly issuerDispatcher?: Dispatcher;
   readonly receiptSecret: string;
   readonly faults: FaultInjector;
   /** Current time in ms since the epoch. */

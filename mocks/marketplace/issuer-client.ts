@@ -3,6 +3,8 @@
  * `marketplace`. Written against the issuer's public contract only.
  */
 
+import { fetch, type Dispatcher } from 'undici';
+
 /** The merchant id the marketplace charges as. */
 export const MERCHANT_ID = 'marketplace';
 
@@ -32,14 +34,17 @@ export interface ChargeRequest {
   resource: string;
   idempotencyKey: string;
   timeoutMs?: number;
+  /** Connection pool (mutual TLS to the issuer); the default one when absent. */
+  dispatcher?: Dispatcher;
 }
 
 /** `POST {issuerUrl}/v1/tokens/{tokenId}/charges`, passing the idempotency key on. Never throws. */
 export async function chargeToken(req: ChargeRequest): Promise<ChargeOutcome> {
   const url = `${req.issuerUrl.replace(/\/+$/, '')}/v1/tokens/${encodeURIComponent(req.tokenId)}/charges`;
-  let res: Response;
+  let res: Awaited<ReturnType<typeof fetch>>;
   try {
     res = await fetch(url, {
+      ...(req.dispatcher ? { dispatcher: req.dispatcher } : {}),
       method: 'POST',
       headers: {
         authorization: `Bearer ${req.apiKey}`,

@@ -4,7 +4,9 @@ import { createProviders } from '../../shared/providers/index.ts';
 import { ISSUER_KEY, openHarness, type Harness } from '../../test/support/harness.ts';
 import { startHostileMarketplace, type HostileMarketplace } from '../../test/support/hostile-marketplace.ts';
 import { FIRST_ATTEMPT, issuerCharges, LAST_ATTEMPT, readyForDetail } from '../../test/support/stages.ts';
+import { reconcile } from '../../shared/audit/reconcile.ts';
 import type { StageDeps } from '../deps.ts';
+import { closeTaskMoney } from '../settle.ts';
 import { processDetail } from './processor.ts';
 
 /** One harness and one lying marketplace in front of its issuer, for every test here; the lies reset after each. */
@@ -121,6 +123,27 @@ describe('detail stage against a lying marketplace', () => {
     expect(charges[0]).toMatchObject({ amount: listed, refundedAmount: listed });
     expect(await budgetOf(taskId)).toMatchObject({ spent: '0.00', reserved: '0.00' });
     expect((await h.repos.payments.ledger(taskId)).map((l) => l.kind)).toEqual(['reserve', 'capture', 'refund']);
+  });
+  it('a pay call that timed out and charges later is never released early: the money stays held until the token is closed, then the late charge is refunded', async () => {
+    const { taskId, companyId, listed } = await chosenCompany('biotech');
+    // Our side gives up after 300 ms; the marketplace charges at 1 s, after the last attempt has ended.
+    const impatient = { ...deps, providers: createProviders({ marketplaceUrl: market.url, tokenIssuerUrl: h.mocks.urls.tokenIssuer!, voiceIdUrl: h.mocks.urls.voiceid!, issuerApiKey: ISSUER_KEY, timeoutMs: 300 }) };
+    market.lies.chargeAfterMs = 1_000;
+    expect(await processDetail({ taskId, companyId }, impatient, LAST_ATTEMPT)).toEqual({ outcome: 'failed', companyId });
+    expect(await h.repos.companies.get(taskId, companyId)).toMatchObject({ status: 'failed', error_code: 'timeout' });
+    // Nothing at the issuer yet, but the call may still land: the price stays reserved, not released.
+    expect((await h.repos.payments.forTask(taskId))[0]!.state).toBe('unknown');
+    expect(await budgetOf(taskId)).toMatchObject({ reserved: formatMoney(listed), spent: '0.00' });
+    const deadline = Date.now() + 20_000;
+    while ((await issuerCharges(h, taskId)).length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(await issuerCharges(h, taskId)).toHaveLength(1);
+
+    // The task ends: the token is closed first, so the issuer's record is final, and it decides.
+    await closeTaskMoney(h.deps, taskId);
+    expect((await issuerCharges(h, taskId))[0]).toMatchObject({ amount: listed, refundedAmount: listed });
+    expect(await h.repos.companies.get(taskId, companyId)).toMatchObject({ status: 'refunded', error_code: 'not_delivered' });
+    expect(await budgetOf(taskId)).toMatchObject({ reserved: '0.00', spent: '0.00', refunded: formatMoney(listed) });
+    expect((await reconcile(h.repos, h.deps.providers.issuer, taskId)).differences).toEqual([]);
   });
 });
 

@@ -142,7 +142,8 @@ async function payAndFetch(deps: StageDeps, task: Task, company: Company, paymen
 /**
  * The pay call did not give a receipt. Whatever it said, the issuer's books tell whether money moved:
  * a charge under our key is booked as captured; then either we retry for the receipt (transient) or
- * refund (permanent, or no retries left). No charge: retry (transient) or release.
+ * refund (permanent, or no retries left). No charge: retry (transient) or release — except after a call
+ * that got no answer, which may still land: that money stays held until the task closes its token.
  */
 async function payFailed(deps: StageDeps, task: Task, tokenId: string, company: Company, payment: Payment, err: unknown, ctx: JobContext): Promise<Outcome> {
   const companyId = company.company_id;
@@ -162,6 +163,12 @@ async function payFailed(deps: StageDeps, task: Task, tokenId: string, company: 
     await refundPayment(deps, captured, undefined, ctx.signal);
     await deps.repos.companies.settle(task.id, companyId, 'refunded', { error: { code: errorCode(err), message: `${message}; the charge was refunded` } });
     return { outcome: 'refunded', companyId };
+  }
+  if (mayStillLand(err)) {
+    // No answer is not a refusal: the marketplace may still charge after we stopped waiting. The money
+    // stays held (unknown) until the task closes its token; then the issuer's record settles it.
+    await deps.repos.companies.settle(task.id, companyId, 'failed', { error: { code: errorCode(err), message } });
+    return { outcome: 'failed', companyId };
   }
   const moved = await deps.repos.payments.release(payment.id, message);
   if (moved) await deps.producer.dashboard(moved.ledgerEntryIds);
@@ -200,6 +207,11 @@ async function settleProbeError(deps: StageDeps, company: Company, err: unknown)
 async function skip(deps: StageDeps, company: Company, code: string, message: string): Promise<Outcome> {
   await deps.repos.companies.settle(company.task_id, company.company_id, 'skipped', { error: { code, message } });
   return { outcome: 'skipped', companyId: company.company_id };
+}
+
+/** The pay call got no answer (timed out, or the connection failed): it may still be carried out. */
+function mayStillLand(err: unknown): boolean {
+  return err instanceof TransientError && (err.code === 'timeout' || err.code === 'unreachable');
 }
 
 function errorCode(err: unknown): string {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reconcile } from '../../shared/audit/reconcile.ts';
 import { ISSUER_KEY, openHarness, type Harness } from '../../test/support/harness.ts';
+import { logSink } from '../../test/support/log-sink.ts';
 import { FIRST_ATTEMPT, readyForDetail } from '../../test/support/stages.ts';
 import { processDetail } from '../detail/processor.ts';
 import { processReport } from './processor.ts';
@@ -14,8 +15,10 @@ const ADMIN = { authorization: `Basic ${Buffer.from('admin:test-admin').toString
  */
 describe('a charge on our token that we did not make', () => {
   let h: Harness;
+  const log = logSink();
+  const warnings = (taskId: string) => log.lines().filter((l) => l.taskId === taskId && l.msg === 'charges on the task token that we did not make');
   beforeAll(async () => {
-    h = await openHarness();
+    h = await openHarness({ logTo: log.stream, env: { LOG_LEVEL: 'warn' } });
   });
   afterAll(async () => h?.close());
 
@@ -38,6 +41,9 @@ describe('a charge on our token that we did not make', () => {
     expect(task.foreign_charged).toBe(750);
     const events = await h.database.db.selectFrom('task_events').select(['kind', 'data']).where('task_id', '=', taskId).where('kind', '=', 'foreign_charge').execute();
     expect(events.map((e) => e.data)).toEqual([{ total: '7.50', charges: [{ chargeId: stolen.id, amount: '7.50' }] }]);
+    // The on-call is told at once (a leaked token is an incident), without the token.
+    expect(warnings(taskId)).toEqual([expect.objectContaining({ level: 40, taskId, charges: 1 })]);
+    expect(JSON.stringify(log.lines())).not.toContain(tokenId);
 
     const found = await reconcile(h.repos, h.deps.providers.issuer, taskId);
     expect(found.differences.filter((d) => d.kind === 'foreign_charge')).toEqual([
@@ -61,6 +67,7 @@ describe('a charge on our token that we did not make', () => {
     for (const companyId of companyIds) await processDetail({ taskId, companyId }, h.deps, FIRST_ATTEMPT);
     await processReport({ taskId }, h.deps, FIRST_ATTEMPT);
     expect((await h.repos.tasks.get(taskId))!.foreign_charged).toBe(0);
+    expect(warnings(taskId)).toEqual([]);
     const dashboard = (await (await h.api('/admin/dashboard.json', { headers: ADMIN })).json()) as any;
     expect(dashboard.tasks.find((t: any) => t.id === taskId)).not.toHaveProperty('foreignCharged');
     expect((await reconcile(h.repos, h.deps.providers.issuer, taskId)).differences).toEqual([]);

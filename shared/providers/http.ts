@@ -1,4 +1,5 @@
 import pRetry from 'p-retry';
+import { fetch, type Dispatcher } from 'undici';
 import { PermanentError, TransientError } from '../errors.ts';
 
 /** What a provider answered: status, headers and the parsed JSON body (undefined when not JSON). */
@@ -19,6 +20,8 @@ export interface HttpRequest {
   json?: unknown;
   timeoutMs: number;
   signal?: AbortSignal;
+  /** The connection pool to use (mutual TLS to the providers, shared/providers/tls.ts); the default one when absent. */
+  dispatcher?: Dispatcher;
 }
 
 /** How often a read (GET) is tried again at once on a 429, a 5xx or a network failure. */
@@ -62,9 +65,10 @@ export async function request(url: string, req: HttpRequest): Promise<HttpAnswer
 async function requestOnce(url: string, req: HttpRequest): Promise<HttpAnswer> {
   const signals = [AbortSignal.timeout(req.timeoutMs)];
   if (req.signal) signals.push(req.signal);
-  let res: Response;
+  let res: Awaited<ReturnType<typeof fetch>>;
   try {
     res = await fetch(url, {
+      ...(req.dispatcher ? { dispatcher: req.dispatcher } : {}),
       method: req.method ?? 'GET',
       headers: { accept: 'application/json', ...(req.json !== undefined ? { 'content-type': 'application/json' } : {}), ...req.headers },
       body: req.json !== undefined ? JSON.stringify(req.json) : undefined,

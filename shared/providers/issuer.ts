@@ -1,3 +1,4 @@
+import type { Dispatcher } from 'undici';
 import { z } from 'zod';
 import { TransientError } from '../errors.ts';
 import { parseMoney, type Fen } from '../money.ts';
@@ -45,6 +46,7 @@ export class IssuerClient {
     private readonly baseUrl: string,
     private readonly apiKey: string,
     private readonly timeoutMs: number,
+    private readonly dispatcher?: Dispatcher,
   ) {}
 
   /** Creates (or, with the same idempotency key, finds again) the task's budget-limited token. */
@@ -98,6 +100,7 @@ export class IssuerClient {
       headers: { authorization: `Bearer ${this.apiKey}`, ...(opts.idempotencyKey ? { 'idempotency-key': opts.idempotencyKey } : {}) },
       json: opts.json,
       timeoutMs: this.timeoutMs,
+      dispatcher: this.dispatcher,
       signal: opts.signal,
     });
   }

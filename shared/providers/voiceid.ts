@@ -1,3 +1,4 @@
+import type { Dispatcher } from 'undici';
 import { z } from 'zod';
 import { TransientError } from '../errors.ts';
 import { MoneyFormatError, parseMoney } from '../money.ts';
@@ -52,10 +53,11 @@ export class VoiceIdClient {
   constructor(
     private readonly baseUrl: string,
     private readonly timeoutMs: number,
+    private readonly dispatcher?: Dispatcher,
   ) {}
 
   async verify(input: VoiceCheck, signal?: AbortSignal): Promise<VoiceVerdict> {
-    const res = await request(`${this.baseUrl}/v1/verify`, { route: 'voice ID POST /v1/verify', method: 'POST', json: input, timeoutMs: this.timeoutMs, signal });
+    const res = await request(`${this.baseUrl}/v1/verify`, { route: 'voice ID POST /v1/verify', method: 'POST', json: input, timeoutMs: this.timeoutMs, dispatcher: this.dispatcher, signal });
     if (res.status !== 200) throw failure(res, res.body?.error?.code, 'voice ID');
     const parsed = answer.safeParse(res.body);
     if (!parsed.success) throw new TransientError('bad_response', 'voice ID returned an unexpected body');

@@ -8,13 +8,13 @@ import type { DestinationStream } from 'pino';
 import { inject } from 'vitest';
 import { createApp } from '../../apps/gateway/app.ts';
 import { buildStageDeps } from '../../apps/runtime/stage-deps.ts';
-import { startMocks, type FaultConfig, type RunningMocks } from '../../mocks/index.ts';
+import { startMocks, type FaultConfig, type MockTls, type RunningMocks } from '../../mocks/index.ts';
 import { deletePrefix, redisConnection } from '../../queues/connection.ts';
 import type { StageDeps } from '../../queues/deps.ts';
 import { QUEUE_NAMES, type QueueName } from '../../queues/names.ts';
 import { Producer } from '../../queues/producer.ts';
 import { startWorkers, stopWorkers } from '../../queues/worker.ts';
-import { loadConfig, type Config } from '../../shared/config.ts';
+import { loadConfig, redisTls, type Config } from '../../shared/config.ts';
 import { dropSchema, migrate, openDatabase, repositories, type Db, type Repositories } from '../../shared/db/index.ts';
 import { createLogger } from '../../shared/log.ts';
 import { TcpProxy } from './tcp-proxy.ts';
@@ -39,6 +39,8 @@ export interface HarnessOptions {
   env?: Record<string, string>;
   /** Serve the LLM mock and give the workers an API key for it. */
   llm?: boolean;
+  /** Stand-ins serve HTTPS and require client certificates signed by `mockTls.ca` (give the workers theirs in `env`). */
+  mockTls?: MockTls;
   /** `VOICEID_ENROLLED` entries of the voice-ID mock (`voice` or `tenant:voice`); default demo-voice and alice-voice for every tenant. */
   voiceEnrolled?: string[];
 }
@@ -75,6 +77,7 @@ export async function openHarness(opts: HarnessOptions = {}): Promise<Harness> {
     voiceEnrolled: opts.voiceEnrolled ?? ['demo-voice', 'alice-voice'],
     faults: opts.faults ?? {},
     ...(opts.issuerFaults ? { issuerFaults: opts.issuerFaults } : {}),
+    ...(opts.mockTls ? { tls: opts.mockTls } : {}),
   });
   const issuerProxy = opts.issuerProxy ? new TcpProxy('127.0.0.1', Number(new URL(mocks.urls.tokenIssuer!).port)) : undefined;
   const issuerUrl = issuerProxy ? `http://127.0.0.1:${await issuerProxy.start()}` : mocks.urls.tokenIssuer;
@@ -101,8 +104,9 @@ export async function openHarness(opts: HarnessOptions = {}): Promise<Harness> {
   const database = await openDatabase({ databaseUrl: config.DATABASE_URL, schema: config.DATABASE_SCHEMA, dataDir, inMemory: true, poolSize: 5 });
   await migrate(database);
   const repos = repositories(database, keyringFrom(config.DATA_ENCRYPTION_KEYS));
-  const redis = redisConnection(config.REDIS_URL!, 'producer');
-  const workerRedis = redisConnection(config.REDIS_URL!, 'worker');
+  const tls = redisTls(config);
+  const redis = redisConnection(config.REDIS_URL!, 'producer', tls);
+  const workerRedis = redisConnection(config.REDIS_URL!, 'worker', tls);
   const producer = new Producer(redis, config.QUEUE_PREFIX);
   const log = createLogger(config.LOG_LEVEL, 'test', opts.logTo);
   const deps = buildStageDeps(config, repos, producer, log, {

@@ -8,6 +8,8 @@ export interface Lies {
   price?: string;
   /** The 402 names this resource instead of the company's own. */
   resource?: string;
+  /** /pay waits this long before it charges the token, whether or not the buyer is still waiting. */
+  chargeAfterMs?: number;
   /** After charging the token, /pay answers this status and error code instead of a receipt. */
   payFailsAfterCharge?: { status: number; code: string };
   /** The receipt claims this resource / amount instead of what was paid for. */
@@ -72,6 +74,7 @@ export async function startHostileMarketplace(opts: { realMarketplaceUrl: string
     const key = c.req.header('idempotency-key');
     const body = (await c.req.json()) as { tokenId: string; amount: string; resource: string };
     state.payCalls.push({ idempotencyKey: key, body });
+    if (state.lies.chargeAfterMs) await new Promise((r) => setTimeout(r, state.lies.chargeAfterMs));
     const charged = await issuer(`/v1/tokens/${encodeURIComponent(body.tokenId)}/charges`, {
       method: 'POST',
       headers: { 'idempotency-key': key ?? '' },

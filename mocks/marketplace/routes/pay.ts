@@ -98,6 +98,7 @@ export function postPay(deps: MarketplaceDeps) {
       const outcome = await chargeToken({
         issuerUrl: deps.issuerUrl,
         apiKey: deps.issuerApiKey,
+        dispatcher: deps.issuerDispatcher,
         tokenId,
         amount,
         resource,
