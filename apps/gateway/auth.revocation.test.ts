@@ -58,7 +58,7 @@ describe('revocation reaches every gateway', () => {
       const keys = new ApiKeys(new Map(), store, { ttlMs: 3_600_000 }).follow(revocations);
       // Heard after the ApiKeys' own listener (listeners run in order), so by then it has acted.
       const heard = new Promise<string>((resolve) => revocations.onRevoked(resolve));
-      await new Promise((r) => setTimeout(r, 100)); // subscribed
+      await revocations.subscribed;
       expect(await keys.tenantOf('arp_k')).toBe('acme');
       store.revoked = true;
       expect(await keys.tenantOf('arp_k')).toBe('acme'); // an hour of cache left

@@ -43,8 +43,14 @@ export class KeyRevocations {
     subscriber.on('ready', () => {
       for (const l of this.resetListeners) l();
     });
-    subscriber.subscribe(channel).catch((err: Error) => log.warn({ err: err.message }, 'could not subscribe to key revocations; relying on the cache lifetime'));
+    this.subscribed = subscriber.subscribe(channel).then(
+      () => undefined,
+      (err: Error) => log.warn({ err: err.message }, 'could not subscribe to key revocations; relying on the cache lifetime'),
+    );
   }
+
+  /** Settles once the first subscription is made (or has failed, logged). */
+  readonly subscribed: Promise<void>;
 
   onRevoked(listener: (keyId: string) => void): void {
     this.revokedListeners.push(listener);
