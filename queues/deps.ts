@@ -2,6 +2,7 @@ import type { Repositories } from '../shared/db/index.ts';
 import type { LanguageModel, PriceList } from '../shared/llm/index.ts';
 import type { Logger } from '../shared/log.ts';
 import type { Providers } from '../shared/providers/index.ts';
+import type { SpendingPolicy } from '../shared/tenants/policy.ts';
 import type { Producer } from './producer.ts';
 
 /** Everything a stage processor may use. Built once per process; tests build their own. */
@@ -18,6 +19,8 @@ export interface StageDeps {
   marketplaceUrl: string;
   /** How long a payment token lives at the issuer (TOKEN_TTL_SECONDS). */
   tokenTtlSeconds: number;
+  /** Every tenant's spending policy unless it overrides one (TENANT_*): the detail stage holds the daily cap. */
+  policyDefaults: SpendingPolicy;
 }
 
 /** Where a job stands in its retries, and its cancellation signal. */

@@ -162,3 +162,28 @@ describe('loadConfig: LLM_PRICES', () => {
     expect(configError({ LLM_PRICES: 'gpt-4o-mini=0.15' }).message).toMatch(/LLM_PRICES: must be a JSON object/);
   });
 });
+
+describe('loadConfig: the tenant spending-policy defaults (TENANT_*)', () => {
+  it('unset: 120 submissions a minute, 200 open tasks, no largest budget, no daily cap', () => {
+    const c = loadConfig({});
+    expect([c.TENANT_TASKS_PER_MINUTE, c.TENANT_OPEN_TASKS, c.TENANT_MAX_BUDGET, c.TENANT_DAILY_SPEND]).toEqual([120, 200, undefined, undefined]);
+    expect(loadConfig({ TENANT_MAX_BUDGET: ' ', TENANT_DAILY_SPEND: '' }).TENANT_DAILY_SPEND).toBeUndefined();
+  });
+
+  it('money is a decimal amount of CNY, read into fen', () => {
+    const c = loadConfig({ TENANT_TASKS_PER_MINUTE: '30', TENANT_OPEN_TASKS: '5', TENANT_MAX_BUDGET: '250.5', TENANT_DAILY_SPEND: '1000.00' });
+    expect([c.TENANT_TASKS_PER_MINUTE, c.TENANT_OPEN_TASKS, c.TENANT_MAX_BUDGET, c.TENANT_DAILY_SPEND]).toEqual([30, 5, 25_050, 100_000]);
+  });
+
+  it.each([
+    ['TENANT_TASKS_PER_MINUTE', '0'],
+    ['TENANT_TASKS_PER_MINUTE', 'many'],
+    ['TENANT_OPEN_TASKS', '-1'],
+    ['TENANT_MAX_BUDGET', '0'],
+    ['TENANT_MAX_BUDGET', '12.345'],
+    ['TENANT_DAILY_SPEND', '-5'],
+    ['TENANT_DAILY_SPEND', 'lots'],
+  ])('%s=%j is refused, naming the variable', (name, value) => {
+    expect(configError({ [name]: value }).message).toContain(name);
+  });
+});

@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { parseDataKeys, type DataKey } from './crypto/keyring.ts';
+import { MoneyFormatError, parseMoney } from './money.ts';
 import { readSecretFiles } from './secret-files.ts';
 import { clientTls, type ClientTls, type TlsFiles } from './tls-files.ts';
 import { parsePriceList, type PriceList } from './llm/prices.ts';
@@ -107,6 +108,25 @@ const trustedProxies = z.preprocess(
     }),
 );
 
+/** An optional amount of CNY as a decimal string ("500.00") → fen; unset or blank means none. */
+const optionalMoney = z.preprocess(
+  blankIsUnset,
+  z
+    .string()
+    .optional()
+    .transform((raw, ctx): number | undefined => {
+      if (raw === undefined) return undefined;
+      try {
+        const fen = parseMoney(raw);
+        if (fen > 0) return fen;
+        ctx.addIssue({ code: 'custom', message: 'must be greater than 0' });
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: err instanceof MoneyFormatError ? err.message : 'is not an amount' });
+      }
+      return z.NEVER;
+    }),
+);
+
 /** A `VOICEID_ENROLLED` entry: `voice`, or `tenant:voice` (split at the first colon). */
 const isEnrolment = (entry: string) => {
   const [tenant = '', ...voice] = entry.split(':');
@@ -149,6 +169,15 @@ export const configSchema = z.object({
   TRUSTED_PROXIES: trustedProxies,
   /** Failed API-key or admin logins from one client address per minute before it gets 429 for a minute. */
   AUTH_FAILURE_LIMIT: int(1, 1_000_000, 20),
+  /**
+   * Spending-policy defaults of every tenant (`PUT /admin/tenants/:tenant/policy` overrides them): task
+   * submissions per minute (counted in Redis, across replicas), open (queued + running) tasks, the
+   * largest budget of one task, and the spend of the tasks created on one UTC day (none when unset).
+   */
+  TENANT_TASKS_PER_MINUTE: int(1, 1_000_000, 120),
+  TENANT_OPEN_TASKS: int(1, 1_000_000, 200),
+  TENANT_MAX_BUDGET: optionalMoney,
+  TENANT_DAILY_SPEND: optionalMoney,
   NODE_ENV: z.string().optional(),
   /** Keys sealing payment token ids and receipts at rest; the first seals, all open (shared/crypto). */
   DATA_ENCRYPTION_KEYS: dataKeys,

@@ -14,7 +14,9 @@ export const ERROR_CODES = {
   unsupported_media_type: { status: 415, title: 'The body must be application/json' },
   payload_too_large: { status: 413, title: 'The body is too large' },
   idempotency_conflict: { status: 422, title: 'The idempotency key was used with another request' },
-  rate_limited: { status: 429, title: 'Too many failed sign-ins from this address' },
+  spending_limit_exceeded: { status: 422, title: "The request exceeds the tenant's spending policy" },
+  rate_limited: { status: 429, title: 'Too many requests' },
+  too_many_open_tasks: { status: 429, title: 'The tenant has too many open tasks' },
   service_unavailable: { status: 503, title: 'A dependency is unavailable' },
   internal_error: { status: 500, title: 'Internal error' },
   // Task failure reasons (not HTTP answers of ours, but shown in task.error).

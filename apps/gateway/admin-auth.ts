@@ -6,7 +6,8 @@ import type { SignInGate } from './sign-in.ts';
 
 /** Who signed in to the admin pages: the read-only admin login, or the operator (Bull Board's actions). */
 export type AdminRole = 'viewer' | 'operator';
-export type AdminEnv = { Variables: { adminRole: AdminRole } };
+/** The role of the login, and its user name (who acted, for the operators' audit log). */
+export type AdminEnv = { Variables: { adminRole: AdminRole; adminUser: string } };
 
 export const ADMIN_REALM = 'agent-research-pay admin';
 
@@ -45,6 +46,7 @@ export function adminAuth(config: Pick<Config, 'ADMIN_USER' | 'ADMIN_PASSWORD' |
       return problem(c, 'unauthorized', 'sign in with the admin user and password');
     }
     c.set('adminRole', isOperator ? 'operator' : 'viewer');
+    c.set('adminUser', isOperator ? config.ADMIN_OPERATOR_USER : config.ADMIN_USER);
     await next();
   });
 }

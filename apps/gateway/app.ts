@@ -1,14 +1,20 @@
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { ApiError } from '../../shared/errors.ts';
-import { adminAuth } from './admin-auth.ts';
+import { policyDefaults } from '../../shared/tenants/policy.ts';
+import { adminAuth, type AdminEnv } from './admin-auth.ts';
 import { adminWriteGuard } from './admin-guard.ts';
-import { apiKeyAuth, type AuthEnv } from './auth.ts';
+import { ApiKeys, apiKeyAuth, type AuthEnv } from './auth.ts';
 import { boardRoutes, BOARD_PATH } from './board.ts';
 import type { GatewayDeps } from './deps.ts';
 import { createMetrics } from './metrics.ts';
 import { errorHandler, problem } from './problem.ts';
+import { operatorContext } from './operator.ts';
+import { adminAuditRoutes } from './routes/admin.audit.ts';
 import { adminDashboardRoutes } from './routes/admin.dashboard.ts';
+import { adminKeyRoutes } from './routes/admin.keys.ts';
+import { adminLedgerRoutes } from './routes/admin.ledger.ts';
+import { adminPolicyRoutes } from './routes/admin.policy.ts';
 import { healthRoutes } from './routes/health.ts';
 import { cancelTaskRoute } from './routes/tasks.cancel.ts';
 import { createTaskRoute } from './routes/tasks.create.ts';
@@ -17,6 +23,7 @@ import { paymentsRoute } from './routes/tasks.payments.ts';
 import { reportRoute } from './routes/tasks.report.ts';
 import { usageRoutes } from './routes/usage.ts';
 import { SignInGate } from './sign-in.ts';
+import { TenantRateLimit } from './tenant-rate.ts';
 import { MAX_BODY_BYTES } from './validate.ts';
 
 /** The gateway: the v1 API (DESIGN.md §5), health, and Bull Board. */
@@ -51,14 +58,23 @@ export function createApp(deps: GatewayDeps): Hono {
   app.use('/admin', adminWriteGuard(gate.addresses));
   app.use('/admin/*', adminWriteGuard(gate.addresses));
 
+  // API keys: the bootstrap list and the keys in Postgres (cached briefly, dropped when revoked anywhere).
+  const keys = new ApiKeys(deps.config.API_KEYS, deps.repos.apiKeys, { log: deps.log }).follow(deps.revocations);
+  const defaults = policyDefaults(deps.config);
+  const who = (c: Context<AdminEnv>) => operatorContext(c, gate.addresses);
+
   app.route('/', healthRoutes(deps));
-  app.route(BOARD_PATH, boardRoutes(deps.producer, admin));
+  app.route(BOARD_PATH, boardRoutes(deps.producer, admin, { audit: deps.repos.operatorAudit, who, log: deps.log }));
   app.route('/admin', adminDashboardRoutes(deps, admin));
+  app.route('/admin', adminKeyRoutes(deps, admin, gate.addresses, (keyId) => keys.forget(keyId)));
+  app.route('/admin', adminPolicyRoutes(deps, admin, gate.addresses, defaults));
+  app.route('/admin', adminAuditRoutes(deps, admin));
+  app.route('/admin', adminLedgerRoutes(deps, admin));
   app.route('/metrics', metrics.routes(admin));
 
   const v1 = new Hono<AuthEnv>({ strict: false });
-  v1.use('*', apiKeyAuth(deps.config.API_KEYS, gate));
-  v1.route('/tasks', createTaskRoute(deps));
+  v1.use('*', apiKeyAuth(keys, gate));
+  v1.route('/tasks', createTaskRoute(deps, { rate: new TenantRateLimit(deps.redis, deps.config.QUEUE_PREFIX, deps.log), defaults }));
   v1.route('/tasks', readTaskRoutes(deps));
   v1.route('/tasks', cancelTaskRoute(deps));
   v1.route('/tasks', reportRoute(deps));

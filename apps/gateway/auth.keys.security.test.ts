@@ -1,6 +1,8 @@
 import * as crypto from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { newApiKey } from '../../shared/tenants/api-key.ts';
 import { openHarness, type Harness } from '../../test/support/harness.ts';
+import { KEY_CACHE_MS } from './auth.ts';
 
 // Every constant-time comparison the gateway makes, recorded (the real one still decides).
 vi.mock('node:crypto', async (importOriginal) => {
@@ -48,5 +50,36 @@ describe('API keys: one constant-time comparison of digests, whatever is present
     const seen = await comparisons(key);
     expect(seen.status).toBe(status);
     expect(seen.sizes).toEqual([[32, 32]]);
+  });
+});
+
+describe('stored keys (made through the admin API) go through the same one comparison', () => {
+  let h: Harness;
+  const who = { actor: 'operator', role: 'operator', address: null, userAgent: null };
+
+  beforeAll(async () => {
+    h = await openHarness();
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  const compare = vi.mocked(crypto.timingSafeEqual);
+
+  it('a stored key, the same key revoked, and a key in the stored format that was never made: one comparison of two 32-byte digests each', async () => {
+    const made = newApiKey();
+    await h.repos.apiKeys.create('stored', 'k', made, who);
+    const check = async (key: string, status: number) => {
+      compare.mockClear();
+      const res = await h.app.request('/v1/usage', { headers: { authorization: `Bearer ${key}` } });
+      expect(res.status).toBe(status);
+      expect(compare.mock.calls.map(([a, b]) => [(a as Buffer).length, (b as Buffer).length])).toEqual([[32, 32]]);
+    };
+    await check(made.key, 200);
+    await check(made.key, 200); // from the cache
+    await check(newApiKey().key, 401);
+    await h.repos.apiKeys.revoke('stored', made.id, who);
+    await new Promise((r) => setTimeout(r, KEY_CACHE_MS + 50));
+    await check(made.key, 401);
   });
 });

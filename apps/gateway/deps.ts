@@ -3,6 +3,7 @@ import type { Producer } from '../../queues/producer.ts';
 import type { Config } from '../../shared/config.ts';
 import type { Db, Repositories } from '../../shared/db/index.ts';
 import type { Logger } from '../../shared/log.ts';
+import type { KeyRevocations } from './key-revocations.ts';
 
 /** What the gateway needs: the books, the queues, and its configuration. */
 export interface GatewayDeps {
@@ -11,6 +12,8 @@ export interface GatewayDeps {
   producer: Producer;
   redis: Redis;
   log: Logger;
+  /** Revocations announced by every gateway (Redis pub/sub); without it a revoked key's cache entry expires on its own (KEY_CACHE_MS). */
+  revocations?: KeyRevocations;
   config: Pick<
     Config,
     | 'API_KEYS'
@@ -22,5 +25,9 @@ export interface GatewayDeps {
     | 'QUEUE_PREFIX'
     | 'TRUSTED_PROXIES'
     | 'AUTH_FAILURE_LIMIT'
+    | 'TENANT_TASKS_PER_MINUTE'
+    | 'TENANT_OPEN_TASKS'
+    | 'TENANT_MAX_BUDGET'
+    | 'TENANT_DAILY_SPEND'
   >;
 }

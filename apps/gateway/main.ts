@@ -7,6 +7,7 @@ import { closeAll, developmentDefaults, openBooks, quitRedis, requireSharedServi
 import { serveApp } from '../runtime/serve.ts';
 import { dieOnStartError, onShutdown } from '../runtime/signals.ts';
 import { createApp } from './app.ts';
+import { KeyRevocations } from './key-revocations.ts';
 
 /** `npm run gateway`: the HTTP API and Bull Board, as a process of its own. */
 async function main() {
@@ -14,13 +15,16 @@ async function main() {
   const { redisUrl } = requireSharedServices(config, 'gateway');
   const log = createLogger(config.LOG_LEVEL, 'gateway');
   const { database, repos } = await openBooks(config, { onWait: (err) => log.warn({ err: err.message }, 'waiting for Postgres') });
-  const redis = redisConnection(redisUrl, 'producer', redisTls(config));
+  const tls = redisTls(config);
+  const redis = redisConnection(redisUrl, 'producer', tls);
   const producer = new Producer(redis, config.QUEUE_PREFIX);
-  const server = await serveApp(createApp({ repos, database, producer, redis, log, config }), config.PORT, config.HOST);
+  // A connection of its own: a subscribed connection can do nothing else.
+  const revocations = new KeyRevocations(redisConnection(redisUrl, 'worker', tls), config.QUEUE_PREFIX, log);
+  const server = await serveApp(createApp({ repos, database, producer, redis, log, config, revocations }), config.PORT, config.HOST);
   log.info({ port: server.port }, `gateway listening on http://${config.HOST}:${server.port}`);
   for (const note of developmentDefaults(config, process.env, PROGRAM_SECRETS.gateway)) log.warn(note);
   onShutdown(async () => {
-    await closeAll([server.close, () => producer.close(), () => quitRedis(redis), database.close]);
+    await closeAll([server.close, () => producer.close(), () => revocations.close(), () => quitRedis(redis), database.close]);
   }, config.SHUTDOWN_TIMEOUT_MS + 1_000);
 }
 

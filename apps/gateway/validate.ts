@@ -1,6 +1,7 @@
 import type { Context } from 'hono';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { ApiError } from '../../shared/errors.ts';
+import { formatMoney, MoneyFormatError, parseMoney } from '../../shared/money.ts';
 
 /** The largest request body the gateway reads; the app refuses more before reading it (app.ts, hono/body-limit). */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -35,4 +36,30 @@ export function validate<T extends z.ZodType>(schema: T, input: unknown, what = 
     i.code === 'unrecognized_keys' ? i.keys.map((k) => ({ path: pathOf([...i.path, k]), message: 'is not a known field' })) : [{ path: pathOf(i.path), message: i.message }],
   );
   throw new ApiError('validation_failed', `the ${what} is not valid: ${errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`, errors);
+}
+
+/**
+ * A theme or voice id is one line of visible text: no control characters (C0 with tab, CR and LF; DEL;
+ * C1), no Unicode line or paragraph separator, and no format character (Unicode category Cf): bidi
+ * overrides, embeddings, isolates and marks make text read other than it is, and zero-width spaces,
+ * joiners and the BOM hide text or make two themes that look the same differ. (Cf also holds the
+ * zero-width joiner of emoji sequences such as 👩‍🔬 — a research theme does without.) Postgres text cannot
+ * hold NUL either. Checked before trimming, so a trailing line break is refused too.
+ */
+export const oneLine = (s: string) => !/[\p{Cc}\p{Cf}\u2028\u2029]/u.test(s);
+export const ONE_LINE = 'must be one line of visible text: no line breaks, tabs, control characters, bidi controls or zero-width characters';
+
+/** An amount of CNY: a decimal string or a JSON number, > 0, ≤ `maxFen`, at most two decimals → fen. */
+export function positiveAmount(maxFen: number) {
+  return z.union([z.string(), z.number()], { error: 'must be a decimal string like "50.00" or a number' }).transform((value, ctx) => {
+    try {
+      const fen = parseMoney(value);
+      if (fen <= 0) ctx.addIssue({ code: 'custom', message: 'must be greater than 0' });
+      else if (fen > maxFen) ctx.addIssue({ code: 'custom', message: `must be at most ${formatMoney(maxFen)}` });
+      return fen;
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: err instanceof MoneyFormatError ? err.message : 'is not an amount' });
+      return z.NEVER;
+    }
+  });
 }

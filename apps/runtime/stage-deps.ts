@@ -5,6 +5,7 @@ import type { Repositories } from '../../shared/db/index.ts';
 import { createModel } from '../../shared/llm/index.ts';
 import type { Logger } from '../../shared/log.ts';
 import { createProviders } from '../../shared/providers/index.ts';
+import { policyDefaults } from '../../shared/tenants/policy.ts';
 
 export interface ProviderLocations {
   marketplaceUrl: string;
@@ -38,5 +39,6 @@ export function buildStageDeps(config: Config, repos: Repositories, producer: Pr
     prices: config.LLM_PRICES,
     marketplaceUrl: where.marketplaceUrl.replace(/\/+$/, ''),
     tokenTtlSeconds: config.TOKEN_TTL_SECONDS,
+    policyDefaults: policyDefaults(config),
   };
 }

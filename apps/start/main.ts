@@ -9,6 +9,7 @@ import { loadConfig, redisTls } from '../../shared/config.ts';
 import { createLogger } from '../../shared/log.ts';
 import { PROGRAM_SECRETS } from '../../shared/secrets.ts';
 import { createApp } from '../gateway/app.ts';
+import { KeyRevocations } from '../gateway/key-revocations.ts';
 import { closeAll, developmentDefaults, openBooks, quitRedis } from '../runtime/infra.ts';
 import { serveApp } from '../runtime/serve.ts';
 import { dieOnStartError, onShutdown } from '../runtime/signals.ts';
@@ -64,7 +65,8 @@ async function main() {
     backoff: { baseMs: config.RETRY_BASE_MS, maxMs: config.RETRY_MAX_MS },
   });
   const sweeper = config.SWEEP_INTERVAL_MS ? startSweeper(deps, config.SWEEP_INTERVAL_MS, config.STALE_TASK_MS) : undefined;
-  const server = await serveApp(createApp({ repos, database, producer, redis: producerRedis, log, config }), config.PORT, config.HOST);
+  const revocations = new KeyRevocations(redisConnection(redisUrl, 'worker', tls), config.QUEUE_PREFIX, log);
+  const server = await serveApp(createApp({ repos, database, producer, redis: producerRedis, log, config, revocations }), config.PORT, config.HOST);
 
   log.info(
     {
@@ -83,7 +85,7 @@ async function main() {
     log.info({ signal }, 'stopping');
     // Stop taking work first (HTTP and queues at once), then close what they used, Redis last.
     await Promise.all([server.close(), sweeper?.stop(), stopWorkers(workers, Math.min(config.SHUTDOWN_TIMEOUT_MS, 2_500))]);
-    await closeAll([() => producer.close(), () => quitRedis(producerRedis), () => quitRedis(workerRedis), mocks?.close, database.close, privateRedis?.stop]);
+    await closeAll([() => producer.close(), () => revocations.close(), () => quitRedis(producerRedis), () => quitRedis(workerRedis), mocks?.close, database.close, privateRedis?.stop]);
   }, 4_500);
 }
 

@@ -41,9 +41,14 @@ export const processDetail: Processor<Payload<'detail'>, Outcome> = async ({ tas
     // The listing binds the purchase: a 402 asking more, or for another resource, is not paid.
     const refused = refuseOffer({ price: company.price, resource }, probe);
     if (refused) return skip(deps, company, refused.code, refused.message);
-    const reserved = await deps.repos.payments.reserve({ taskId, companyId, tenant: task.tenant, resource, amount: probe.price, key });
+    // The tenant's daily cap is held by the reservation itself, atomically with the task's budget.
+    const policy = await deps.repos.policies.effective(task.tenant, deps.policyDefaults);
+    const reserved = await deps.repos.payments.reserve({ taskId, companyId, tenant: task.tenant, resource, amount: probe.price, key, dailyCap: policy.dailySpend });
     if (reserved.kind === 'over_budget') {
       return skip(deps, company, 'over_budget', `price ${formatMoney(probe.price)} exceeds the remaining budget ${formatMoney(reserved.remaining)}`);
+    }
+    if (reserved.kind === 'over_daily_limit') {
+      return skip(deps, company, 'spending_limit_exceeded', `price ${formatMoney(probe.price)} exceeds what remains of the tenant's daily spending limit (${formatMoney(reserved.remaining)})`);
     }
     if (reserved.kind === 'task_closed') return skip(deps, company, 'task_closed', 'the task ended before this company was bought');
     if (reserved.kind === 'reserved') await deps.producer.dashboard(reserved.ledgerEntryIds);

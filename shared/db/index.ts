@@ -1,9 +1,13 @@
 import type { Keyring } from '../crypto/keyring.ts';
 import type { Db } from './connect.ts';
 import { AgentRepository } from './agent.ts';
+import { ApiKeyRepository } from './api-keys.ts';
 import { CompanyRepository } from './companies.ts';
 import { DashboardRepository } from './dashboard.ts';
+import { LedgerExportRepository } from './ledger-export.ts';
+import { OperatorAuditRepository } from './operator-audit.ts';
 import { PaymentRepository } from './payments.ts';
+import { PolicyRepository } from './policies.ts';
 import { ReportRepository } from './reports.ts';
 import { TaskRepository } from './tasks.ts';
 
@@ -21,6 +25,10 @@ export interface Repositories {
   dashboard: DashboardRepository;
   reports: ReportRepository;
   agent: AgentRepository;
+  apiKeys: ApiKeyRepository;
+  policies: PolicyRepository;
+  operatorAudit: OperatorAuditRepository;
+  ledgerExport: LedgerExportRepository;
 }
 
 /** Every repository; `keyring` seals and opens the secrets they keep (token ids, receipts). */
@@ -33,5 +41,9 @@ export function repositories(database: Db, keyring: Keyring): Repositories {
     dashboard: new DashboardRepository(db),
     reports: new ReportRepository(db),
     agent: new AgentRepository(db),
+    apiKeys: new ApiKeyRepository(db),
+    policies: new PolicyRepository(db),
+    operatorAudit: new OperatorAuditRepository(db),
+    ledgerExport: new LedgerExportRepository(db),
   };
 }

@@ -4,6 +4,8 @@ import * as initial from './migrations/2026_11_24_001_initial.ts';
 import * as taskSequence from './migrations/2026_11_24_002_task_sequence.ts';
 import * as tokenHint from './migrations/2026_11_29_001_token_hint.ts';
 import * as foreignCharges from './migrations/2026_11_29_002_foreign_charges.ts';
+import * as tenants from './migrations/2026_11_29_010_tenants.ts';
+import * as operatorAudit from './migrations/2026_11_29_011_operator_audit.ts';
 import * as agentDecisions from './migrations/2026_11_29_020_agent_decisions.ts';
 import * as modelCalls from './migrations/2026_11_29_021_model_calls.ts';
 
@@ -13,6 +15,8 @@ const MIGRATIONS: Record<string, Migration> = {
   '2026_11_24_002_task_sequence': taskSequence,
   '2026_11_29_001_token_hint': tokenHint,
   '2026_11_29_002_foreign_charges': foreignCharges,
+  '2026_11_29_010_tenants': tenants,
+  '2026_11_29_011_operator_audit': operatorAudit,
   '2026_11_29_020_agent_decisions': agentDecisions,
   '2026_11_29_021_model_calls': modelCalls,
 };

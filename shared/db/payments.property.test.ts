@@ -22,11 +22,11 @@ beforeAll(async () => {
 afterAll(async () => h?.close());
 
 /** A task with the given budget, moved to `running` (stage detail) as the detail stage finds it unless `enter` is false. */
-async function runningTask(repos: Repositories, limit: number, enter = true): Promise<string> {
+async function runningTask(repos: Repositories, limit: number, enter = true, tenant = TENANT): Promise<string> {
   const id = randomUUID();
   const created = await repos.tasks.create({
     id,
-    tenant: TENANT,
+    tenant,
     idempotency_key: null,
     request_hash: null,
     theme: 'battery',
@@ -430,6 +430,107 @@ describe('PaymentRepository: two connection pools racing on one task (Postgres o
       await expectConsistentBooks(taskId);
     } finally {
       await second.close();
+    }
+  });
+});
+
+/** reserved + captured − refunded of a tenant's tasks (all created today, here), and the day's counter of them. */
+async function dayOf(tenant: string): Promise<{ books: number; counted: number }> {
+  const rows = await h.database.db.selectFrom('tasks').select(['reserved', 'captured', 'refunded']).where('tenant', '=', tenant).execute();
+  const day = await h.database.db.selectFrom('tenant_spend_daily').select('spend').where('tenant', '=', tenant).execute();
+  return { books: sum(rows.map((t) => t.reserved + t.captured - t.refunded)), counted: sum(day.map((d) => Number(d.spend))) };
+}
+
+/** Watches a tenant's day while work is in flight and records every reading above the cap. */
+function watchDay(tenant: string, cap: number): { stop: () => Promise<number[]> } {
+  const over: number[] = [];
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const { counted } = await dayOf(tenant);
+      if (counted > cap) over.push(counted);
+      await new Promise((r) => setTimeout(r, 1));
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await loop;
+      return over;
+    },
+  };
+}
+
+describe("PaymentRepository: a tenant's daily cap across its tasks (property-based, real database)", () => {
+  it('(e) concurrent reserves of many tasks never take the day over its cap, and any settling keeps the day equal to the books', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 20_000 }),
+        fc.array(fc.record({ task: fc.nat(19), price: fc.integer({ min: 1, max: 3_000 }) }), { minLength: 1, maxLength: 24 }),
+        fc.array(plan, { minLength: 24, maxLength: 24 }),
+        async (cap, asks, plans) => {
+          const tenant = `prop-${randomUUID()}`;
+          const tasks = await Promise.all(Array.from({ length: 20 }, () => runningTask(h.repos, 5_000, true, tenant)));
+          const watcher = watchDay(tenant, cap);
+          const results = await Promise.all(asks.map((a, i) => h.repos.payments.reserve({ ...reserveInput(tasks[a.task]!, `c${i}`, a.price), dailyCap: cap })));
+          const after = await dayOf(tenant);
+          for (const [i, r] of results.entries()) {
+            expect(['reserved', 'over_budget', 'over_daily_limit']).toContain(r.kind);
+            // Refused by the day only when it did not fit what the day had left by then.
+            if (r.kind === 'over_daily_limit') {
+              expect(r.remaining).toBeLessThan(asks[i]!.price);
+              expect(r.remaining).toBeGreaterThanOrEqual(cap - after.counted);
+            }
+          }
+          expect(after.counted).toBeLessThanOrEqual(cap);
+          expect(after.counted).toBe(sum(results.flatMap((r, i) => (r.kind === 'reserved' ? [asks[i]!.price] : []))));
+
+          const reserved = results.flatMap((r) => (r.kind === 'reserved' ? [r.payment] : []));
+          await Promise.all(reserved.map((p, i) => carryOut(h.repos, p, plans[i]!)));
+          // What was released or refunded can be reserved again, never beyond the cap.
+          await Promise.all(asks.map((a, i) => h.repos.payments.reserve({ ...reserveInput(tasks[a.task]!, `d${i}`, a.price), dailyCap: cap })));
+
+          expect(await watcher.stop()).toEqual([]);
+          const end = await dayOf(tenant);
+          expect(end.counted).toBe(end.books);
+          expect(end.counted).toBeLessThanOrEqual(cap);
+          for (const t of new Set(asks.map((a) => tasks[a.task]!))) await expectConsistentBooks(t);
+        },
+      ),
+      { numRuns: 20 },
+    );
+  });
+
+  it('(f) twenty tasks of one tenant racing for the last yuan of the day: exactly one gets it (two pools on Postgres)', async () => {
+    const second = h.database.kind === 'postgres' ? await openDatabase({ databaseUrl: h.config.DATABASE_URL, schema: h.config.DATABASE_SCHEMA, dataDir: h.config.DATA_DIR, poolSize: 10 }) : undefined;
+    const other = second ? repositories(second, keyringFrom(h.config.DATA_ENCRYPTION_KEYS)) : h.repos;
+    const wide = h.database.kind === 'postgres' ? await openDatabase({ databaseUrl: h.config.DATABASE_URL, schema: h.config.DATABASE_SCHEMA, dataDir: h.config.DATA_DIR, poolSize: 10 }) : undefined;
+    const mine = wide ? repositories(wide, keyringFrom(h.config.DATA_ENCRYPTION_KEYS)) : h.repos;
+    try {
+      const CAP = 50_000; // 500.00 a day
+      for (let round = 0; round < 5; round++) {
+        const tenant = `last-yuan-${round}-${randomUUID().slice(0, 8)}`;
+        // The day has spent all but one yuan (100 fen) already.
+        const earlier = await runningTask(h.repos, CAP, true, tenant);
+        expect((await h.repos.payments.reserve({ ...reserveInput(earlier, 'spent', CAP - 100), dailyCap: CAP })).kind).toBe('reserved');
+        const tasks = await Promise.all(Array.from({ length: 20 }, () => runningTask(h.repos, 5_000, true, tenant)));
+        const watcher = watchDay(tenant, CAP);
+        // Each asks for the last yuan (or a little less or more), all at once, over 20 connections.
+        const asks = tasks.map((_, i) => (round === 0 ? 100 : 60 + ((i * 37 + round * 11) % 80)));
+        const results = await Promise.all(tasks.map((t, i) => (i % 2 ? other : mine).payments.reserve({ ...reserveInput(t, 'last', asks[i]!), dailyCap: CAP })));
+        expect(await watcher.stop()).toEqual([]);
+        const won = results.flatMap((r, i) => (r.kind === 'reserved' ? [asks[i]!] : []));
+        // Two asks of at least 0.60 never fit in 1.00: one and only one wins each round.
+        if (round === 0) expect(won).toEqual([100]);
+        expect(won).toHaveLength(1);
+        expect(sum(won)).toBeLessThanOrEqual(100);
+        for (const r of results) if (r.kind !== 'reserved') expect(r.kind).toBe('over_daily_limit');
+        const day = await dayOf(tenant);
+        expect(day).toEqual({ books: CAP - 100 + sum(won), counted: CAP - 100 + sum(won) });
+      }
+    } finally {
+      await second?.close();
+      await wide?.close();
     }
   });
 });

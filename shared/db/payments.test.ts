@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openHarness, runningTask, type Harness } from '../../test/support/harness.ts';
+import { utcDay } from '../tenants/policy.ts';
 import { paymentKey, type Task } from './index.ts';
 
 /**
@@ -291,5 +292,152 @@ describe('recordReuse: a record fetched again with a receipt bought earlier', ()
     expect(await h.repos.payments.forTask(second)).toEqual([reused]);
     expect(await h.repos.payments.ledger(second)).toEqual([]);
     expect(await buckets(second)).toEqual({ reserved: 0, captured: 0, refunded: 0, released: 0 });
+  });
+});
+
+describe("reserve holds the tenant's daily cap in the same step as the task's budget", () => {
+  let n = 0;
+  /** A tenant of its own for each test, so its days start empty. */
+  const freshTenant = () => `daily-${++n}-${randomUUID().slice(0, 8)}`;
+  const taskOf = (tenant: string, budgetLimit = 5000) => runningTask(h, { id: randomUUID(), tenant, theme: 'battery', budgetLimit });
+  const capped = (taskId: string, companyId: string, amount: number, dailyCap: number | null) => ({ ...input(taskId, companyId, amount), dailyCap });
+  /** The UTC day a task's spend counts against: the day it was created. */
+  const dayOf = async (taskId: string) => utcDay((await h.repos.tasks.get(taskId))!.created_at);
+  const spendOf = async (taskId: string) => h.repos.policies.spendOn((await h.repos.tasks.get(taskId))!.tenant, await dayOf(taskId));
+
+  /** The day's counter equals reserved + captured − refunded of the tenant's tasks created that day. */
+  async function expectDayMatchesBooks(tenant: string): Promise<void> {
+    const { rows } = await sql<{ day: string; books: string; counted: string | null }>`
+      select b.day, b.books::text, s.spend::text as counted
+      from (select to_char(created_at at time zone 'UTC', 'YYYY-MM-DD') as day, sum(reserved + captured - refunded) as books
+            from tasks where tenant = ${tenant} group by 1) b
+      left join tenant_spend_daily s on s.tenant = ${tenant} and to_char(s.day, 'YYYY-MM-DD') = b.day`.execute(h.database.db);
+    for (const r of rows) expect({ day: r.day, spend: Number(r.counted ?? 0) }).toEqual({ day: r.day, spend: Number(r.books) });
+  }
+
+  /** Asks for a reservation the cap must refuse, and checks it left nothing behind: no payment, no ledger row, no bucket or day moved. */
+  async function expectOverDay(taskId: string, companyId: string, amount: number, cap: number, remaining: number): Promise<void> {
+    const before = { buckets: await buckets(taskId), ledger: await h.repos.payments.ledger(taskId), spend: await spendOf(taskId) };
+    const req = capped(taskId, companyId, amount, cap);
+    expect(await h.repos.payments.reserve(req)).toEqual({ kind: 'over_daily_limit', remaining });
+    expect(await h.repos.payments.byKey(req.key)).toBeUndefined();
+    expect({ buckets: await buckets(taskId), ledger: await h.repos.payments.ledger(taskId), spend: await spendOf(taskId) }).toEqual(before);
+  }
+
+  it("refuses one fen more than remains of the day across the tenant's tasks, names what remains, writes nothing; exactly what remains fits", async () => {
+    const tenant = freshTenant();
+    const [a, b] = [await taskOf(tenant), await taskOf(tenant)];
+    expect((await h.repos.payments.reserve(capped(a, 'x', 2000, 3000))).kind).toBe('reserved');
+    expect(await spendOf(a)).toBe(2000);
+    await expectOverDay(b, 'y', 1001, 3000, 1000);
+    await expectOverDay(b, 'y', 5000, 3000, 1000);
+    expect((await h.repos.payments.reserve(capped(b, 'y', 1000, 3000))).kind).toBe('reserved');
+    expect(await spendOf(b)).toBe(3000);
+    await expectOverDay(a, 'z', 1, 3000, 0);
+    await expectDayMatchesBooks(tenant);
+  });
+
+  it('a refusal by the cap rolls back the task budget it had already taken in the same step', async () => {
+    const tenant = freshTenant();
+    const taskId = await taskOf(tenant, 5000);
+    // Fits the task (5000) but not the day (500): the task row was updated first, and must be as it was.
+    await expectOverDay(taskId, 'a', 600, 500, 500);
+    expect(await buckets(taskId)).toEqual({ reserved: 0, captured: 0, refunded: 0, released: 0 });
+    await expectDayMatchesBooks(tenant);
+  });
+
+  it('the task budget is checked first: over both, the answer is over_budget and the day is untouched', async () => {
+    const tenant = freshTenant();
+    const taskId = await taskOf(tenant, 1000);
+    expect(await h.repos.payments.reserve(capped(taskId, 'a', 1001, 500))).toEqual({ kind: 'over_budget', remaining: 1000 });
+    expect(await spendOf(taskId)).toBe(0);
+  });
+
+  it('on a day with nothing spent yet, more than the whole cap is refused and exactly the cap is taken', async () => {
+    const tenant = freshTenant();
+    const taskId = await taskOf(tenant);
+    await expectOverDay(taskId, 'a', 701, 700, 700);
+    expect(await h.database.db.selectFrom('tenant_spend_daily').selectAll().where('tenant', '=', tenant).execute()).toEqual([]);
+    expect((await h.repos.payments.reserve(capped(taskId, 'a', 700, 700))).kind).toBe('reserved');
+    expect(await spendOf(taskId)).toBe(700);
+  });
+
+  it('without a cap nothing is refused but the day is still counted, so a cap set later (even below it) holds at once', async () => {
+    const tenant = freshTenant();
+    const [a, b] = [await taskOf(tenant), await taskOf(tenant)];
+    expect((await h.repos.payments.reserve(capped(a, 'x', 4000, null))).kind).toBe('reserved');
+    // Left out is the same as none.
+    expect((await h.repos.payments.reserve(input(b, 'y', 5000))).kind).toBe('reserved');
+    expect(await spendOf(a)).toBe(9000);
+    await expectOverDay(a, 'z', 1, 9000, 0);
+    // An operator lowered the cap below what the day has spent: nothing remains (never a negative amount).
+    await expectOverDay(a, 'z', 1, 8000, 0);
+    expect((await h.repos.payments.reserve(capped(a, 'z', 1000, 10_000))).kind).toBe('reserved');
+    await expectDayMatchesBooks(tenant);
+  });
+
+  it('a capture keeps the money spent for the day; a release gives it back; a refund gives back what it returns', async () => {
+    const tenant = freshTenant();
+    const taskId = await taskOf(tenant, 5000);
+    const p1 = await h.repos.payments.reserve(capped(taskId, 'a', 1000, 3000));
+    const p2 = await h.repos.payments.reserve(capped(taskId, 'b', 1500, 3000));
+    if (p1.kind !== 'reserved' || p2.kind !== 'reserved') throw new Error('expected two reservations');
+    expect(await spendOf(taskId)).toBe(2500);
+    await h.repos.payments.capture(p1.payment.id, 'ch-a');
+    expect(await spendOf(taskId)).toBe(2500);
+    await expectOverDay(taskId, 'c', 501, 3000, 500);
+    await h.repos.payments.release(p2.payment.id, 'not needed');
+    expect(await spendOf(taskId)).toBe(1000);
+    await h.repos.payments.refund(p1.payment.id, 'rf-1', 400);
+    expect(await spendOf(taskId)).toBe(600);
+    // A refund booked again (same refund id) gives nothing back twice.
+    await h.repos.payments.refund(p1.payment.id, 'rf-1', 400);
+    expect(await spendOf(taskId)).toBe(600);
+    await expectOverDay(taskId, 'c', 2401, 3000, 2400);
+    expect((await h.repos.payments.reserve(capped(taskId, 'c', 2400, 3000))).kind).toBe('reserved');
+    await expectDayMatchesBooks(tenant);
+  });
+
+  it("counts only the tenant's own tasks, and only those created that day", async () => {
+    const [t1, t2] = [freshTenant(), freshTenant()];
+    const today = await taskOf(t1);
+    expect((await h.repos.payments.reserve(capped(today, 'a', 1000, 1000))).kind).toBe('reserved');
+    // Another tenant's day is its own.
+    const theirs = await taskOf(t2);
+    expect((await h.repos.payments.reserve(capped(theirs, 'a', 1000, 1000))).kind).toBe('reserved');
+    // A task of the same tenant created yesterday counts against yesterday, whenever it spends.
+    const yesterday = await taskOf(t1);
+    await sql`update tasks set created_at = created_at - interval '1 day' where id = ${yesterday}`.execute(h.database.db);
+    expect((await h.repos.payments.reserve(capped(yesterday, 'a', 1000, 1000))).kind).toBe('reserved');
+    expect(await dayOf(yesterday)).not.toBe(await dayOf(today));
+    expect(await spendOf(yesterday)).toBe(1000);
+    await expectOverDay(today, 'b', 1, 1000, 0);
+    await expectDayMatchesBooks(t1);
+    await expectDayMatchesBooks(t2);
+  });
+
+  it('a redelivered reservation finds its payment and counts nothing twice', async () => {
+    const tenant = freshTenant();
+    const taskId = await taskOf(tenant);
+    expect((await h.repos.payments.reserve(capped(taskId, 'a', 800, 1000))).kind).toBe('reserved');
+    expect((await h.repos.payments.reserve(capped(taskId, 'a', 800, 1000))).kind).toBe('existing');
+    expect(await spendOf(taskId)).toBe(800);
+  });
+
+  it("reservations of many tasks of one tenant, racing, never take more than the cap together", async () => {
+    const tenant = freshTenant();
+    const tasks = await Promise.all(Array.from({ length: 12 }, () => taskOf(tenant, 5000)));
+    const results = await Promise.all(tasks.map((t, i) => h.repos.payments.reserve(capped(t, `c${i}`, 1000, 5000))));
+    expect(results.filter((r) => r.kind === 'reserved')).toHaveLength(5);
+    for (const r of results) if (r.kind !== 'reserved') expect(r).toEqual({ kind: 'over_daily_limit', remaining: 0 });
+    expect(await spendOf(tasks[0]!)).toBe(5000);
+    await expectDayMatchesBooks(tenant);
+  });
+
+  it('the day can never go below zero: the database refuses a write that would (backstop)', async () => {
+    const tenant = freshTenant();
+    const taskId = await taskOf(tenant);
+    await h.repos.payments.reserve(capped(taskId, 'a', 100, null));
+    await expect(sql`update tenant_spend_daily set spend = spend - 101 where tenant = ${tenant}`.execute(h.database.db)).rejects.toThrow(/tenant_spend_daily/);
   });
 });

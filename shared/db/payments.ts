@@ -18,7 +18,19 @@ export type ReserveResult =
   | { kind: 'reserved'; payment: Payment; ledgerEntryIds: number[] }
   | { kind: 'existing'; payment: Payment }
   | { kind: 'over_budget'; remaining: number }
+  | { kind: 'over_daily_limit'; remaining: number }
   | { kind: 'task_closed' };
+
+export interface ReserveInput {
+  taskId: string;
+  companyId: string;
+  tenant: string;
+  resource: string;
+  amount: number;
+  key: string;
+  /** The tenant's daily spending cap in fen (its effective policy); null or left out: none. */
+  dailyCap?: number | null;
+}
 
 /** A money movement that committed, with the ledger rows it wrote (for the dashboard queue). */
 export interface Movement {
@@ -63,8 +75,15 @@ export class PaymentRepository {
    * that row and `spent + reserved ≤ limit` holds under any concurrency. The payment row (with its
    * idempotency key) is written in the same transaction, first; if it already exists (a redelivery,
    * or the same job racing itself), that payment is returned as is and no budget is touched.
+   *
+   * The tenant's daily cap (`dailyCap`, fen; null: none) is held the same way, in the same transaction:
+   * one conditional upsert of the tenant's row for the UTC day its task was created on
+   * (tenant_spend_daily: reserved + captured − refunded of that day's tasks), so concurrent tasks of one
+   * tenant serialise on that row and can never spend more than the cap together. A refusal by either
+   * rolls back both. The day's spend is counted whether or not there is a cap, so a cap set later
+   * applies to what the day has spent already.
    */
-  async reserve(input: { taskId: string; companyId: string; tenant: string; resource: string; amount: number; key: string }): Promise<ReserveResult> {
+  async reserve(input: ReserveInput): Promise<ReserveResult> {
     try {
       return await this.db.transaction().execute(async (trx): Promise<ReserveResult> => {
         // The payment row first: a concurrent reservation of the same key waits on the unique index
@@ -94,7 +113,7 @@ export class PaymentRepository {
           .where('status', '=', 'running')
           .where('cancel_requested', '=', false)
           .where(sql<boolean>`budget_limit - (captured - refunded) - reserved >= ${input.amount}`)
-          .returning('id')
+          .returning(['id', 'tenant', spendDay])
           .executeTakeFirst();
         if (!task) {
           const t = await trx
@@ -104,6 +123,19 @@ export class PaymentRepository {
             .executeTakeFirstOrThrow();
           // Roll the payment row back with the refusal.
           throw new Refused(t.status !== 'running' || t.cancel_requested ? { kind: 'task_closed' } : { kind: 'over_budget', remaining: Number(t.remaining) });
+        }
+        const cap = input.dailyCap ?? null;
+        const { rows } = await sql<{ spend: number }>`
+          insert into tenant_spend_daily as s (tenant, day, spend)
+          select ${task.tenant}, ${task.day}::date, ${input.amount}::bigint
+          where ${cap}::bigint is null or ${input.amount}::bigint <= ${cap}::bigint
+          on conflict (tenant, day) do update set spend = s.spend + excluded.spend
+          where ${cap}::bigint is null or s.spend + excluded.spend <= ${cap}::bigint
+          returning s.spend`.execute(trx);
+        if (rows.length === 0) {
+          const today = await trx.selectFrom('tenant_spend_daily').select('spend').where('tenant', '=', task.tenant).where('day', '=', task.day).executeTakeFirst();
+          // An operator may have lowered the cap below what the day has spent already: nothing remains.
+          throw new Refused({ kind: 'over_daily_limit', remaining: Math.max(0, cap! - Number(today?.spend ?? 0)) });
         }
         const id = await book(trx, payment, 'reserve', input.amount, `${input.key}:reserve`);
         return { kind: 'reserved', payment, ledgerEntryIds: id ? [id] : [] };
@@ -170,7 +202,8 @@ export class PaymentRepository {
    * Moves an open payment's reserved money into one bucket, in one statement (it runs for every
    * purchase): the payment's conditional state change, the task's buckets and the ledger row are
    * data-modifying CTEs, atomic together. A concurrent second call waits on the payment row, then
-   * finds it no longer open and moves nothing.
+   * finds it no longer open and moves nothing. A release gives the money back to the tenant's day
+   * too (tenant_spend_daily); a capture keeps it spent there.
    */
   private async closeOpen(
     id: number,
@@ -185,7 +218,11 @@ export class PaymentRepository {
       ), t as (
         update tasks set reserved = tasks.reserved - p.amount, ${sql.id(to.bucket)} = tasks.${sql.id(to.bucket)} + p.amount, updated_at = now()
         from p where tasks.id = p.task_id
-        returning tasks.id
+        returning tasks.id, tasks.tenant, ${spendDayOf(sql`tasks.created_at`)} as day
+      ), d as (
+        update tenant_spend_daily s set spend = s.spend - p.amount
+        from p, t where ${to.bucket === 'released'}::boolean and s.tenant = t.tenant and s.day = t.day::date
+        returning 1
       ), l as (
         insert into ledger_entries (task_id, payment_id, kind, amount, event_key)
         select p.task_id, p.id, ${to.kind}, p.amount, p.idempotency_key || ${`:${to.kind}`} from p where p.amount > 0
@@ -215,10 +252,18 @@ export class PaymentRepository {
         .where('id', '=', id)
         .returningAll()
         .executeTakeFirstOrThrow();
-      await trx
+      const task = await trx
         .updateTable('tasks')
         .set({ refunded: sql<number>`refunded + ${amount}`, updated_at: sql<Date>`now()` })
         .where('id', '=', payment.task_id)
+        .returning(['tenant', spendDay])
+        .executeTakeFirstOrThrow();
+      // Refunded money no longer counts against the day its task was created on.
+      await trx
+        .updateTable('tenant_spend_daily')
+        .set({ spend: sql<number>`spend - ${amount}` })
+        .where('tenant', '=', task.tenant)
+        .where('day', '=', task.day)
         .execute();
       const entry = await book(trx, payment, 'refund', amount, eventKey);
       return { payment, ledgerEntryIds: entry ? [entry] : [] };
@@ -304,6 +349,10 @@ export class PaymentRepository {
     return rows.map((r) => r.id);
   }
 }
+
+/** The UTC day (as 'YYYY-MM-DD') of a task's creation: the day its spend counts against. */
+const spendDayOf = (createdAt: ReturnType<typeof sql>) => sql<string>`to_char(${createdAt} at time zone 'UTC', 'YYYY-MM-DD')`;
+const spendDay = spendDayOf(sql`created_at`).as('day');
 
 /** What a payment's sealed receipt is bound to: this column of this row. */
 export const receiptContext = (paymentId: number) => `payments.receipt:${paymentId}`;

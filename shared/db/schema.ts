@@ -167,6 +167,56 @@ export interface DashboardAppliedTable {
   applied_at: CreatedAt;
 }
 
+/** An API key of a tenant: only its SHA-256 digest is kept (the key is shown once, when made). */
+export interface ApiKeysTable {
+  id: string;
+  tenant: string;
+  name: string;
+  /** Hex SHA-256 of the key. */
+  key_digest: string;
+  /** The key's prefix and last four characters (`arp_…x9Qz`): enough to tell keys apart, not to use one. */
+  hint: string;
+  created_by: string;
+  created_at: CreatedAt;
+  last_used_at: Date | null;
+  revoked_at: Date | null;
+  revoked_by: string | null;
+}
+
+/** A tenant's spending-policy overrides; null means the configured default (TENANT_*). Money in fen. */
+export interface TenantPoliciesTable {
+  tenant: string;
+  tasks_per_minute: number | null;
+  open_tasks: number | null;
+  max_budget: Fen | null;
+  daily_spend: Fen | null;
+  updated_by: string;
+  updated_at: UpdatedAt;
+}
+
+/** reserved + captured − refunded of the tasks a tenant created on one UTC day, in fen. */
+export interface TenantSpendDailyTable {
+  tenant: string;
+  /** 'YYYY-MM-DD' (UTC). */
+  day: string;
+  spend: Generated<Fen>;
+}
+
+/** One operator action: who, what, when, from where, and how it was answered. */
+export interface OperatorAuditTable {
+  id: Generated<number>;
+  at: CreatedAt;
+  actor: string;
+  role: string;
+  action: string;
+  tenant: string | null;
+  target: string | null;
+  details: Json<Record<string, unknown>>;
+  address: string | null;
+  user_agent: string | null;
+  status: number | null;
+}
+
 /** The whole database, as kysely sees it. The only place for Generated/ColumnType. */
 export interface Database {
   tasks: TasksTable;
@@ -180,6 +230,10 @@ export interface Database {
   dashboard_applied: DashboardAppliedTable;
   agent_plans: AgentPlansTable;
   model_calls: ModelCallsTable;
+  api_keys: ApiKeysTable;
+  tenant_policies: TenantPoliciesTable;
+  tenant_spend_daily: TenantSpendDailyTable;
+  operator_audit: OperatorAuditTable;
 }
 
 export type Task = Selectable<TasksTable>;
@@ -189,3 +243,6 @@ export type Payment = Selectable<PaymentsTable>;
 export type LedgerEntry = Selectable<LedgerEntriesTable>;
 export type AgentPlan = Selectable<AgentPlansTable>;
 export type ModelCall = Selectable<ModelCallsTable>;
+export type ApiKey = Selectable<ApiKeysTable>;
+export type TenantPolicyRow = Selectable<TenantPoliciesTable>;
+export type OperatorAuditEntry = Selectable<OperatorAuditTable>;

@@ -11,6 +11,18 @@ const STAGE_ORDER: Record<Stage, number> = { search: 1, authorize: 2, detail: 3,
 /** Result of creating a task under an idempotency key. */
 export type CreateTaskResult = { kind: 'created'; task: Task } | { kind: 'replayed'; task: Task } | { kind: 'conflict' };
 
+/** Result of admitting a task under its tenant's limits: created (or replayed), or refused by one of them. */
+export type AdmitResult = CreateTaskResult | { kind: 'too_many_open_tasks'; open: number } | { kind: 'over_daily_limit'; remaining: number };
+
+/** What admission holds a new task to: its tenant's open-task limit and daily spending cap (fen; null: none). */
+export interface AdmissionLimits {
+  openTasks: number;
+  dailySpend: number | null;
+}
+
+/** Advisory-lock class of a tenant's admissions (two-key form, apart from the migration lock's one-key space). */
+const ADMISSION_LOCK = 8;
+
 /** Tasks: the aggregate root of a research run and its budget. */
 export class TaskRepository {
   constructor(
@@ -37,6 +49,47 @@ export class TaskRepository {
       .where('idempotency_key', '=', task.idempotency_key ?? null)
       .executeTakeFirstOrThrow();
     return existing.request_hash === task.request_hash ? { kind: 'replayed', task: existing } : { kind: 'conflict' };
+  }
+
+  /**
+   * Creates a task within its tenant's limits (issue 8). One transaction under a per-tenant lock, so
+   * concurrent submissions of one tenant are counted one after the other: never more open (queued +
+   * running) tasks than `openTasks`, and no budget larger than what remains of the daily cap for the
+   * UTC day the task is created on (the cap itself is held by every reservation, payments.ts). An
+   * idempotency key already used gives back its task (or a conflict) before any limit is looked at:
+   * a replay is not a new submission.
+   */
+  async admit(task: NewTask, limits: AdmissionLimits): Promise<AdmitResult> {
+    return this.db.transaction().execute(async (trx): Promise<AdmitResult> => {
+      await sql`select pg_advisory_xact_lock(${ADMISSION_LOCK}, hashtext(${task.tenant}))`.execute(trx);
+      const earlier = await findReplay(trx, task);
+      if (earlier) return earlier;
+      const { open } = await trx
+        .selectFrom('tasks')
+        .select(sql<number>`count(*)::int`.as('open'))
+        .where('tenant', '=', task.tenant)
+        .where('status', 'in', UNFINISHED)
+        .executeTakeFirstOrThrow();
+      if (open >= limits.openTasks) return { kind: 'too_many_open_tasks', open };
+      if (limits.dailySpend !== null) {
+        const today = await trx
+          .selectFrom('tenant_spend_daily')
+          .select('spend')
+          .where('tenant', '=', task.tenant)
+          .where('day', '=', sql<string>`(now() at time zone 'UTC')::date`)
+          .executeTakeFirst();
+        const remaining = Math.max(0, limits.dailySpend - Number(today?.spend ?? 0));
+        if (task.budget_limit > remaining) return { kind: 'over_daily_limit', remaining };
+      }
+      const inserted = await trx.insertInto('tasks').values(task).returningAll().executeTakeFirstOrThrow();
+      await trx.insertInto('task_events').values({ task_id: inserted.id, kind: 'created', data: JSON.stringify({ status: 'queued' }) }).execute();
+      return { kind: 'created', task: inserted };
+    });
+  }
+
+  /** The task a tenant created under an idempotency key, as a replay of this request or a conflict; undefined when the key is new. */
+  async replayOf(task: Pick<NewTask, 'tenant' | 'idempotency_key' | 'request_hash'>): Promise<CreateTaskResult | undefined> {
+    return findReplay(this.db, task);
   }
 
   /** One task; scoped to a tenant when one is given. */
@@ -190,6 +243,14 @@ export class TaskRepository {
   async addEvent(taskId: string, kind: string, data: Record<string, unknown>): Promise<void> {
     await this.db.insertInto('task_events').values({ task_id: taskId, kind, data: JSON.stringify(data) }).execute();
   }
+}
+
+/** A task created earlier under the same tenant and idempotency key: a replay when the request is the same, else a conflict. */
+async function findReplay(db: Kysely<Database>, task: Pick<NewTask, 'tenant' | 'idempotency_key' | 'request_hash'>): Promise<CreateTaskResult | undefined> {
+  if (task.idempotency_key === null || task.idempotency_key === undefined) return undefined;
+  const existing = await db.selectFrom('tasks').selectAll().where('tenant', '=', task.tenant).where('idempotency_key', '=', task.idempotency_key).executeTakeFirst();
+  if (!existing) return undefined;
+  return existing.request_hash === task.request_hash ? { kind: 'replayed', task: existing } : { kind: 'conflict' };
 }
 
 /** What a task's sealed token is bound to: this column of this row. */

@@ -218,6 +218,52 @@ const adminCases: fc.Arbitrary<Case> = fc.oneof(
   })),
 );
 
+const OPERATOR_AUTH: Header = ['authorization', basic('operator', OPERATOR_PASSWORD)];
+const VIEWER_AUTH: Header = ['authorization', basic('admin', 'test-admin')];
+const tenantSegment = fc.oneof(fc.constantFrom('acme', 'other', 'a.b_c-d'), segment);
+
+/** Tenants' keys and policies, the audit log and the ledger export (issue 8): malformed changes, the wrong login, odd queries. */
+const tenantCases: fc.Arbitrary<Case> = fc.oneof(
+  fc.record({ tenant: tenantSegment, b: fc.oneof(badTaskJson, notJson, fc.constantFrom<unknown>({}, { name: '' }, { name: 'x\n' }, { name: 7 }, { name: 'ok', extra: 1 })) }).map(({ tenant, b }) => ({
+    kind: 'keys: operator, bad body or tenant',
+    method: 'POST',
+    target: `/admin/tenants/${tenant}/keys`,
+    headers: [OPERATOR_AUTH, JSON_TYPE],
+    body: body(b),
+    mustRefuse: true,
+  })),
+  fc.record({ tenant: tenantSegment, b: fc.oneof(badTaskJson, notJson, fc.constantFrom<unknown>({}, { openTasks: 0 }, { maxBudget: '0.001' }, { dailySpend: -1 }, { tasksPerMinute: '5' }, { tasksPerMinute: 1e9 })) }).map(({ tenant, b }) => ({
+    kind: 'policy: operator, bad body or tenant',
+    method: 'PUT',
+    target: `/admin/tenants/${tenant}/policy`,
+    headers: [OPERATOR_AUTH, JSON_TYPE],
+    body: body(b),
+    mustRefuse: true,
+  })),
+  fc.record({ tenant: tenantSegment, keyId: fc.oneof(segment, fc.constantFrom('key_0000000000000000', 'key_', 'KEY_ABCDEFABCDEFABCD')) }).map(({ tenant, keyId }) => ({
+    kind: 'keys: revoke what does not exist',
+    method: 'DELETE',
+    target: `/admin/tenants/${tenant}/keys/${keyId}`,
+    headers: [OPERATOR_AUTH],
+    mustRefuse: true,
+  })),
+  fc.record({ tenant: tenantSegment, write: fc.constantFrom(['POST', 'keys', { name: 'x' }], ['PUT', 'policy', { openTasks: 1 }], ['DELETE', 'keys/key_0123456789abcdef', undefined]) as fc.Arbitrary<[string, string, unknown]> }).map(({ tenant, write: [method, what, b] }) => ({
+    kind: 'tenants: a change by the read-only login',
+    method,
+    target: `/admin/tenants/${tenant}/${what}`,
+    headers: [VIEWER_AUTH, ...(b === undefined ? [] : [JSON_TYPE])],
+    body: b === undefined ? undefined : body(b),
+    mustRefuse: true,
+  })),
+  fc.record({ path: fc.constantFrom('/admin/audit', '/admin/ledger.csv'), from: anyText(30), to: anyText(30), extra: fc.constantFrom('limit', 'cursor', 'tenant'), value: anyText(20) }).map(({ path, from, to, extra, value }) => ({
+    kind: 'audit and ledger: odd queries',
+    method: 'GET',
+    target: `${path}?${new URLSearchParams({ from, to, [extra]: value }).toString()}`,
+    headers: [VIEWER_AUTH],
+    mustRefuse: false,
+  })),
+);
+
 /** Requests broken at the HTTP level: framing, header syntax, sizes; and bytes that are not HTTP. */
 const wireCases: fc.Arbitrary<Case> = fc.oneof(
   fc.constantFrom<Header[]>(
@@ -255,6 +301,7 @@ const cases: fc.Arbitrary<Case> = fc.oneof(
   { arbitrary: pathCases, weight: 2 },
   { arbitrary: queryCases, weight: 2 },
   { arbitrary: adminCases, weight: 3 },
+  { arbitrary: tenantCases, weight: 2 },
   { arbitrary: wireCases, weight: 1 },
 );
 
@@ -358,6 +405,8 @@ describe('fuzz: malformed requests against the running gateway', () => {
     expect(await count('tasks')).toBe(0);
     expect(await count('payments')).toBe(0);
     expect(await count('ledger_entries')).toBe(0);
+    // Nor a key, a policy, or an operator action to record.
+    for (const table of ['api_keys', 'tenant_policies', 'operator_audit'] as const) expect(await h.database.db.selectFrom(table).selectAll().execute(), table).toEqual([]);
     const tokens = (await (await fetch(`${h.mocks.urls.tokenIssuer}/v1/tokens`, { headers: { authorization: `Bearer ${ISSUER_KEY}` } })).json()) as { data: unknown[] };
     expect(tokens.data).toEqual([]);
     for (const queue of QUEUE_NAMES) {

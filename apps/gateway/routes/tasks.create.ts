@@ -1,42 +1,23 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import { ApiError } from '../../../shared/errors.ts';
 import { withTimeout } from '../../../shared/timeout.ts';
-import { CURRENCY, MAX_BUDGET_FEN, MoneyFormatError, parseMoney } from '../../../shared/money.ts';
+import type { CreateTaskResult } from '../../../shared/db/tasks.ts';
+import type { NewTask } from '../../../shared/db/schema.ts';
+import { CURRENCY, formatMoney, MAX_BUDGET_FEN } from '../../../shared/money.ts';
+import type { SpendingPolicy } from '../../../shared/tenants/policy.ts';
 import type { AuthEnv } from '../auth.ts';
 import type { GatewayDeps } from '../deps.ts';
-import { readJson, validate } from '../validate.ts';
+import { problem } from '../problem.ts';
+import type { TenantRateLimit } from '../tenant-rate.ts';
+import { ONE_LINE, oneLine, positiveAmount, readJson, validate } from '../validate.ts';
 import { taskView } from '../view.ts';
-
-/** The budget: a decimal string or a JSON number, > 0, ≤ 100000.00, at most two decimals → fen. */
-const budget = z.union([z.string(), z.number()], { error: 'must be a decimal string like "50.00" or a number' }).transform((value, ctx) => {
-  try {
-    const fen = parseMoney(value);
-    if (fen <= 0) ctx.addIssue({ code: 'custom', message: 'must be greater than 0' });
-    else if (fen > MAX_BUDGET_FEN) ctx.addIssue({ code: 'custom', message: 'must be at most 100000.00' });
-    return fen;
-  } catch (err) {
-    ctx.addIssue({ code: 'custom', message: err instanceof MoneyFormatError ? err.message : 'is not an amount' });
-    return z.NEVER;
-  }
-});
-
-/**
- * A theme or voice id is one line of visible text: no control characters (C0 with tab, CR and LF; DEL;
- * C1), no Unicode line or paragraph separator, and no format character (Unicode category Cf): bidi
- * overrides, embeddings, isolates and marks make text read other than it is, and zero-width spaces,
- * joiners and the BOM hide text or make two themes that look the same differ. (Cf also holds the
- * zero-width joiner of emoji sequences such as 👩‍🔬 — a research theme does without.) Postgres text cannot
- * hold NUL either. Checked before trimming, so a trailing line break is refused too.
- */
-const oneLine = (s: string) => !/[\p{Cc}\p{Cf}\u2028\u2029]/u.test(s);
-const ONE_LINE = 'must be one line of visible text: no line breaks, tabs, control characters, bidi controls or zero-width characters';
 
 /** The body of POST /v1/tasks. Unknown fields are rejected, so a typo is never silently ignored. */
 export const createTaskBody = z.strictObject({
   theme: z.string().refine(oneLine, ONE_LINE).trim().min(1, 'must not be empty').max(500, 'must be at most 500 characters'),
-  budget,
+  budget: positiveAmount(MAX_BUDGET_FEN),
   currency: z.literal(CURRENCY, { error: 'only CNY is supported' }).optional(),
   voiceId: z.string().refine(oneLine, ONE_LINE).trim().min(1, 'must not be empty').max(200),
   maxCompanies: z.number().int('must be a whole number').min(1).max(20).default(5),
@@ -47,8 +28,20 @@ const ENQUEUE_TIMEOUT_MS = 2_000;
 
 const idempotencyKey = z.string().min(1).max(200).regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces');
 
-/** POST /v1/tasks: stores the task in Postgres, then queues its search. 202 + Location. */
-export function createTaskRoute(deps: GatewayDeps) {
+/** What the route holds submissions to: the tenant submission counter and the policy defaults. */
+export interface SubmissionLimits {
+  rate: TenantRateLimit;
+  defaults: SpendingPolicy;
+}
+
+/**
+ * POST /v1/tasks: stores the task in Postgres, then queues its search. 202 + Location. A submission
+ * passes its tenant's spending policy first (issue 8): a budget over `maxBudget` or over what remains
+ * of the day's `dailySpend` is 422 spending_limit_exceeded, more than `tasksPerMinute` is 429
+ * rate_limited with Retry-After, more than `openTasks` queued or running is 429 too_many_open_tasks.
+ * A replay of an idempotency key already used is answered before any of these: it submits nothing.
+ */
+export function createTaskRoute(deps: GatewayDeps, limits: SubmissionLimits) {
   return new Hono<AuthEnv>().post('/', async (c) => {
     const tenant = c.get('tenant');
     const keyHeader = c.req.header('idempotency-key');
@@ -57,7 +50,7 @@ export function createTaskRoute(deps: GatewayDeps) {
     const requestHash = createHash('sha256')
       .update(JSON.stringify([body.theme, body.budget, body.voiceId, body.maxCompanies]))
       .digest('hex');
-    const result = await deps.repos.tasks.create({
+    const row = {
       id: randomUUID(),
       tenant,
       idempotency_key: key,
@@ -66,14 +59,16 @@ export function createTaskRoute(deps: GatewayDeps) {
       voice_id: body.voiceId,
       currency: CURRENCY,
       max_companies: body.maxCompanies,
-      status: 'queued',
+      status: 'queued' as const,
       stage: null,
       budget_limit: body.budget,
       token_id: null,
       error_code: null,
       error_message: null,
       ended_at: null,
-    });
+    };
+    const result = (await deps.repos.tasks.replayOf(row)) ?? (await admit(c, deps, limits, row));
+    if (result instanceof Response) return result;
     if (result.kind === 'conflict') throw new ApiError('idempotency_conflict', `Idempotency-Key "${key}" was used with a different task`);
     const task = result.task;
     if (result.kind === 'created' || task.status === 'queued') {
@@ -88,4 +83,28 @@ export function createTaskRoute(deps: GatewayDeps) {
     if (result.kind === 'replayed') c.header('Idempotent-Replayed', 'true');
     return c.json(taskView(task, await deps.repos.companies.list(task.id)), 202);
   });
+}
+
+/** A new submission against its tenant's policy: the task created, or the problem answer that refuses it. */
+async function admit(c: Context, deps: GatewayDeps, limits: SubmissionLimits, row: NewTask): Promise<CreateTaskResult | Response> {
+  const policy = await deps.repos.policies.effective(row.tenant, limits.defaults);
+  const budget = formatMoney(row.budget_limit);
+  if (policy.maxBudget !== null && row.budget_limit > policy.maxBudget) {
+    const rule = `must be at most ${formatMoney(policy.maxBudget)} for this tenant`;
+    return problem(c, 'spending_limit_exceeded', `the budget ${budget} exceeds this tenant's largest task budget, ${formatMoney(policy.maxBudget)}`, [{ path: 'budget', message: rule }]);
+  }
+  const rate = await limits.rate.take(row.tenant, policy.tasksPerMinute);
+  if (!rate.ok) {
+    c.header('Retry-After', String(rate.retryAfterSeconds));
+    return problem(c, 'rate_limited', `this tenant may submit ${policy.tasksPerMinute} tasks a minute; retry in ${rate.retryAfterSeconds} s`);
+  }
+  const result = await deps.repos.tasks.admit(row, { openTasks: policy.openTasks, dailySpend: policy.dailySpend });
+  if (result.kind === 'too_many_open_tasks') {
+    return problem(c, 'too_many_open_tasks', `this tenant has ${result.open} tasks queued or running, its limit is ${policy.openTasks}; submit more as they end`);
+  }
+  if (result.kind === 'over_daily_limit') {
+    const rule = `must be at most ${formatMoney(result.remaining)}, what remains of today's limit`;
+    return problem(c, 'spending_limit_exceeded', `the budget ${budget} exceeds what remains of this tenant's daily spending limit today (UTC): ${formatMoney(result.remaining)} of ${formatMoney(policy.dailySpend!)}`, [{ path: 'budget', message: rule }]);
+  }
+  return result;
 }
