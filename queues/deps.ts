@@ -1,6 +1,7 @@
 import type { Repositories } from '../shared/db/index.ts';
 import type { LanguageModel, PriceList } from '../shared/llm/index.ts';
 import type { Logger } from '../shared/log.ts';
+import type { SearchCache } from '../shared/memory/search-cache.ts';
 import type { Providers } from '../shared/providers/index.ts';
 import type { SpendingPolicy } from '../shared/tenants/policy.ts';
 import type { Producer } from './producer.ts';
@@ -21,6 +22,22 @@ export interface StageDeps {
   tokenTtlSeconds: number;
   /** Every tenant's spending policy unless it overrides one (TENANT_*): the detail stage holds the daily cap. */
   policyDefaults: SpendingPolicy;
+  /** The tenant's long-term memory, as the stages use it (issue 11). */
+  memory: MemorySettings;
+  /** Free search results per tenant and query, in Redis (SEARCH_CACHE_TTL). */
+  searchCache: SearchCache;
+}
+
+/** How the stages use the tenant's memory. */
+export interface MemorySettings {
+  /** A task's freshness window when it sets none (MEMORY_MAX_AGE, seconds; 0 = always buy). */
+  maxAgeSeconds: number;
+  /** How long a detail job waits for another task's purchase of the same company (PROVIDER_TIMEOUT_MS). */
+  waitMs: number;
+  /** How often it looks while waiting. */
+  pollMs: number;
+  /** How many records the report retrieves from memory beside the task's own. */
+  retrieveLimit: number;
 }
 
 /** Where a job stands in its retries, and its cancellation signal. */

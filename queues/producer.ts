@@ -10,7 +10,8 @@ export class Producer {
   private readonly flows: FlowProducer;
 
   constructor(
-    connection: Redis,
+    /** The producer's Redis connection (also the search cache's). */
+    readonly connection: Redis,
     readonly prefix: string,
   ) {
     this.queues = Object.fromEntries(QUEUE_NAMES.map((name) => [name, new Queue(name, { connection, prefix })])) as Record<QueueName, Queue>;

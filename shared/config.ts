@@ -56,6 +56,9 @@ const dataKeys = z.preprocess(
     }),
 );
 
+/** The longest freshness window a task or MEMORY_MAX_AGE may set: a year, in seconds. */
+export const MAX_AGE_LIMIT = 31_536_000;
+
 /** The default model's list price (USD per million tokens); set LLM_PRICES for the models you use. */
 export const DEFAULT_LLM_PRICES = '{"gpt-4o-mini":{"input":"0.15","output":"0.60"}}';
 
@@ -197,6 +200,14 @@ export const configSchema = z.object({
   PROVIDER_KEY_FILE: z.preprocess(blankIsUnset, z.string().optional()),
   /** Time limit of one provider HTTP call. */
   PROVIDER_TIMEOUT_MS: int(100, 120_000, 10_000),
+  /**
+   * Memory (issue 11): a record the tenant bought less than this many seconds ago is used again at no
+   * cost (a task may set its own `maxAge`; 0 = always buy). Records older than MEMORY_RETENTION seconds
+   * are deleted. Free search results are cached per tenant and query for SEARCH_CACHE_TTL seconds (0: off).
+   */
+  MEMORY_MAX_AGE: int(0, MAX_AGE_LIMIT, 7 * 86_400),
+  MEMORY_RETENTION: int(3_600, 10 * 365 * 86_400, 90 * 86_400),
+  SEARCH_CACHE_TTL: int(0, 86_400, 300),
   /** How long a stopping process waits for in-flight jobs before handing them back. */
   SHUTDOWN_TIMEOUT_MS: int(100, 60_000, 4_000),
   /**

@@ -1,9 +1,10 @@
-import type { StageDeps } from '../../queues/deps.ts';
+import type { MemorySettings, StageDeps } from '../../queues/deps.ts';
 import type { Producer } from '../../queues/producer.ts';
 import { providerTls, type Config } from '../../shared/config.ts';
 import type { Repositories } from '../../shared/db/index.ts';
 import { createModel } from '../../shared/llm/index.ts';
 import type { Logger } from '../../shared/log.ts';
+import { SearchCache } from '../../shared/memory/search-cache.ts';
 import { createProviders } from '../../shared/providers/index.ts';
 import { policyDefaults } from '../../shared/tenants/policy.ts';
 
@@ -40,5 +41,12 @@ export function buildStageDeps(config: Config, repos: Repositories, producer: Pr
     marketplaceUrl: where.marketplaceUrl.replace(/\/+$/, ''),
     tokenTtlSeconds: config.TOKEN_TTL_SECONDS,
     policyDefaults: policyDefaults(config),
+    memory: memorySettings(config),
+    searchCache: new SearchCache(producer.connection, config.QUEUE_PREFIX, config.SEARCH_CACHE_TTL, log),
   };
+}
+
+/** Memory as the stages use it: the default freshness window, and a wait bounded by the provider time-out. */
+export function memorySettings(config: Pick<Config, 'MEMORY_MAX_AGE' | 'PROVIDER_TIMEOUT_MS'>): MemorySettings {
+  return { maxAgeSeconds: config.MEMORY_MAX_AGE, waitMs: config.PROVIDER_TIMEOUT_MS, pollMs: 100, retrieveLimit: 5 };
 }

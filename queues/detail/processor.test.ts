@@ -3,7 +3,8 @@ import { startMocks, type FaultConfig } from '../../mocks/index.ts';
 import { paymentKey } from '../../shared/db/index.ts';
 import { budgetView, formatMoney } from '../../shared/money.ts';
 import { createProviders } from '../../shared/providers/index.ts';
-import { ISSUER_KEY, openHarness, type Harness } from '../../test/support/harness.ts';
+import { sql } from 'kysely';
+import { ISSUER_KEY, openHarness, waitFor, type Harness } from '../../test/support/harness.ts';
 import { FIRST_ATTEMPT, issuerCharges, LAST_ATTEMPT, readyForDetail } from '../../test/support/stages.ts';
 import type { StageDeps } from '../deps.ts';
 import { refundPayment } from '../settle.ts';
@@ -104,7 +105,7 @@ describe('detail processor: resumable, never pays twice', () => {
     expect(await issuerCharges(h, taskId)).toEqual([]);
   });
 
-  it('reuses a still-valid receipt the same tenant bought in an earlier task, at no cost', async () => {
+  it("reuses a record the same tenant bought in an earlier task, from its memory, at no cost", async () => {
     const a = await readyTask(h, '60.00', 'semiconductor');
     await processDetail({ taskId: a.taskId, companyId: a.companyIds[0]! }, h.deps, first);
     const b = await readyTask(h, '60.00', 'semiconductor');
@@ -460,19 +461,6 @@ describe('detail processor: jobs that find nothing to do', () => {
     expect(trustedFor).toBeLessThanOrEqual(23 * 3600_000 + 1_000);
   });
 
-  it('buys afresh when a receipt it could reuse is no longer accepted', async () => {
-    const a = await readyTask(h, '60.00', 'biotech');
-    await processDetail({ taskId: a.taskId, companyId: a.companyIds[0]! }, h.deps, first);
-    // The earlier purchase's receipt is refused now (revoked by the marketplace).
-    const source = (await h.repos.payments.forTask(a.taskId))[0]!;
-    await h.repos.payments.attachReceipt(source.id, { receiptId: source.receipt_id!, receipt: 'revoked-receipt', expiresAt: source.receipt_expires_at! });
-    const b = await readyTask(h, '60.00', 'biotech');
-    expect(b.companyIds[0]).toBe(a.companyIds[0]);
-    expect(await processDetail({ taskId: b.taskId, companyId: b.companyIds[0]! }, h.deps, first)).toEqual({ outcome: 'bought', companyId: b.companyIds[0]! });
-    expect(await issuerCharges(h, b.taskId)).toHaveLength(1);
-    expect((await h.repos.companies.get(b.taskId, b.companyIds[0]!))!.status).toBe('bought');
-  });
-
   it('a redelivered job of a released payment reports it released and changes nothing', async () => {
     const { taskId, companyIds } = await readyTask(h, '60.00', 'e-commerce');
     const company = (await h.repos.companies.get(taskId, companyIds[0]!))!;
@@ -484,5 +472,155 @@ describe('detail processor: jobs that find nothing to do', () => {
     expect(await h.repos.companies.get(taskId, company.company_id)).toMatchObject({ status: 'failed', error_code: 'not_paid', error_message: 'the marketplace was down' });
     expect(await issuerCharges(h, taskId)).toEqual([]);
     expect((await h.repos.payments.ledger(taskId)).map((l) => l.kind)).toEqual(['reserve', 'release']);
+  });
+});
+
+/**
+ * The tenant's memory (issue 11): a record bought within the task's freshness window is used at no cost,
+ * whatever became of its receipt; an older one, or any with `maxAge: 0`, is bought again; another tenant's
+ * never. Two tasks of one tenant buying the same company at once buy it once — unless the first purchase
+ * fails, or takes longer than the wait.
+ */
+describe("detail processor: the tenant's memory", () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await openHarness();
+  });
+  afterAll(async () => h?.close());
+
+  /** Ages every memory record of a company (the clock moved on). */
+  const age = (companyId: string, seconds: number) =>
+    sql`update memory_records set bought_at = now() - make_interval(secs => ${seconds}) where company_id = ${companyId}`.execute(h.database.db);
+
+  it('uses a remembered record at no cost, linked to its purchase, though its receipt is revoked and deleted', async () => {
+    const a = await readyForDetail(h, { theme: 'semiconductor' });
+    const companyId = a.companyIds[0]!;
+    await processDetail({ taskId: a.taskId, companyId }, h.deps, first);
+    const [source] = await h.repos.payments.forTask(a.taskId);
+    // The receipt is worth nothing now: refused by the marketplace, then deleted by us.
+    await h.repos.payments.attachReceipt(source!.id, { receiptId: source!.receipt_id!, receipt: 'revoked-receipt', expiresAt: new Date(Date.now() - 1000) });
+    expect(await h.repos.payments.purgeExpiredReceipts()).toBeGreaterThanOrEqual(1);
+
+    const b = await readyForDetail(h, { theme: 'semiconductor' });
+    expect(b.companyIds[0]).toBe(companyId);
+    expect(await processDetail({ taskId: b.taskId, companyId }, h.deps, first)).toEqual({ outcome: 'reused', companyId });
+    expect(await issuerCharges(h, b.taskId)).toEqual([]);
+    const reused = (await h.repos.companies.get(b.taskId, companyId))!;
+    expect(reused).toMatchObject({ status: 'reused', receipt_id: source!.receipt_id });
+    expect(reused.detail).toEqual((await h.repos.companies.get(a.taskId, companyId))!.detail);
+    expect(await h.repos.payments.forTask(b.taskId)).toEqual([expect.objectContaining({ amount: 0, state: 'delivered', reused_payment_id: source!.id, receipt_id: source!.receipt_id })]);
+    expect(await h.repos.payments.ledger(b.taskId)).toEqual([]);
+    expect((await h.repos.tasks.get(b.taskId))!).toMatchObject({ captured: 0, reserved: 0 });
+  });
+
+  it('buys again a record older than the default window (MEMORY_MAX_AGE), and remembers the new purchase', async () => {
+    const a = await readyForDetail(h, { theme: 'logistics' });
+    const companyId = a.companyIds[0]!;
+    await processDetail({ taskId: a.taskId, companyId }, h.deps, first);
+    await age(companyId, h.deps.memory.maxAgeSeconds + 60);
+    const b = await readyForDetail(h, { theme: 'logistics' });
+    expect(await processDetail({ taskId: b.taskId, companyId }, h.deps, first)).toEqual({ outcome: 'bought', companyId });
+    expect(await issuerCharges(h, b.taskId)).toHaveLength(1);
+    expect((await h.repos.memory.newest('acme', companyId))!.taskId).toBe(b.taskId);
+    expect(await h.repos.memory.count('acme', companyId)).toBe(2);
+  });
+
+  it("uses a record inside the default window; a task's own maxAge narrows the window, and 0 always buys", async () => {
+    const a = await readyForDetail(h, { theme: 'robotics' });
+    const companyId = a.companyIds[0]!;
+    await processDetail({ taskId: a.taskId, companyId }, h.deps, first);
+    await age(companyId, h.deps.memory.maxAgeSeconds - 3600);
+    const inside = await readyForDetail(h, { theme: 'robotics' });
+    expect((await processDetail({ taskId: inside.taskId, companyId }, h.deps, first)).outcome).toBe('reused');
+
+    const narrow = await readyForDetail(h, { theme: 'robotics', maxAge: 3600 });
+    expect((await processDetail({ taskId: narrow.taskId, companyId }, h.deps, first)).outcome).toBe('bought');
+    expect(await issuerCharges(h, narrow.taskId)).toHaveLength(1);
+
+    // Bought a moment ago by `narrow`: fresh for any window, but maxAge 0 buys all the same.
+    const always = await readyForDetail(h, { theme: 'robotics', maxAge: 0 });
+    expect((await processDetail({ taskId: always.taskId, companyId }, h.deps, first)).outcome).toBe('bought');
+    expect(await issuerCharges(h, always.taskId)).toHaveLength(1);
+  });
+
+  it("never uses another tenant's record", async () => {
+    const a = await readyForDetail(h, { theme: 'fintech' });
+    const companyId = a.companyIds[0]!;
+    await processDetail({ taskId: a.taskId, companyId }, h.deps, first);
+    const other = await readyForDetail(h, { theme: 'fintech', headers: { authorization: 'Bearer other-key' } });
+    expect(other.companyIds[0]).toBe(companyId);
+    expect(await processDetail({ taskId: other.taskId, companyId }, h.deps, first)).toEqual({ outcome: 'bought', companyId });
+    expect(await issuerCharges(h, other.taskId)).toHaveLength(1);
+    expect((await h.repos.memory.newest('other', companyId))!.taskId).toBe(other.taskId);
+    expect((await h.repos.memory.newest('acme', companyId))!.taskId).toBe(a.taskId);
+  });
+
+  /**
+   * Two tasks of the tenant on one company: the first holds its pay call until `release` is called,
+   * the second is started once the first holds the claim and comes back from the first time it found
+   * the claim held. `waitMs` is the second's wait.
+   */
+  async function race(theme: string, waitMs: number) {
+    const a = await readyForDetail(h, { theme });
+    const b = await readyForDetail(h, { theme });
+    const companyId = a.companyIds[0]!;
+    expect(b.companyIds[0]).toBe(companyId);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const marketplace = h.deps.providers.marketplace;
+    const holding: StageDeps = {
+      ...h.deps,
+      providers: { ...h.deps.providers, marketplace: Object.assign(Object.create(marketplace), { pay: async (...args: Parameters<typeof marketplace.pay>) => (await gate, marketplace.pay(...args)) }) },
+    };
+    const holder = processDetail({ taskId: a.taskId, companyId }, holding, first);
+    await waitFor(async () => ((await h.repos.payments.forTask(a.taskId)).length ? true : undefined), 'the first task to reserve');
+    let sawHeld!: () => void;
+    const held = new Promise<void>((r) => (sawHeld = r));
+    const memory = Object.assign(Object.create(h.repos.memory), {
+      claim: async (...args: Parameters<typeof h.repos.memory.claim>) => {
+        const claim = await h.repos.memory.claim(...args);
+        if (!claim.ours) sawHeld();
+        return claim;
+      },
+    });
+    const waiting: StageDeps = { ...h.deps, repos: { ...h.deps.repos, memory }, memory: { ...h.deps.memory, waitMs } };
+    const waiter = processDetail({ taskId: b.taskId, companyId }, waiting, first);
+    await held;
+    return { a, b, companyId, holder, waiter, release };
+  }
+
+  it('two tasks buying one company at once buy it once: the second waits for the first purchase and reuses it', async () => {
+    // A wait far longer than the test may take: the second must end as soon as the first delivered.
+    const { a, b, companyId, holder, waiter, release } = await race('biotech', 120_000);
+    release();
+    expect(await holder).toEqual({ outcome: 'bought', companyId });
+    expect(await waiter).toEqual({ outcome: 'reused', companyId });
+    expect(await issuerCharges(h, a.taskId)).toHaveLength(1);
+    expect(await issuerCharges(h, b.taskId)).toEqual([]);
+    const [bought] = await h.repos.payments.forTask(a.taskId);
+    expect((await h.repos.payments.forTask(b.taskId))[0]).toMatchObject({ amount: 0, reused_payment_id: bought!.id });
+  });
+
+  it('a first purchase that fails does not block the second: it buys on its own at once', async () => {
+    const { a, b, companyId, holder, waiter, release } = await race('solar', 120_000);
+    // The first task's token is closed at the issuer: its pay call is declined for good.
+    await h.deps.providers.issuer.close(h.repos.tasks.tokenOf((await h.repos.tasks.get(a.taskId))!)!);
+    release();
+    expect(await holder).toEqual({ outcome: 'failed', companyId });
+    expect(await waiter).toEqual({ outcome: 'bought', companyId });
+    expect(await issuerCharges(h, a.taskId)).toEqual([]);
+    expect(await issuerCharges(h, b.taskId)).toHaveLength(1);
+    expect((await h.repos.memory.newest('acme', companyId))!.taskId).toBe(b.taskId);
+  });
+
+  it('a first purchase still in flight after the wait (the provider time-out): the second buys on its own', async () => {
+    const { a, b, companyId, holder, waiter, release } = await race('e-commerce', 300);
+    expect(await waiter).toEqual({ outcome: 'bought', companyId });
+    expect(await issuerCharges(h, b.taskId)).toHaveLength(1);
+    // The first was still paying: its purchase goes through too, each within its own task's budget.
+    release();
+    expect(await holder).toEqual({ outcome: 'bought', companyId });
+    expect(await issuerCharges(h, a.taskId)).toHaveLength(1);
+    expect(await h.repos.memory.count('acme', companyId)).toBe(2);
   });
 });

@@ -5,6 +5,7 @@ import type { JobContext, Processor, StageDeps } from '../deps.ts';
 import type { Payload } from '../payloads.ts';
 import { chargeAtIssuer, refundPayment } from '../settle.ts';
 import { judgeRecord } from './completeness.ts';
+import { fromMemory } from './memory.ts';
 import { refuseOffer, refuseReceipt } from './terms.ts';
 
 /** A receipt's life at the marketplace is 24 h (unless it says otherwise); we stop trusting it an hour early. */
@@ -14,8 +15,9 @@ const RECEIPT_MARGIN_MS = 3600 * 1000;
 type Outcome = { outcome: string; companyId: string };
 
 /**
- * Detail: buys one company's record. 402 → reserve the price in Postgres → pay with the idempotency key
- * → book the capture → fetch with the receipt → store. Each step is resumable from the payment's
+ * Detail: buys one company's record — unless the tenant's memory has it (memory.ts). 402 → reserve the
+ * price in Postgres → pay with the idempotency key → book the capture → fetch with the receipt → store
+ * (and remember, as the payment is marked delivered). Each step is resumable from the payment's
  * state, so a retry after a crash at any point continues where the last attempt stopped and never
  * pays twice. Failures the company cannot recover from settle the company (and the money) and
  * complete the job, so the report still runs.
@@ -30,8 +32,9 @@ export const processDetail: Processor<Payload<'detail'>, Outcome> = async ({ tas
   if (!payment) {
     if (company.status !== 'found') return { outcome: company.status, companyId };
     if (task.status !== 'running' || task.cancel_requested) return skip(deps, company, 'task_closed', 'the task ended before this company was bought');
-    const reused = await tryReuse(deps, task, company, resource, key, ctx);
-    if (reused) return reused;
+    // Memory first: a record the tenant owns is used at no cost; one another task is buying is waited for.
+    const owned = await fromMemory(deps, task, company, resource, key, ctx);
+    if (owned) return owned;
     const probe = await deps.providers.marketplace.probe(companyId, ctx.signal).catch((err) => settleProbeError(deps, company, err));
     if ('outcome' in probe) return probe;
     if (probe.kind === 'free') {
@@ -176,24 +179,6 @@ async function payFailed(deps: StageDeps, task: Task, tokenId: string, company: 
   if (errorCode(err) === 'token_expired') return skip(deps, company, 'token_expired', 'the payment token expired before this company was bought');
   await deps.repos.companies.settle(task.id, companyId, 'failed', { error: { code: errorCode(err), message } });
   return { outcome: 'failed', companyId };
-}
-
-/** A record this tenant bought recently is fetched again with its receipt, at no cost. */
-async function tryReuse(deps: StageDeps, task: Task, company: Company, resource: string, key: string, ctx: JobContext): Promise<Outcome | undefined> {
-  const source = await deps.repos.payments.reusableReceipt(task.tenant, resource, task.id);
-  const receipt = source && deps.repos.payments.receiptOf(source);
-  if (!source || !receipt) return undefined;
-  try {
-    const detail = await deps.providers.marketplace.fetchDetail(company.company_id, receipt, ctx.signal);
-    // The record first: once the company is settled, a retry stops early; the zero-amount payment row
-    // after it only links the record to the purchase it came from.
-    await deps.repos.companies.settle(task.id, company.company_id, 'reused', { detail, receiptId: source.receipt_id });
-    await deps.repos.payments.recordReuse({ taskId: task.id, companyId: company.company_id, tenant: task.tenant, resource, key, source });
-    return { outcome: 'reused', companyId: company.company_id };
-  } catch (err) {
-    if (err instanceof PermanentError) return undefined; // not accepted any more: buy it afresh
-    throw err;
-  }
 }
 
 async function settleProbeError(deps: StageDeps, company: Company, err: unknown): Promise<Outcome> {

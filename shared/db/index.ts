@@ -5,6 +5,7 @@ import { ApiKeyRepository } from './api-keys.ts';
 import { CompanyRepository } from './companies.ts';
 import { DashboardRepository } from './dashboard.ts';
 import { LedgerExportRepository } from './ledger-export.ts';
+import { MemoryRepository } from './memory.ts';
 import { OperatorAuditRepository } from './operator-audit.ts';
 import { PaymentRepository } from './payments.ts';
 import { PolicyRepository } from './policies.ts';
@@ -16,6 +17,7 @@ export { dropSchema, isMigrated, migrate } from './migrate.ts';
 export * from './schema.ts';
 export { isPaymentKeyOf, paymentKey } from './payments.ts';
 export type { ModelCallRecord, ModelUse } from './agent.ts';
+export type { Claim, MemoryPosition, Recalled } from './memory.ts';
 
 /** Every repository over one database handle. */
 export interface Repositories {
@@ -29,6 +31,7 @@ export interface Repositories {
   policies: PolicyRepository;
   operatorAudit: OperatorAuditRepository;
   ledgerExport: LedgerExportRepository;
+  memory: MemoryRepository;
 }
 
 /** Every repository; `keyring` seals and opens the secrets they keep (token ids, receipts). */
@@ -45,5 +48,6 @@ export function repositories(database: Db, keyring: Keyring): Repositories {
     policies: new PolicyRepository(db),
     operatorAudit: new OperatorAuditRepository(db),
     ledgerExport: new LedgerExportRepository(db),
+    memory: new MemoryRepository(db),
   };
 }

@@ -8,6 +8,7 @@ import * as tenants from './migrations/2026_11_29_010_tenants.ts';
 import * as operatorAudit from './migrations/2026_11_29_011_operator_audit.ts';
 import * as agentDecisions from './migrations/2026_11_29_020_agent_decisions.ts';
 import * as modelCalls from './migrations/2026_11_29_021_model_calls.ts';
+import * as memory from './migrations/2026_11_29_030_memory.ts';
 
 /** Every migration, by its frozen date-stamped name. New ones are appended here. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -19,6 +20,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '2026_11_29_011_operator_audit': operatorAudit,
   '2026_11_29_020_agent_decisions': agentDecisions,
   '2026_11_29_021_model_calls': modelCalls,
+  '2026_11_29_030_memory': memory,
 };
 
 /** The names of every migration, in order. */

@@ -275,7 +275,7 @@ describe('a database refusal is an error, never a quiet answer', () => {
   });
 });
 
-describe('recordReuse: a record fetched again with a receipt bought earlier', () => {
+describe("recordReuse: a record taken from the tenant's memory", () => {
   it('links a zero-cost, delivered payment to the purchase it came from, moves no money, and is written once', async () => {
     const first = await newTask(5000);
     const source = await captured(first, 'a', 1200);
@@ -292,6 +292,45 @@ describe('recordReuse: a record fetched again with a receipt bought earlier', ()
     expect(await h.repos.payments.forTask(second)).toEqual([reused]);
     expect(await h.repos.payments.ledger(second)).toEqual([]);
     expect(await buckets(second)).toEqual({ reserved: 0, captured: 0, refunded: 0, released: 0 });
+  });
+});
+
+describe('markDelivered: the purchase is done, and the tenant remembers the record in the same step', () => {
+  /** The task's company, stored as the search stage does and settled `bought` with its record, as the detail stage does before delivery. */
+  async function boughtCompany(taskId: string, companyId: string, price: number) {
+    await h.repos.companies.saveCandidates(taskId, [
+      {
+        companyId, rank: 1, name: `Name ${companyId}`, industry: 'Batteries', city: 'Ningde', price, relevance: 3, chosen: true,
+        decision: { action: 'buy', reason: 'picked', by: 'rules' }, basic: { tags: ['solid-state'], summary: 'cells' },
+      },
+    ]);
+    await h.repos.companies.settle(taskId, companyId, 'bought', { detail: { name: `Name ${companyId}`, riskNotes: ['pledged'] } });
+  }
+
+  it('remembers a captured purchase once, at the price paid net of refunds, with its receipt and task', async () => {
+    const taskId = await newTask(5000);
+    await boughtCompany(taskId, 'm1', 1200);
+    const id = await captured(taskId, 'm1', 1200);
+    await h.repos.payments.attachReceipt(id, { receiptId: 'rcpt-m1', receipt: 'proof', expiresAt: new Date(Date.now() + 3600_000) });
+    await h.repos.payments.refund(id, 'rf-m1', 300);
+    await h.repos.payments.markDelivered(id);
+    expect(await h.repos.payments.get(id)).toMatchObject({ state: 'delivered' });
+    const known = await h.repos.memory.newest(TENANT, 'm1');
+    expect(known).toMatchObject({ companyId: 'm1', name: 'Name m1', industry: 'Batteries', city: 'Ningde', pricePaid: 900, receiptId: 'rcpt-m1', paymentId: id, taskId, provider: 'marketplace', resource: '/company/detail?id=m1' });
+    expect(known!.fields).toEqual({ name: 'Name m1', riskNotes: ['pledged'] });
+    // Delivered again (a redelivery, or the report stage closing the task): still one record.
+    await h.repos.payments.markDelivered(id);
+    expect(await h.repos.memory.count(TENANT, 'm1')).toBe(1);
+  });
+
+  it('neither delivers nor remembers a payment that was not captured', async () => {
+    const taskId = await newTask(5000);
+    await boughtCompany(taskId, 'm2', 800);
+    const r = await h.repos.payments.reserve(input(taskId, 'm2', 800));
+    if (r.kind !== 'reserved') throw new Error(r.kind);
+    await h.repos.payments.markDelivered(r.payment.id);
+    expect(await h.repos.payments.get(r.payment.id)).toMatchObject({ state: 'reserved' });
+    expect(await h.repos.memory.count(TENANT, 'm2')).toBe(0);
   });
 });
 

@@ -1,5 +1,6 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Keyring } from '../crypto/keyring.ts';
+import { rememberPurchase } from './memory.ts';
 import type { Database, LedgerKind, Payment, PaymentState } from './schema.ts';
 
 type Trx = Transaction<Database>;
@@ -183,14 +184,22 @@ export class PaymentRepository {
       .executeTakeFirstOrThrow();
   }
 
-  /** The bought record is stored: the payment is done. */
+  /**
+   * The bought record is stored: the payment is done, and the tenant remembers the record (shared/db/
+   * memory.ts) in the same transaction — memory holds exactly the delivered purchases. Acts once, from
+   * captured only.
+   */
   async markDelivered(id: number): Promise<void> {
-    await this.db
-      .updateTable('payments')
-      .set({ state: 'delivered', updated_at: sql<Date>`now()` })
-      .where('id', '=', id)
-      .where('state', '=', 'captured')
-      .execute();
+    await this.db.transaction().execute(async (trx) => {
+      const delivered = await trx
+        .updateTable('payments')
+        .set({ state: 'delivered', updated_at: sql<Date>`now()` })
+        .where('id', '=', id)
+        .where('state', '=', 'captured')
+        .returning('id')
+        .executeTakeFirst();
+      if (delivered) await rememberPurchase(trx, id);
+    });
   }
 
   /** Nothing was (or will be) charged: the reservation goes back to the budget. Acts once. */
@@ -270,25 +279,6 @@ export class PaymentRepository {
     });
   }
 
-  /**
-   * A still-valid receipt this tenant already bought for the resource, so the record can be fetched
-   * again at no cost instead of buying it twice.
-   */
-  async reusableReceipt(tenant: string, resource: string, excludeTaskId: string): Promise<Payment | undefined> {
-    return this.db
-      .selectFrom('payments')
-      .selectAll()
-      .where('tenant', '=', tenant)
-      .where('resource', '=', resource)
-      .where('task_id', '!=', excludeTaskId)
-      .where('state', '=', 'delivered')
-      .where('receipt', 'is not', null)
-      .where('receipt_expires_at', '>', sql<Date>`now() + interval '5 minutes'`)
-      .orderBy('receipt_expires_at', 'desc')
-      .limit(1)
-      .executeTakeFirst();
-  }
-
   /** A payment's receipt, opened — for the detail stage that fetches with it, nothing else. */
   receiptOf(payment: Pick<Payment, 'id' | 'receipt'>): string | null {
     return payment.receipt === null ? null : this.keyring.open(payment.receipt, receiptContext(payment.id));
@@ -309,8 +299,11 @@ export class PaymentRepository {
     return Number(result.numUpdatedRows);
   }
 
-  /** Records that a task got its record through another payment's receipt (no money moves). */
-  async recordReuse(input: { taskId: string; companyId: string; tenant: string; resource: string; key: string; source: Payment }): Promise<Payment> {
+  /**
+   * Records that a task got its record from the tenant's memory: a zero-amount payment, delivered,
+   * linked to the purchase the record came from (no money moves).
+   */
+  async recordReuse(input: { taskId: string; companyId: string; tenant: string; resource: string; key: string; source: Pick<Payment, 'id' | 'receipt_id'> }): Promise<Payment> {
     const row = await this.db
       .insertInto('payments')
       .values({

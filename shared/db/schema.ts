@@ -42,6 +42,8 @@ export interface TasksTable {
   /** Money someone else charged to the task's token (charges under keys that are not ours), in fen. */
   foreign_charged: Generated<Fen>;
   cancel_requested: Generated<boolean>;
+  /** The task's freshness window for records it owns (seconds; 0 = always buy); null: MEMORY_MAX_AGE. */
+  max_age_seconds: ColumnType<number | null, number | null | undefined, number | null>;
   error_code: string | null;
   error_message: string | null;
   created_at: CreatedAt;
@@ -116,7 +118,7 @@ export interface PaymentsTable {
   receipt: string | null;
   receipt_expires_at: Date | null;
   refunded_amount: Generated<Fen>;
-  /** Where the bought record came from when another purchase's receipt was reused. */
+  /** The purchase a reused record came from (the tenant's memory; before it, another purchase's receipt). */
   reused_payment_id: number | null;
   last_error: string | null;
   created_at: CreatedAt;
@@ -202,6 +204,41 @@ export interface TenantSpendDailyTable {
   spend: Generated<Fen>;
 }
 
+/**
+ * A record a tenant bought, kept as knowledge (issue 11): one row per delivered purchase, written in the
+ * same transaction that marks the payment delivered. `fields` is the record as stored (personal data:
+ * deleted on request and after MEMORY_RETENTION); `search` its full-text vector.
+ */
+export interface MemoryRecordsTable {
+  id: Generated<number>;
+  tenant: string;
+  company_id: string;
+  provider: string;
+  resource: string;
+  name: string;
+  industry: string;
+  city: string;
+  /** What the purchase cost in the end: the amount charged less what was refunded, in fen. */
+  price_paid: Fen;
+  currency: string;
+  receipt_id: string | null;
+  /** The purchase it came from (payments.id). */
+  payment_id: number;
+  task_id: string;
+  bought_at: CreatedAt;
+  fields: Json<Record<string, unknown>>;
+  /** tsvector: never read as a value, only matched. */
+  search: ColumnType<string, never, never>;
+}
+
+/** Which task of a tenant is buying a company right now (the others wait for its purchase). */
+export interface PurchaseClaimsTable {
+  tenant: string;
+  company_id: string;
+  task_id: string;
+  claimed_at: UpdatedAt;
+}
+
 /** One operator action: who, what, when, from where, and how it was answered. */
 export interface OperatorAuditTable {
   id: Generated<number>;
@@ -234,6 +271,8 @@ export interface Database {
   tenant_policies: TenantPoliciesTable;
   tenant_spend_daily: TenantSpendDailyTable;
   operator_audit: OperatorAuditTable;
+  memory_records: MemoryRecordsTable;
+  purchase_claims: PurchaseClaimsTable;
 }
 
 export type Task = Selectable<TasksTable>;
@@ -246,3 +285,4 @@ export type ModelCall = Selectable<ModelCallsTable>;
 export type ApiKey = Selectable<ApiKeysTable>;
 export type TenantPolicyRow = Selectable<TenantPoliciesTable>;
 export type OperatorAuditEntry = Selectable<OperatorAuditTable>;
+export type MemoryRecord = Selectable<MemoryRecordsTable>;

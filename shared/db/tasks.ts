@@ -59,10 +59,10 @@ export class TaskRepository {
    * idempotency key already used gives back its task (or a conflict) before any limit is looked at:
    * a replay is not a new submission.
    */
-  async admit(task: NewTask, limits: AdmissionLimits): Promise<AdmitResult> {
+  async admit(task: NewTask, limits: AdmissionLimits, legacyRequestHash?: string): Promise<AdmitResult> {
     return this.db.transaction().execute(async (trx): Promise<AdmitResult> => {
       await sql`select pg_advisory_xact_lock(${ADMISSION_LOCK}, hashtext(${task.tenant}))`.execute(trx);
-      const earlier = await findReplay(trx, task);
+      const earlier = await findReplay(trx, task, legacyRequestHash);
       if (earlier) return earlier;
       const { open } = await trx
         .selectFrom('tasks')
@@ -87,9 +87,13 @@ export class TaskRepository {
     });
   }
 
-  /** The task a tenant created under an idempotency key, as a replay of this request or a conflict; undefined when the key is new. */
-  async replayOf(task: Pick<NewTask, 'tenant' | 'idempotency_key' | 'request_hash'>): Promise<CreateTaskResult | undefined> {
-    return findReplay(this.db, task);
+  /**
+   * The task a tenant created under an idempotency key, as a replay of this request or a conflict;
+   * undefined when the key is new. `legacyRequestHash`: how this request was hashed before the whole
+   * body was (a key used before that change still replays its task).
+   */
+  async replayOf(task: Pick<NewTask, 'tenant' | 'idempotency_key' | 'request_hash'>, legacyRequestHash?: string): Promise<CreateTaskResult | undefined> {
+    return findReplay(this.db, task, legacyRequestHash);
   }
 
   /** One task; scoped to a tenant when one is given. */
@@ -246,11 +250,12 @@ export class TaskRepository {
 }
 
 /** A task created earlier under the same tenant and idempotency key: a replay when the request is the same, else a conflict. */
-async function findReplay(db: Kysely<Database>, task: Pick<NewTask, 'tenant' | 'idempotency_key' | 'request_hash'>): Promise<CreateTaskResult | undefined> {
+async function findReplay(db: Kysely<Database>, task: Pick<NewTask, 'tenant' | 'idempotency_key' | 'request_hash'>, legacyRequestHash?: string): Promise<CreateTaskResult | undefined> {
   if (task.idempotency_key === null || task.idempotency_key === undefined) return undefined;
   const existing = await db.selectFrom('tasks').selectAll().where('tenant', '=', task.tenant).where('idempotency_key', '=', task.idempotency_key).executeTakeFirst();
   if (!existing) return undefined;
-  return existing.request_hash === task.request_hash ? { kind: 'replayed', task: existing } : { kind: 'conflict' };
+  const same = existing.request_hash === task.request_hash || (legacyRequestHash !== undefined && existing.request_hash === legacyRequestHash);
+  return same ? { kind: 'replayed', task: existing } : { kind: 'conflict' };
 }
 
 /** What a task's sealed token is bound to: this column of this row. */

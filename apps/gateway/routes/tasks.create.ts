@@ -1,6 +1,7 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
+import { MAX_AGE_LIMIT } from '../../../shared/config.ts';
 import { ApiError } from '../../../shared/errors.ts';
 import { withTimeout } from '../../../shared/timeout.ts';
 import type { CreateTaskResult } from '../../../shared/db/tasks.ts';
@@ -10,6 +11,7 @@ import type { SpendingPolicy } from '../../../shared/tenants/policy.ts';
 import type { AuthEnv } from '../auth.ts';
 import type { GatewayDeps } from '../deps.ts';
 import { problem } from '../problem.ts';
+import { legacyRequestHash, requestHash } from '../request-hash.ts';
 import type { TenantRateLimit } from '../tenant-rate.ts';
 import { ONE_LINE, oneLine, positiveAmount, readJson, validate } from '../validate.ts';
 import { taskView } from '../view.ts';
@@ -21,6 +23,8 @@ export const createTaskBody = z.strictObject({
   currency: z.literal(CURRENCY, { error: 'only CNY is supported' }).optional(),
   voiceId: z.string().refine(oneLine, ONE_LINE).trim().min(1, 'must not be empty').max(200),
   maxCompanies: z.number().int('must be a whole number').min(1).max(20).default(5),
+  /** The freshness window of records the tenant owns, in seconds (0 = always buy); unset: MEMORY_MAX_AGE. */
+  maxAge: z.number().int('must be a whole number of seconds').min(0, 'must be 0 (always buy) or more').max(MAX_AGE_LIMIT, `must be at most ${MAX_AGE_LIMIT} (a year)`).optional(),
 });
 
 /** A POST waits this long for Redis at most; the task is already safe in Postgres either way. */
@@ -47,18 +51,19 @@ export function createTaskRoute(deps: GatewayDeps, limits: SubmissionLimits) {
     const keyHeader = c.req.header('idempotency-key');
     const key = keyHeader === undefined ? null : validate(z.object({ 'Idempotency-Key': idempotencyKey }), { 'Idempotency-Key': keyHeader }, 'header')['Idempotency-Key'];
     const body = validate(createTaskBody, await readJson(c), 'task');
-    const requestHash = createHash('sha256')
-      .update(JSON.stringify([body.theme, body.budget, body.voiceId, body.maxCompanies]))
-      .digest('hex');
+    // The whole validated body, defaults applied, is the request an idempotency key stands for.
+    const hash = requestHash({ ...body, currency: body.currency ?? CURRENCY });
+    const legacyHash = legacyRequestHash(body);
     const row = {
       id: randomUUID(),
       tenant,
       idempotency_key: key,
-      request_hash: requestHash,
+      request_hash: hash,
       theme: body.theme,
       voice_id: body.voiceId,
       currency: CURRENCY,
       max_companies: body.maxCompanies,
+      max_age_seconds: body.maxAge ?? null,
       status: 'queued' as const,
       stage: null,
       budget_limit: body.budget,
@@ -67,7 +72,7 @@ export function createTaskRoute(deps: GatewayDeps, limits: SubmissionLimits) {
       error_message: null,
       ended_at: null,
     };
-    const result = (await deps.repos.tasks.replayOf(row)) ?? (await admit(c, deps, limits, row));
+    const result = (await deps.repos.tasks.replayOf(row, legacyHash)) ?? (await admit(c, deps, limits, row, legacyHash));
     if (result instanceof Response) return result;
     if (result.kind === 'conflict') throw new ApiError('idempotency_conflict', `Idempotency-Key "${key}" was used with a different task`);
     const task = result.task;
@@ -86,7 +91,7 @@ export function createTaskRoute(deps: GatewayDeps, limits: SubmissionLimits) {
 }
 
 /** A new submission against its tenant's policy: the task created, or the problem answer that refuses it. */
-async function admit(c: Context, deps: GatewayDeps, limits: SubmissionLimits, row: NewTask): Promise<CreateTaskResult | Response> {
+async function admit(c: Context, deps: GatewayDeps, limits: SubmissionLimits, row: NewTask, legacyHash: string | undefined): Promise<CreateTaskResult | Response> {
   const policy = await deps.repos.policies.effective(row.tenant, limits.defaults);
   const budget = formatMoney(row.budget_limit);
   if (policy.maxBudget !== null && row.budget_limit > policy.maxBudget) {
@@ -98,7 +103,7 @@ async function admit(c: Context, deps: GatewayDeps, limits: SubmissionLimits, ro
     c.header('Retry-After', String(rate.retryAfterSeconds));
     return problem(c, 'rate_limited', `this tenant may submit ${policy.tasksPerMinute} tasks a minute; retry in ${rate.retryAfterSeconds} s`);
   }
-  const result = await deps.repos.tasks.admit(row, { openTasks: policy.openTasks, dailySpend: policy.dailySpend });
+  const result = await deps.repos.tasks.admit(row, { openTasks: policy.openTasks, dailySpend: policy.dailySpend }, legacyHash);
   if (result.kind === 'too_many_open_tasks') {
     return problem(c, 'too_many_open_tasks', `this tenant has ${result.open} tasks queued or running, its limit is ${policy.openTasks}; submit more as they end`);
   }
