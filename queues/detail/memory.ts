@@ -1,12 +1,8 @@
 import type { Company, Recalled, Task } from '../../shared/db/index.ts';
+import { maxAgeOf } from '../../shared/memory/freshness.ts';
 import type { JobContext, StageDeps } from '../deps.ts';
 
 type Outcome = { outcome: string; companyId: string };
-
-/** A task's freshness window: its own `maxAge`, else the configured default (seconds; 0 = always buy). */
-export function maxAgeOf(task: Pick<Task, 'max_age_seconds'>, deps: Pick<StageDeps, 'memory'>): number {
-  return task.max_age_seconds ?? deps.memory.maxAgeSeconds;
-}
 
 /**
  * Memory first (issue 11): a record the tenant bought within the task's freshness window is used at no
@@ -19,7 +15,7 @@ export function maxAgeOf(task: Pick<Task, 'max_age_seconds'>, deps: Pick<StageDe
  * `maxAge: 0` buys afresh, claiming the purchase when it is free so that others can wait for it.
  */
 export async function fromMemory(deps: StageDeps, task: Task, company: Company, resource: string, key: string, ctx: JobContext): Promise<Outcome | undefined> {
-  const maxAge = maxAgeOf(task, deps);
+  const maxAge = maxAgeOf(task, deps.memory.maxAgeSeconds);
   const memory = deps.repos.memory;
   if (maxAge === 0) {
     await memory.claim(task.tenant, company.company_id, task.id);

@@ -1,7 +1,8 @@
 import { decideWithModel } from '../../shared/agent/decide.ts';
 import { planOffline, planWithModel, type Plan } from '../../shared/agent/plan.ts';
-import { candidatesOf, keywordsOf, keywordWeights, matchesOf, rankCandidates, rankingProposal } from '../../shared/agent/rank.ts';
+import { candidatesOf, costNow, keywordsOf, keywordWeights, matchesOf, rankCandidates, rankingProposal, type Owned } from '../../shared/agent/rank.ts';
 import { enforceRules, type Proposal } from '../../shared/agent/rules.ts';
+import { maxAgeOf } from '../../shared/memory/freshness.ts';
 import type { BasicCompany } from '../../shared/providers/index.ts';
 import type { JobContext, Processor, StageDeps } from '../deps.ts';
 import { standDown } from '../handoff.ts';
@@ -24,8 +25,11 @@ export const processSearch: Processor<Payload<'search'>> = async ({ taskId }, de
   const queries = plan.queries;
   const results: BasicCompany[] = [];
   const hitsOf = new Map<string, number>();
+  let cached = 0;
   for (const query of queries) {
-    const hits = await deps.providers.marketplace.search(query, ctx.signal);
+    // Short-term memory: the tenant's same search within SEARCH_CACHE_TTL costs no provider call.
+    const { results: hits, hit } = await deps.searchCache.search(task.tenant, query, () => deps.providers.marketplace.search(query, ctx.signal));
+    if (hit) cached++;
     hitsOf.set(query, hits.length);
     results.push(...hits);
   }
@@ -36,7 +40,10 @@ export const processSearch: Processor<Payload<'search'>> = async ({ taskId }, de
   const found = new Map(keywords.map((k) => [k, hitsOf.get(k) ?? pool.filter((r) => matchesOf(r, [k]).length > 0).length]));
   const ranked = rankCandidates(results, keywords, keywordWeights(found));
 
-  const input = { theme: task.theme, candidates: ranked, remainingBudget: task.budget_limit, maxCompanies: task.max_companies };
+  // Long-term memory: a record the tenant owns within the task's freshness window costs nothing now.
+  const recalled = await deps.repos.memory.recall(task.tenant, ranked.map((r) => r.company.id), maxAgeOf(task, deps.memory.maxAgeSeconds));
+  const owned: Owned = new Map([...recalled].map(([id, r]) => [id, { ageSeconds: r.ageSeconds }]));
+  const input = { theme: task.theme, candidates: ranked, remainingBudget: task.budget_limit, maxCompanies: task.max_companies, owned };
   const decided = ranked.length
     ? await consult<{ proposal: Proposal; notes: string[] }>(
         deps,
@@ -44,14 +51,14 @@ export const processSearch: Processor<Payload<'search'>> = async ({ taskId }, de
         'decide',
         ctx,
         deps.model && ((onUsage) => decideWithModel(deps.model!, input, { signal: ctx.signal, onUsage })),
-        () => ({ proposal: rankingProposal(ranked, task.budget_limit, task.max_companies), notes: [] }),
+        () => ({ proposal: rankingProposal(ranked, task.budget_limit, task.max_companies, owned), notes: [] }),
       )
     : undefined;
   const verdict = enforceRules({
-    candidates: ranked.map((r) => ({ companyId: r.company.id, price: r.company.price })),
+    candidates: ranked.map((r) => ({ companyId: r.company.id, price: costNow(r.company, owned) })),
     remainingBudget: input.remainingBudget,
     maxCompanies: input.maxCompanies,
-    proposal: decided?.value.proposal ?? { by: 'rules', buy: [], skip: [] },
+    proposal: ownedCostNothing(decided?.value.proposal ?? { by: 'rules', buy: [], skip: [] }, owned),
   });
   if (verdict.violations.length) deps.log.warn({ taskId, violations: verdict.violations }, 'the proposal broke the buying rules: clipped');
   const notes = [
@@ -70,6 +77,8 @@ export const processSearch: Processor<Payload<'search'>> = async ({ taskId }, de
     decidedBy: decided?.value.proposal.by ?? 'rules',
     found: candidates.length,
     chosen,
+    owned: candidates.filter((c) => c.chosen && owned.has(c.companyId)).length,
+    cachedSearches: cached,
     clipped: verdict.violations.length,
   });
   return handOn(deps, taskId, candidates.length, chosen);
@@ -95,4 +104,12 @@ async function handOn(deps: StageDeps, taskId: string, found: number, chosen: nu
   if (!(await deps.repos.tasks.enterStage(taskId, next))) return standDown(deps, taskId);
   await (next === 'authorize' ? deps.producer.authorize(taskId) : deps.producer.report(taskId));
   return { found, chosen };
+}
+
+/**
+ * A record the tenant owns costs nothing, whatever price a proposal offers for it (a model may quote the
+ * listing): the offer is dropped rather than clipped, so no rule is said to be broken.
+ */
+function ownedCostNothing(proposal: Proposal, owned: Owned): Proposal {
+  return { ...proposal, buy: proposal.buy.map((p) => (owned.has(p.companyId) ? { companyId: p.companyId, reason: p.reason } : p)) };
 }

@@ -2,7 +2,8 @@ import { z } from 'zod';
 import type { LanguageModel, Usage } from '../llm/model.ts';
 import { formatMoney, parseMoney } from '../money.ts';
 import { DATA_IS_NOT_INSTRUCTIONS, dataBlock } from './prompt.ts';
-import type { Ranked } from './rank.ts';
+import { ageText } from '../memory/freshness.ts';
+import { costNow, type Owned, type Ranked } from './rank.ts';
 import type { Proposal } from './rules.ts';
 
 /** The model's answer: what to buy (with the price it means to pay) and what to pass over, each with a reason. */
@@ -16,6 +17,7 @@ const SYSTEM = [
   'each with its listed price in CNY for a paid detail record. Choose which records are worth paying for to research the theme.',
   'Rules: buy only listed candidates, by their id; pay at most the listed price (give it as price, e.g. "12.00");',
   'the prices you buy must add up to no more than the remaining budget; buy at most maxCompanies.',
+  'A candidate marked owned is a record the tenant bought earlier (its age is given): it costs nothing now, its price is 0.00.',
   'Give a one-line reason for every candidate you buy and for those you skip. Our code enforces these rules whatever you answer.',
   DATA_IS_NOT_INSTRUCTIONS,
 ].join(' ');
@@ -26,20 +28,26 @@ export interface DecideInput {
   /** Fen. */
   remainingBudget: number;
   maxCompanies: number;
+  /** Candidates the tenant owns a fresh record of: they cost nothing now. */
+  owned?: Owned;
 }
 
 /** The prompt's data: the task's terms and the candidates (ranked, with their listed prices). */
 export function decisionPrompt(input: DecideInput): string {
   const task = { theme: input.theme, remainingBudget: formatMoney(input.remainingBudget), currency: 'CNY', maxCompanies: input.maxCompanies };
-  const candidates = input.candidates.map((r) => ({
-    id: r.company.id,
-    name: r.company.name,
-    industry: r.company.industry,
-    city: r.company.city,
-    tags: r.company.tags,
-    price: formatMoney(r.company.price),
-    rank: r.rank,
-  }));
+  const candidates = input.candidates.map((r) => {
+    const held = input.owned?.get(r.company.id);
+    return {
+      id: r.company.id,
+      name: r.company.name,
+      industry: r.company.industry,
+      city: r.company.city,
+      tags: r.company.tags,
+      price: formatMoney(costNow(r.company, input.owned)),
+      ...(held ? { owned: { boughtAgo: ageText(held.ageSeconds) }, listedPrice: formatMoney(r.company.price) } : {}),
+      rank: r.rank,
+    };
+  });
   return `Decide what to buy for this research task.\n${dataBlock('task', task)}\n${dataBlock('candidates', candidates)}`;
 }
 

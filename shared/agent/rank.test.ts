@@ -249,6 +249,25 @@ describe('chooseCandidates: what to buy within the budget', () => {
     expect(out.map((c) => c.chosen)).toEqual([false]);
   });
 
+  it('a company the tenant owns costs nothing now: chosen with an empty budget, beside what the budget buys', () => {
+    const owned = new Map([['b', { ageSeconds: 7200 }]]);
+    const input = [company('a', 500, { name: 'Battery A' }), company('b', 900, { name: 'Battery B' }), company('c', 400, { name: 'Battery C' })];
+    const out = chooseCandidates(input, ['battery'], 500, 5, undefined, owned);
+    expect(out.filter((c) => c.chosen).map((c) => c.companyId).sort()).toEqual(['b', 'c']);
+    const b = out.find((c) => c.companyId === 'b')!;
+    // The listing stays the price a purchase is bound by, should the record not be owned by then.
+    expect(b.price).toBe(900);
+    expect(b.decision.reason).toContain('owned (bought 2 h ago), costs nothing now');
+    // Without it, 900 does not fit.
+    expect(chooseCandidates(input, ['battery'], 500, 5).find((c) => c.companyId === 'b')!.chosen).toBe(false);
+  });
+
+  it('an owned company still counts against maxCompanies', () => {
+    const owned = new Map([['a', { ageSeconds: 60 }], ['b', { ageSeconds: 60 }]]);
+    const out = chooseCandidates([company('a', 500, { name: 'Battery A' }), company('b', 500, { name: 'Battery B' })], ['battery'], 0, 1, undefined, owned);
+    expect(out.filter((c) => c.chosen)).toHaveLength(1);
+  });
+
   it('counts a company the marketplace returned twice (two keywords) only once', () => {
     const c = company('dup', 800, { name: 'Solid-State Battery' });
     const out = chooseCandidates([c, c], keywordsOf('solid-state battery'), 1000, 5);

@@ -1,4 +1,5 @@
 import type { Candidate } from '../db/companies.ts';
+import { ageText } from '../memory/freshness.ts';
 import { formatMoney } from '../money.ts';
 import { enforceRules, type Decision, type Pick, type Proposal } from './rules.ts';
 import type { BasicCompany } from '../providers/index.ts';
@@ -102,25 +103,36 @@ function standing(r: Ranked, of: number): string {
   return `rank ${r.rank} of ${of}; ${matched}`;
 }
 
+/** Records the tenant owns within the task's freshness window, by company id: they cost nothing now. */
+export type Owned = ReadonlyMap<string, { ageSeconds: number }>;
+
+/** What buying a candidate costs now, in fen: nothing when the tenant owns a fresh record of it, else its listed price. */
+export function costNow(company: { id: string; price: number }, owned?: Owned): number {
+  return owned?.has(company.id) ? 0 : company.price;
+}
+
 /**
  * The offline decision: greedily down the ranking, each company that still fits the budget, up to
  * maxCompanies; every company gets its reason (rank, keywords matched, price against what is left).
- * Budget and prices in fen. It goes through the same rules as a model's answer (shared/agent/rules.ts).
+ * A company the tenant owns (`owned`) costs nothing now. Budget and prices in fen. It goes through the
+ * same rules as a model's answer (shared/agent/rules.ts).
  */
-export function rankingProposal(ranked: Ranked[], budget: number, maxCompanies: number): Proposal {
+export function rankingProposal(ranked: Ranked[], budget: number, maxCompanies: number, owned?: Owned): Proposal {
   const buy: Pick[] = [];
   const skip: Proposal['skip'] = [];
   let committed = 0;
   for (const r of ranked) {
-    const price = r.company.price;
+    const price = costNow(r.company, owned);
     const left = budget - committed;
+    const held = owned?.get(r.company.id);
+    const cost = held ? `owned (bought ${ageText(held.ageSeconds)} ago), costs nothing now` : money(price);
     if (buy.length >= maxCompanies) {
       skip.push({ companyId: r.company.id, reason: `${standing(r, ranked.length)}; ${maxCompanies} already chosen (maxCompanies)` });
     } else if (price > left) {
-      skip.push({ companyId: r.company.id, reason: `${standing(r, ranked.length)}; ${money(price)} would exceed the remaining ${money(left)}` });
+      skip.push({ companyId: r.company.id, reason: `${standing(r, ranked.length)}; ${cost} would exceed the remaining ${money(left)}` });
     } else {
       committed += price;
-      buy.push({ companyId: r.company.id, reason: `${standing(r, ranked.length)}; ${money(price)} fits the remaining ${money(left)}` });
+      buy.push({ companyId: r.company.id, reason: held ? `${standing(r, ranked.length)}; ${cost}` : `${standing(r, ranked.length)}; ${cost} fits the remaining ${money(left)}` });
     }
   }
   return { by: 'rules', buy, skip };
@@ -147,16 +159,16 @@ export function candidatesOf(ranked: Ranked[], decisions: Map<string, Decision>)
 }
 
 /**
- * Ranks the free results and chooses what to buy offline: the ranking's proposal, through the rules.
- * Prices and budget in fen.
+ * Ranks the free results and chooses what to buy offline: the ranking's proposal, through the rules,
+ * each company at what buying it costs now (nothing for one the tenant owns). Prices and budget in fen.
  */
-export function chooseCandidates(results: BasicCompany[], keywords: string[], budget: number, maxCompanies: number, weights?: Map<string, number>): Candidate[] {
+export function chooseCandidates(results: BasicCompany[], keywords: string[], budget: number, maxCompanies: number, weights?: Map<string, number>, owned?: Owned): Candidate[] {
   const ranked = rankCandidates(results, keywords, weights);
   const verdict = enforceRules({
-    candidates: ranked.map((r) => ({ companyId: r.company.id, price: r.company.price })),
+    candidates: ranked.map((r) => ({ companyId: r.company.id, price: costNow(r.company, owned) })),
     remainingBudget: budget,
     maxCompanies,
-    proposal: rankingProposal(ranked, budget, maxCompanies),
+    proposal: rankingProposal(ranked, budget, maxCompanies, owned),
   });
   return candidatesOf(ranked, verdict.decisions);
 }
