@@ -1,6 +1,7 @@
-import type { Company, LedgerEntry, ModelUse, Payment, Task } from '../../shared/db/index.ts';
+import type { Company, LedgerEntry, ModelUse, Payment, Recalled, Task } from '../../shared/db/index.ts';
 import { formatMicroUsd } from '../../shared/llm/prices.ts';
 import { md } from '../../shared/markdown/escape.ts';
+import { ageText } from '../../shared/memory/freshness.ts';
 import { formatMoney, remainingOf } from '../../shared/money.ts';
 import { PROVIDER_LIMITS, truncationNote } from '../../shared/providers/limits.ts';
 import { millions } from '../../shared/report/figures.ts';
@@ -11,6 +12,8 @@ import { compareOf, formatBasisPoints, readRecord } from '../../shared/report/re
 export interface ReportFacts {
   task: Task;
   companies: Company[];
+  /** Records of the tenant's memory relevant to the theme, beside the task's own (owned earlier). */
+  retrieved?: readonly Recalled[];
   payments: Payment[];
   ledger: LedgerEntry[];
   narrative: Narrative;
@@ -18,18 +21,35 @@ export interface ReportFacts {
   model: ModelUse;
   /** The searches that were run. */
   queries: string[];
+  /** Where each reused record came from (company id → the purchase's task and day). */
+  reusedFrom?: ReadonlyMap<string, ReuseSource>;
   marketplaceUrl: string;
 }
 
+/** Where a reused record came from: the purchase's task and when it was bought. */
+type ReuseSource = { taskId: string; boughtAt: Date };
+
 const bought = (cs: readonly Company[]) => cs.filter((c) => c.status === 'bought' || c.status === 'reused');
 
-/** The bought companies in report order, numbered as their line of the Sources list. */
-export function reportCompanies(companies: readonly Company[]): ReportCompany[] {
-  return bought(companies).map((c, i) => {
+/**
+ * The companies of the report in order, numbered as their line of the Sources list: the task's own
+ * records (bought, or reused from memory), then the records retrieved from the tenant's memory as owned
+ * earlier (with their age).
+ */
+export function reportCompanies(companies: readonly Company[], retrieved: readonly Recalled[] = []): ReportCompany[] {
+  const own = bought(companies).map((c, i): ReportCompany => {
     const facts = readRecord(c.detail as Record<string, unknown> | null);
-    return { ref: i + 1, name: c.name, industry: c.industry, city: c.city, facts, cmp: compareOf(facts) };
+    return { ref: i + 1, name: c.name, industry: c.industry, city: c.city, facts, cmp: compareOf(facts), origin: c.status === 'reused' ? 'reused' : 'bought' };
   });
+  const earlier = retrieved.map((r, i): ReportCompany => {
+    const facts = readRecord(r.fields);
+    return { ref: own.length + i + 1, name: r.name, industry: r.industry, city: r.city, facts, cmp: compareOf(facts), origin: 'owned', ageSeconds: r.ageSeconds };
+  });
+  return [...own, ...earlier];
 }
+
+/** When a record owned earlier was bought, in words: `3 d ago (2026-11-26)`. */
+const boughtWhen = (r: Recalled) => `${ageText(r.ageSeconds)} ago (${r.boughtAt.toISOString().slice(0, 10)})`;
 
 const dash = (v: string | number | undefined) => (v === undefined ? '—' : v);
 const amount = (fen: bigint | undefined) => (fen === undefined ? '—' : millions(fen));
@@ -49,10 +69,30 @@ function fieldTable(heading: string, rows: Array<[string, string]>): string[] {
 }
 
 /** One `company_detail` section: the bought record as delivered, as tables and lists — never raw JSON. */
-function detailSection(c: Company, rc: ReportCompany, payment: Payment | undefined): string {
-  const { facts } = rc;
-  const how = c.status === 'reused' ? `reused an earlier receipt (${c.receipt_id ?? '—'}), no charge` : `bought for ${formatMoney(payment?.amount ?? c.price)} CNY, receipt ${c.receipt_id ?? '—'}`;
+function detailSection(c: Company, rc: ReportCompany, payment: Payment | undefined, source: ReuseSource | undefined): string {
+  const from = source ? ` bought in task ${source.taskId} on ${source.boughtAt.toISOString().slice(0, 10)}` : '';
+  const how = c.status === 'reused' ? `reused from memory (the tenant's purchase${from}, receipt ${c.receipt_id ?? '—'}), no charge` : `bought for ${formatMoney(payment?.amount ?? c.price)} CNY, receipt ${c.receipt_id ?? '—'}`;
   const shortfall = c.error_code === 'incomplete_record' ? [md`Incomplete delivery: ${c.error_message}.`, ''] : [];
+  return [md`### company_detail: ${c.name} (${c.company_id})`, '', `${md`${c.industry}, ${c.city} — ${how}. Source`}${refs([rc.ref])}.`, '', ...shortfall, ...truncationLine(c), ...recordParts(rc)].join('\n');
+}
+
+/** One `owned_record` section: a record retrieved from the tenant's memory, not bought again for this task. */
+function ownedSection(r: Recalled, rc: ReportCompany): string {
+  const how = `owned since a purchase ${boughtWhen(r)} in task ${r.taskId} for ${formatMoney(r.pricePaid)} CNY, receipt ${r.receiptId ?? '—'}; not bought again for this task`;
+  const cut = truncationNote(r.fields);
+  return [
+    md`### owned_record: ${r.name} (${r.companyId})`,
+    '',
+    `${md`${r.industry}, ${r.city} — ${how}. Source`}${refs([rc.ref])}.`,
+    '',
+    ...(cut.length ? [md`Cut to our size limits when bought: ${cut.join('; ')}.`, ''] : []),
+    ...recordParts(rc),
+  ].join('\n');
+}
+
+/** A record's parts as tables and lists: profile, financials, shareholders, risk notes, contacts. */
+function recordParts(rc: ReportCompany): string[] {
+  const { facts } = rc;
   const financials = facts.financials.length
     ? [
         '#### Financials (CNY millions)',
@@ -67,32 +107,22 @@ function detailSection(c: Company, rc: ReportCompany, payment: Payment | undefin
     ? ['#### Shareholders', '', '| shareholder | type | stake |', '| --- | --- | --- |', ...facts.shareholders.map((s) => md`| ${s.name} | ${s.type} | ${s.stake === undefined ? '—' : formatBasisPoints(s.stake)} |`), '']
     : [];
   const risks = facts.riskNotes.length ? ['#### Risk notes', '', ...facts.riskNotes.map((n) => md`- ${n}`), ''] : [];
-  return [
-    md`### company_detail: ${c.name} (${c.company_id})`,
-    '',
-    `${md`${c.industry}, ${c.city} — ${how}. Source`}${refs([rc.ref])}.`,
-    '',
-    ...shortfall,
-    ...truncationLine(c),
-    ...fieldTable('#### Profile', facts.profile),
-    ...financials,
-    ...shareholders,
-    ...risks,
-    ...fieldTable('#### Contacts', facts.contacts),
-  ].join('\n');
+  return [...fieldTable('#### Profile', facts.profile), ...financials, ...shareholders, ...risks, ...fieldTable('#### Contacts', facts.contacts)];
 }
 
 /** The comparison table of the bought companies: latest year's figures, with their source. */
 function comparison(rcs: readonly ReportCompany[]): string[] {
   if (rcs.length === 0) return ['No record was bought, so there is nothing to compare.', ''];
+  const owned = rcs.some((r) => r.origin === 'owned') ? ' Records marked owned earlier come from the tenant\'s memory, not from this task\'s purchases.' : '';
   return [
-    'Latest year in each record; money in CNY millions; growth is revenue against the year before.',
+    `Latest year in each record; money in CNY millions; growth is revenue against the year before.${owned}`,
     '',
     '| company | year | revenue | growth YoY | net margin | R&D intensity | total assets | credit rating | patents | source |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rcs.map((r) => {
       const x = r.cmp;
-      return `${md`| ${r.name} | ${dash(x.year)} | ${dash(x.revenue)} | ${dash(x.growth)} | ${dash(x.netMargin)} | ${dash(x.rdIntensity)} | ${dash(x.totalAssets)} | ${dash(x.creditRating)} | ${dash(x.patents)} |`}${refs([r.ref])} |`;
+      const name = r.origin === 'owned' ? `${r.name} (owned earlier, ${ageText(r.ageSeconds ?? 0)} old)` : r.name;
+      return `${md`| ${name} | ${dash(x.year)} | ${dash(x.revenue)} | ${dash(x.growth)} | ${dash(x.netMargin)} | ${dash(x.rdIntensity)} | ${dash(x.totalAssets)} | ${dash(x.creditRating)} | ${dash(x.patents)} |`}${refs([r.ref])} |`;
     }),
     '',
   ];
@@ -107,10 +137,13 @@ function comparison(rcs: readonly ReportCompany[]): string[] {
  */
 export function renderReport(f: ReportFacts): string {
   const { task } = f;
-  const rcs = reportCompanies(f.companies);
+  const retrieved = f.retrieved ?? [];
+  const rcs = reportCompanies(f.companies, retrieved);
   const boughtRows = bought(f.companies);
   const paymentOf = new Map(f.payments.map((p) => [p.company_id, p]));
   const spent = task.captured - task.refunded;
+  const reused = f.companies.filter((c) => c.status === 'reused');
+  const saved = reused.reduce((sum, c) => sum + c.price, 0);
 
   // Budget left after each capture, in the order the money was taken.
   let running = task.budget_limit;
@@ -136,16 +169,22 @@ export function renderReport(f: ReportFacts): string {
   const failed = f.companies.filter((c) => c.status === 'failed' || c.status === 'refunded');
   const m = f.model;
   const modelCost = `${formatMicroUsd(m.costMicroUsd)} USD${m.unpriced ? ` (${m.unpriced} call(s) of a model without a price not included)` : ''}`;
-  const sources = rcs.map((r, i) => {
-    const c = boughtRows[i]!;
-    const resource = paymentOf.get(c.company_id)?.resource ?? `/company/detail?id=${encodeURIComponent(c.company_id)}`;
-    return `-${refs([r.ref])} ${md`${c.name} — ${f.marketplaceUrl}${resource}, receipt ${c.receipt_id ?? '—'}`}`;
-  });
+  const sources = [
+    ...boughtRows.map((c, i) => {
+      const resource = paymentOf.get(c.company_id)?.resource ?? `/company/detail?id=${encodeURIComponent(c.company_id)}`;
+      return `-${refs([rcs[i]!.ref])} ${md`${c.name} — ${f.marketplaceUrl}${resource}, receipt ${c.receipt_id ?? '—'}`}`;
+    }),
+    ...retrieved.map((r, i) => `-${refs([rcs[boughtRows.length + i]!.ref])} ${md`${r.name} — ${f.marketplaceUrl}${r.resource}, receipt ${r.receiptId ?? '—'}, owned earlier: bought ${boughtWhen(r)}`}`),
+  ];
+  const memoryLine = [
+    ...(reused.length ? [`${reused.length} reused from memory (saving ${formatMoney(saved)})`] : []),
+    ...(retrieved.length ? [`${retrieved.length} owned earlier`] : []),
+  ];
 
   return [
     md`# Research report: ${task.theme}`,
     '',
-    md`Task \`${task.id}\` · ${rcs.length} record(s) bought · data spend ${formatMoney(spent)} of ${formatMoney(task.budget_limit)} ${task.currency} · model cost ${modelCost} · written by ${f.writer}`,
+    md`Task \`${task.id}\` · ${boughtRows.length} record(s) bought${memoryLine.length ? ` (${memoryLine.join(', ')})` : ''} · data spend ${formatMoney(spent)} of ${formatMoney(task.budget_limit)} ${task.currency} · model cost ${modelCost} · written by ${f.writer}`,
     '',
     '## Summary',
     '',
@@ -160,7 +199,10 @@ export function renderReport(f: ReportFacts): string {
     ...(standOut.markdown ? [standOut.markdown.split('\n\n').map((s) => `- ${s}`).join('\n'), ''] : ['Nothing stands out: no fast growth, loss, concentrated ownership or pledged equity in these records.', '']),
     '## Bought records',
     '',
-    ...(boughtRows.length ? boughtRows.map((c, i) => detailSection(c, rcs[i]!, paymentOf.get(c.company_id))) : ['No record was bought.', '']),
+    ...(boughtRows.length ? boughtRows.map((c, i) => detailSection(c, rcs[i]!, paymentOf.get(c.company_id), f.reusedFrom?.get(c.company_id))) : ['No record was bought.', '']),
+    ...(retrieved.length
+      ? ['## Owned earlier', '', "Records the tenant bought for earlier tasks that bear on this theme, from its memory (not bought again, no charge):", '', ...retrieved.map((r, i) => ownedSection(r, rcs[boughtRows.length + i]!))]
+      : []),
     '## Purchases',
     '',
     '| company | price (CNY) | receipt id | status | refunded | budget left |',
@@ -173,6 +215,9 @@ export function renderReport(f: ReportFacts): string {
     '| --- | --- | --- | --- | --- | --- |',
     md`| ${formatMoney(task.budget_limit)} | ${formatMoney(task.reserved)} | ${formatMoney(spent)} | ${formatMoney(task.refunded)} | ${formatMoney(task.released)} | ${formatMoney(remainingOf({ limit: task.budget_limit, reserved: task.reserved, captured: task.captured, refunded: task.refunded }))} |`,
     '',
+    ...(reused.length
+      ? [`Reused from the tenant's memory at no charge: ${reused.length} record(s), saving ${formatMoney(saved)} ${task.currency} (their listed prices).`, '']
+      : []),
     'Beside the data spend, the language model (not charged to the budget):',
     '',
     '| model calls | input tokens | output tokens | model cost (USD) |',

@@ -1,3 +1,4 @@
+import { keywordsOf } from '../../shared/agent/rank.ts';
 import { highlights } from '../../shared/report/highlights.ts';
 import { narrateWithModel, offlineNarrative, type Narrative } from '../../shared/report/narrative.ts';
 import type { JobContext, Processor, StageDeps } from '../deps.ts';
@@ -23,14 +24,18 @@ export const processReport: Processor<Payload<'report'>> = async ({ taskId }, de
 };
 
 async function writeReport(deps: StageDeps, taskId: string, ctx: JobContext) {
-  const [task, companies, payments, ledger, plan] = await Promise.all([
+  const [task, companies, payments, ledger, plan, sources] = await Promise.all([
     deps.repos.tasks.get(taskId),
     deps.repos.companies.list(taskId),
     deps.repos.payments.forTask(taskId),
     deps.repos.payments.ledger(taskId),
     deps.repos.agent.planOf(taskId),
+    deps.repos.memory.reuseSources([taskId]),
   ]);
-  const rcs = reportCompanies(companies);
+  // Retrieval: what else the tenant owns that bears on the theme (full-text over its memory), beside the task's own records.
+  const own = companies.filter((c) => c.status === 'bought' || c.status === 'reused').map((c) => c.company_id);
+  const retrieved = await deps.repos.memory.retrieve(task!.tenant, keywordsOf(task!.theme), { exclude: own, limit: deps.memory.retrieveLimit });
+  const rcs = reportCompanies(companies, retrieved);
   const offline = () => offlineNarrative(task!.theme, rcs, highlights(rcs));
   // With nothing bought there is nothing for a model to analyse: no call is made.
   const ask = deps.model && rcs.length ? (onUsage: Parameters<typeof narrateWithModel>[2]['onUsage']) => narrateWithModel(deps.model!, { theme: task!.theme, companies: rcs }, { signal: ctx.signal, onUsage }) : undefined;
@@ -38,7 +43,19 @@ async function writeReport(deps: StageDeps, taskId: string, ctx: JobContext) {
   const writer = written.by === 'model' ? deps.model!.name : written.error ? `offline (model failed: ${written.error})` : 'offline';
   const model = await deps.repos.agent.useOf(taskId);
   return {
-    text: renderReport({ task: task!, companies, payments, ledger, narrative: written.value, writer, model, queries: plan?.queries ?? [], marketplaceUrl: deps.marketplaceUrl }),
+    text: renderReport({
+      task: task!,
+      companies,
+      retrieved,
+      reusedFrom: sources.get(taskId),
+      payments,
+      ledger,
+      narrative: written.value,
+      writer,
+      model,
+      queries: plan?.queries ?? [],
+      marketplaceUrl: deps.marketplaceUrl,
+    }),
     writer,
   };
 }

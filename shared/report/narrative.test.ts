@@ -92,7 +92,7 @@ describe('offlineNarrative', () => {
   });
   const company = (ref: number, name: string, detail: Record<string, unknown>): ReportCompany => {
     const facts = readRecord(detail);
-    return { ref, name, industry: 'batteries', city: 'Hefei', facts, cmp: compareOf(facts) };
+    return { ref, name, industry: 'batteries', city: 'Hefei', facts, cmp: compareOf(facts), origin: 'bought' };
   };
 
   it('cites its source in every sentence that states a figure, and none is dropped', () => {

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { DATA_IS_NOT_INSTRUCTIONS, dataBlock } from '../agent/prompt.ts';
 import { oneLine } from '../agent/text.ts';
 import type { LanguageModel, Usage } from '../llm/model.ts';
+import { ageText } from '../memory/freshness.ts';
 import { escapeInline, md } from '../markdown/escape.ts';
 import { formatBasisPoints, type Comparison, type RecordFacts } from './record.ts';
 
@@ -30,6 +31,10 @@ export interface ReportCompany {
   city: string;
   facts: RecordFacts;
   cmp: Comparison;
+  /** How the task has it: bought for it, reused from the tenant's memory, or retrieved from memory as owned earlier. */
+  origin: 'bought' | 'reused' | 'owned';
+  /** For a record owned earlier: how old it is, in seconds. */
+  ageSeconds?: number;
 }
 
 /** The model's answer. */
@@ -127,10 +132,17 @@ export function offlineNarrative(theme: string, companies: readonly ReportCompan
   if (companies.length === 0) {
     return { paragraphs: [[{ text: `No paid records were bought for “${theme}”, so there is nothing to analyse beyond the free search.`, sources: [] }]] };
   }
-  const all = companies.map((c) => c.ref);
+  const forTask = companies.filter((c) => c.origin !== 'owned');
+  const earlier = companies.filter((c) => c.origin === 'owned');
+  const covers = forTask.length
+    ? [{ text: `This report covers ${forTask.length} compan${forTask.length === 1 ? 'y' : 'ies'} bought for the theme “${theme}”: ${names(forTask)}.`, sources: forTask.map((c) => c.ref) }]
+    : [{ text: `Nothing was bought for the theme “${theme}” this time.`, sources: [] }];
+  const owned = earlier.length
+    ? [{ text: `From earlier purchases the tenant also owns ${earlier.length} relevant record${earlier.length === 1 ? '' : 's'}: ${names(earlier)} (ages in the Sources list).`, sources: earlier.map((c) => c.ref) }]
+    : [];
   return {
     paragraphs: [
-      [{ text: `This report covers ${companies.length} compan${companies.length === 1 ? 'y' : 'ies'} bought for the theme “${theme}”: ${names(companies)}.`, sources: all }],
+      [...covers, ...owned],
       ...companies.map(companySentences),
       ...(highlights.length ? [[...highlights]] : []),
       [{ text: 'This summary was written offline by our code from the bought records (no language model configured); the sections below quote the records as delivered.', sources: [] }],
@@ -145,6 +157,8 @@ export function narrativeRecords(companies: readonly ReportCompany[]) {
     name: c.name,
     industry: c.industry,
     city: c.city,
+    // Where the record comes from: bought for this task, reused from memory, or owned from an earlier purchase.
+    source: c.origin === 'owned' ? `owned earlier (${ageText(c.ageSeconds ?? 0)} old)` : c.origin === 'reused' ? 'reused from memory' : 'bought for this task',
     latestYear: c.cmp.year ?? null,
     revenueCnyMillions: c.cmp.revenue ?? null,
     revenueGrowthPercent: c.cmp.growth?.replace(/%$/, '') ?? null,

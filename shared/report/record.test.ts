@@ -95,7 +95,7 @@ describe('readRecord: a third party record, read defensively, never shown as JSO
 describe('highlights: what stands out, each citing its record', () => {
   const company = (ref: number, name: string, detail: Record<string, unknown>): ReportCompany => {
     const facts = readRecord(detail);
-    return { ref, name, industry: 'x', city: 'y', facts, cmp: compareOf(facts) };
+    return { ref, name, industry: 'x', city: 'y', facts, cmp: compareOf(facts), origin: 'bought' };
   };
   const fin = (a: string, b: string, profit = '1') => [
     { year: 2022, revenue: a, netProfit: '1' },

@@ -38,10 +38,15 @@ export function readTaskRoutes(deps: GatewayDeps) {
       const tasks = await deps.repos.tasks.list(tenant, q.limit + 1, q.cursor ? cursors.open(q.cursor, tenant) : undefined);
       const page = tasks.slice(0, q.limit);
       const ids = page.map((t) => t.id);
-      const [companies, plans, use] = await Promise.all([deps.repos.companies.listForTasks(ids), deps.repos.agent.plansFor(ids), deps.repos.agent.useFor(ids)]);
+      const [companies, plans, use, sources] = await Promise.all([
+        deps.repos.companies.listForTasks(ids),
+        deps.repos.agent.plansFor(ids),
+        deps.repos.agent.useFor(ids),
+        deps.repos.memory.reuseSources(ids),
+      ]);
       const last = page.at(-1);
       return c.json({
-        data: page.map((t) => taskView(t, companies.get(t.id) ?? [], { plan: plans.get(t.id), model: use.get(t.id)! })),
+        data: page.map((t) => taskView(t, companies.get(t.id) ?? [], { plan: plans.get(t.id), model: use.get(t.id)!, reusedFrom: sources.get(t.id) })),
         ...(tasks.length > q.limit && last ? { nextCursor: cursors.seal(last.seq, tenant) } : {}),
       });
     })
