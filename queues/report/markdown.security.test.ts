@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import type { Nodes, Parent } from 'mdast';
 import { toString } from 'mdast-util-to-string';
 import { describe, expect, it } from 'vitest';
-import type { Company, Payment, Task } from '../../shared/db/index.ts';
+import type { Company, Payment, Recalled, Task } from '../../shared/db/index.ts';
 import { parseMarkdown } from '../../shared/markdown/parse.ts';
 import { renderReport } from './markdown.ts';
 
@@ -56,7 +56,16 @@ function nodes(tree: Nodes): Nodes[] {
   return [tree, ...('children' in tree ? (tree as Parent).children.flatMap((c) => nodes(c as Nodes)) : [])];
 }
 
-function render(text: string) {
+/** A record of the tenant's memory with hostile text wherever a provider's text lands. */
+function recalled(text: string): Recalled {
+  return {
+    id: 7, companyId: text, provider: 'marketplace', resource: `/company/detail?id=${text}`, name: text, industry: text, city: text, pricePaid: 900, currency: 'CNY',
+    receiptId: text, paymentId: 70, taskId: '0b9c7d7e-4c4e-4f0e-9a49-3e1c1a2b3c4d', boughtAt: at, ageSeconds: 3 * 86_400, rank: 0.5,
+    fields: { name: text, [text]: text, shareholders: [{ name: text, type: text, stakePercent: '10.00' }], riskNotes: [text], contacts: { phone: text }, financials: [{ year: 2023, revenue: text }] },
+  };
+}
+
+function render(text: string, withMemory = false) {
   const companies = [
     company('c1', text, 'bought', {
       receipt_id: text,
@@ -79,6 +88,7 @@ function render(text: string) {
   return renderReport({
     task: task(text),
     companies,
+    ...(withMemory ? { retrieved: [recalled(text)], reusedFrom: new Map([['c3', { taskId: '0b9c7d7e-4c4e-4f0e-9a49-3e1c1a2b3c4d', boughtAt: at }]]) } : {}),
     payments: [payment(1, 'c1', text), payment(2, 'c2', 'rcpt_2')],
     ledger: [
       { id: 1, task_id: task('').id, payment_id: 1, kind: 'capture', amount: 600, event_key: 'e1', created_at: at },
@@ -111,7 +121,9 @@ function tableAfter(tree: Parent, heading: string, skip = 0): string[][] {
   return table.children.map((r) => (r as Parent).children.map((c) => toString(c)));
 }
 
-function expectSkeleton(markdown: string) {
+function expectSkeleton(markdown: string, withMemory = false) {
+  const sections = withMemory ? [...SECTIONS.slice(0, 4), 'Owned earlier', ...SECTIONS.slice(4)] : SECTIONS;
+  const sourceCount = withMemory ? 4 : 3;
   const tree = parseMarkdown(markdown);
   const all = nodes(tree);
   const headings = all.filter((n) => n.type === 'heading') as Array<Nodes & { depth: number }>;
@@ -119,17 +131,17 @@ function expectSkeleton(markdown: string) {
   // per bought record, and only our parts of a record under it.
   expect(headings.every((hd) => tree.children.includes(hd as any))).toBe(true);
   expect(headings.filter((hd) => hd.depth === 1)).toHaveLength(1);
-  expect(headings.filter((hd) => hd.depth === 2).map((hd) => toString(hd))).toEqual(SECTIONS);
-  expect(headings.filter((hd) => hd.depth === 3).map((hd) => toString(hd).split(':')[0])).toEqual(['company_detail', 'company_detail', 'company_detail']);
+  expect(headings.filter((hd) => hd.depth === 2).map((hd) => toString(hd))).toEqual(sections);
+  expect(headings.filter((hd) => hd.depth === 3).map((hd) => toString(hd).split(':')[0])).toEqual(['company_detail', 'company_detail', 'company_detail', ...(withMemory ? ['owned_record'] : [])]);
   expect(headings.filter((hd) => hd.depth === 4).every((hd) => RECORD_PARTS.includes(toString(hd)))).toBe(true);
-  expect(headings.filter((hd) => hd.depth === 4).map((hd) => toString(hd))).toEqual(RECORD_PARTS);
+  expect(headings.filter((hd) => hd.depth === 4).map((hd) => toString(hd))).toEqual(withMemory ? [...RECORD_PARTS, ...RECORD_PARTS] : RECORD_PARTS);
   expect(headings.every((hd) => hd.depth <= 4)).toBe(true);
   // The tables keep their shape: the comparison with one row per bought record, the purchases with a
   // row per company not merely skipped, the budget with the real figures, the model's use beside it.
   const comparison = tableAfter(tree, 'Comparison');
-  expect(comparison).toHaveLength(4);
+  expect(comparison).toHaveLength(sourceCount + 1);
   expect(comparison.every((r) => r.length === 10)).toBe(true);
-  expect(comparison.slice(1).map((r) => r[9])).toEqual(['[1]', '[2]', '[3]']);
+  expect(comparison.slice(1).map((r) => r[9])).toEqual(['[1]', '[2]', '[3]', '[4]'].slice(0, sourceCount));
   const purchases = tableAfter(tree, 'Purchases');
   expect(purchases).toHaveLength(6);
   expect(purchases.every((r) => r.length === 6)).toBe(true);
@@ -148,8 +160,8 @@ function expectSkeleton(markdown: string) {
   // Sources: one numbered line per bought record, and every [n] of the report is one of them.
   const sourcesAt = tree.children.findIndex((n) => n.type === 'heading' && toString(n) === 'Sources');
   const sources = tree.children[sourcesAt + 1] as Parent;
-  expect(sources.children.map((li) => toString(li).slice(0, 4))).toEqual(['[1] ', '[2] ', '[3] ']);
-  for (const [, n] of toString(tree).matchAll(/\[(\d+)\](?!\()/g)) expect(['1', '2', '3']).toContain(n);
+  expect(sources.children.map((li) => toString(li).slice(0, 4))).toEqual(['[1] ', '[2] ', '[3] ', '[4] '].slice(0, sourceCount));
+  for (const [, n] of toString(tree).matchAll(/\[(\d+)\](?!\()/g)) expect(['1', '2', '3', '4'].slice(0, sourceCount)).toContain(n);
   expect(all.filter((n) => ['html', 'image', 'imageReference', 'definition', 'linkReference'].includes(n.type))).toEqual([]);
   // No code, quote or rule comes from a value; the only code is the task id in the line under the title.
   expect(all.filter((n) => n.type === 'inlineCode').map((n) => (n as any).value)).toEqual([task('').id]);
@@ -170,11 +182,16 @@ describe('renderReport with hostile text in every value from outside', () => {
     expect(toString(tree.children[0]!)).toBe(`Research report: ${text.replace(/\s+/g, ' ').trim()}`);
   });
 
+  it.each(HOSTILE)('keeps the skeleton with a record from memory for %j', (text) => {
+    expectSkeleton(render(text, true), true);
+  });
+
   it('keeps the skeleton for any text', () => {
     const pieces = fc.constantFrom(...HOSTILE, '\n', ' ', '|', '\\', '`', '*', '_', '[', ']', '<', '>', '#', '-', '!', '(', ')', 'word');
     fc.assert(
       fc.property(fc.oneof(fc.array(pieces, { minLength: 1, maxLength: 10 }).map((p) => p.join('')), fc.string({ unit: 'binary', minLength: 1, maxLength: 30 })), (text) => {
         expectSkeleton(render(text));
+        expectSkeleton(render(text, true), true);
       }),
       { numRuns: 100 },
     );

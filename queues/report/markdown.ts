@@ -184,7 +184,11 @@ export function renderReport(f: ReportFacts): string {
   return [
     md`# Research report: ${task.theme}`,
     '',
-    md`Task \`${task.id}\` · ${boughtRows.length} record(s) bought${memoryLine.length ? ` (${memoryLine.join(', ')})` : ''} · data spend ${formatMoney(spent)} of ${formatMoney(task.budget_limit)} ${task.currency} · model cost ${modelCost} · written by ${f.writer}`,
+    [
+      md`Task \`${task.id}\` · ${boughtRows.length} record(s) bought`,
+      ...memoryLine,
+      md`data spend ${formatMoney(spent)} of ${formatMoney(task.budget_limit)} ${task.currency} · model cost ${modelCost} · written by ${f.writer}`,
+    ].join(' · '),
     '',
     '## Summary',
     '',
