@@ -16,6 +16,7 @@ import { adminKeyRoutes } from './routes/admin.keys.ts';
 import { adminLedgerRoutes } from './routes/admin.ledger.ts';
 import { adminPolicyRoutes } from './routes/admin.policy.ts';
 import { healthRoutes } from './routes/health.ts';
+import { memoryRoutes } from './routes/memory.ts';
 import { cancelTaskRoute } from './routes/tasks.cancel.ts';
 import { createTaskRoute } from './routes/tasks.create.ts';
 import { readTaskRoutes } from './routes/tasks.read.ts';
@@ -80,6 +81,7 @@ export function createApp(deps: GatewayDeps): Hono {
   v1.route('/tasks', reportRoute(deps));
   v1.route('/tasks', paymentsRoute(deps));
   v1.route('/', usageRoutes(deps));
+  v1.route('/memory', memoryRoutes(deps));
   app.route('/v1', v1);
   return app;
 }

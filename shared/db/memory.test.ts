@@ -166,7 +166,7 @@ describe('forgetting and retention', () => {
     const taskId = await remember('forget-tenant', 'f1', { name: 'Forget Me', price: 900 });
     const otherTask = await remember('forget-other', 'f1', { name: 'Forget Me', price: 900 });
     const ledgerBefore = await h.repos.payments.ledger(taskId);
-    expect(await h.repos.memory.forget('forget-tenant', 'f1')).toEqual({ records: 1, taskCopies: 1, taskIds: [taskId] });
+    expect(await h.repos.memory.forget('forget-tenant', 'f1')).toEqual({ records: 1, taskCopies: 1, taskIds: [taskId], reports: 0 });
     expect(await h.repos.memory.newest('forget-tenant', 'f1')).toBeUndefined();
     expect((await h.repos.companies.get(taskId, 'f1'))!).toMatchObject({ detail: null, status: 'bought', price: 900 });
     expect(await h.repos.payments.ledger(taskId)).toEqual(ledgerBefore);
@@ -175,7 +175,7 @@ describe('forgetting and retention', () => {
     expect(await h.repos.memory.newest('forget-other', 'f1')).toMatchObject({ taskId: otherTask });
     expect((await h.repos.companies.get(otherTask, 'f1'))!.detail).not.toBeNull();
     // Forgetting again finds nothing.
-    expect(await h.repos.memory.forget('forget-tenant', 'f1')).toEqual({ records: 0, taskCopies: 0, taskIds: [] });
+    expect(await h.repos.memory.forget('forget-tenant', 'f1')).toEqual({ records: 0, taskCopies: 0, taskIds: [], reports: 0 });
   });
 
   it('retention deletes records older than it, and the copies on tasks that ended before it', async () => {

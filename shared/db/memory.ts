@@ -185,11 +185,30 @@ export class MemoryRepository {
   }
 
   /**
-   * Forgets a company for a tenant: its memory records, and the copies of the record on the tenant's
-   * tasks (the payments and the ledger keep the money, not the data). Returns what was removed.
+   * Forgets a company for a tenant, in one transaction: its memory records, the copies of the record on
+   * the tenant's tasks, and — with `reports` — the record in the tenant's stored reports that contain
+   * `marker`, rewritten by `rewrite` (undefined: nothing of it there). The payments and the ledger keep
+   * the money, not the data. Returns what was removed.
    */
-  async forget(tenant: string, companyId: string): Promise<{ records: number; taskCopies: number; taskIds: string[] }> {
+  async forget(
+    tenant: string,
+    companyId: string,
+    reports?: { marker: string; rewrite: (markdown: string) => string | undefined },
+  ): Promise<{ records: number; taskCopies: number; taskIds: string[]; reports: number }> {
     return this.db.transaction().execute(async (trx) => {
+      let rewritten = 0;
+      if (reports) {
+        const { rows } = await sql<{ task_id: string; markdown: string }>`
+          select r.task_id, r.markdown from reports r join tasks t on t.id = r.task_id
+          where t.tenant = ${tenant} and strpos(r.markdown, ${reports.marker}) > 0
+          for update of r`.execute(trx);
+        for (const row of rows) {
+          const markdown = reports.rewrite(row.markdown);
+          if (markdown === undefined) continue;
+          await trx.updateTable('reports').set({ markdown }).where('task_id', '=', row.task_id).execute();
+          rewritten++;
+        }
+      }
       const records = await trx.deleteFrom('memory_records').where('tenant', '=', tenant).where('company_id', '=', companyId).executeTakeFirst();
       const copies = await trx
         .updateTable('companies')
@@ -199,7 +218,7 @@ export class MemoryRepository {
         .where('task_id', 'in', (eb) => eb.selectFrom('tasks').select('id').where('tenant', '=', tenant))
         .returning('task_id')
         .execute();
-      return { records: Number(records.numDeletedRows), taskCopies: copies.length, taskIds: copies.map((c) => c.task_id) };
+      return { records: Number(records.numDeletedRows), taskCopies: copies.length, taskIds: copies.map((c) => c.task_id), reports: rewritten };
     });
   }
 
