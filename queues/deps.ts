@@ -38,6 +38,8 @@ export interface MemorySettings {
   pollMs: number;
   /** How many records the report retrieves from memory beside the task's own. */
   retrieveLimit: number;
+  /** Records older than this are deleted by the sweeper (MEMORY_RETENTION, seconds). */
+  retentionSeconds: number;
 }
 
 /** Where a job stands in its retries, and its cancellation signal. */

@@ -38,12 +38,21 @@ async function drive(deps: StageDeps, task: Task): Promise<string> {
   return state;
 }
 
+/** How often one process applies the memory's retention (MEMORY_RETENTION): it is not urgent to the minute. */
+export const RETENTION_EVERY_MS = 3_600_000;
+
 /**
  * One sweep: unfinished tasks that have not moved for `staleMs` get their stage's job back (a Redis
  * without persistence may have lost it), ledger rows the dashboard never counted are sent again, and
- * receipts past their time are deleted. Job ids are deterministic, so a job that still exists is not doubled.
+ * receipts past their time are deleted — and, with `retention`, memory records older than
+ * MEMORY_RETENTION and the records' copies on tasks that ended before it. Job ids are deterministic, so
+ * a job that still exists is not doubled.
  */
-export async function sweep(deps: StageDeps, staleMs: number): Promise<{ tasks: number; dashboard: number; receiptsPurged: number }> {
+export async function sweep(
+  deps: StageDeps,
+  staleMs: number,
+  opts: { retention?: boolean } = {},
+): Promise<{ tasks: number; dashboard: number; receiptsPurged: number; memoryPurged: number; copiesPurged: number }> {
   const stale = await deps.repos.tasks.findStale(staleMs);
   for (const task of stale) {
     try {
@@ -58,16 +67,21 @@ export async function sweep(deps: StageDeps, staleMs: number): Promise<{ tasks: 
   await deps.producer.dashboard(unapplied);
   const receiptsPurged = await deps.repos.payments.purgeExpiredReceipts();
   if (receiptsPurged) deps.log.info({ receiptsPurged }, 'sweeper deleted expired receipts');
-  return { tasks: stale.length, dashboard: unapplied.length, receiptsPurged };
+  const purged = opts.retention === false ? { records: 0, taskCopies: 0 } : await deps.repos.memory.purgeOlderThan(deps.memory.retentionSeconds);
+  if (purged.records || purged.taskCopies) deps.log.info({ memoryPurged: purged.records, copiesPurged: purged.taskCopies }, 'sweeper deleted records past the memory retention');
+  return { tasks: stale.length, dashboard: unapplied.length, receiptsPurged, memoryPurged: purged.records, copiesPurged: purged.taskCopies };
 }
 
 /** Runs the sweeper every `intervalMs` (and once at start) until stopped. */
 export function startSweeper(deps: StageDeps, intervalMs: number, staleMs: number): { stop(): Promise<void> } {
   let running: Promise<unknown> = Promise.resolve();
   let stopped = false;
+  let retainedAt = -Infinity;
   const tick = () => {
     if (stopped) return;
-    running = sweep(deps, staleMs).catch((err) => deps.log.warn({ err: (err as Error).message }, 'sweep failed'));
+    const retention = Date.now() - retainedAt >= RETENTION_EVERY_MS;
+    if (retention) retainedAt = Date.now();
+    running = sweep(deps, staleMs, { retention }).catch((err) => deps.log.warn({ err: (err as Error).message }, 'sweep failed'));
   };
   const first = setTimeout(tick, Math.min(intervalMs, 2_000));
   const timer = setInterval(tick, intervalMs);

@@ -47,6 +47,6 @@ export function buildStageDeps(config: Config, repos: Repositories, producer: Pr
 }
 
 /** Memory as the stages use it: the default freshness window, and a wait bounded by the provider time-out. */
-export function memorySettings(config: Pick<Config, 'MEMORY_MAX_AGE' | 'PROVIDER_TIMEOUT_MS'>): MemorySettings {
-  return { maxAgeSeconds: config.MEMORY_MAX_AGE, waitMs: config.PROVIDER_TIMEOUT_MS, pollMs: 100, retrieveLimit: 5 };
+export function memorySettings(config: Pick<Config, 'MEMORY_MAX_AGE' | 'MEMORY_RETENTION' | 'PROVIDER_TIMEOUT_MS'>): MemorySettings {
+  return { maxAgeSeconds: config.MEMORY_MAX_AGE, waitMs: config.PROVIDER_TIMEOUT_MS, pollMs: 100, retrieveLimit: 5, retentionSeconds: config.MEMORY_RETENTION };
 }

@@ -44,6 +44,9 @@ export async function up(db: Kysely<any>): Promise<void> {
     .alterTable('tasks')
     .addColumn('max_age_seconds', 'integer', (c) => c.check(sql`max_age_seconds between 0 and 31536000`))
     .execute();
+  // Retention finds the records' copies on tasks that ended long ago without reading every company.
+  await sql`create index tasks_ended_at on tasks (ended_at) where ended_at is not null`.execute(db);
+  await sql`create index companies_with_detail on companies (task_id) where detail is not null`.execute(db);
 
   await sql`
     insert into memory_records (tenant, company_id, provider, resource, name, industry, city, price_paid, currency,
@@ -63,6 +66,8 @@ export async function up(db: Kysely<any>): Promise<void> {
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
+  await db.schema.dropIndex('companies_with_detail').execute();
+  await db.schema.dropIndex('tasks_ended_at').execute();
   await db.schema.alterTable('tasks').dropColumn('max_age_seconds').execute();
   await db.schema.dropTable('purchase_claims').execute();
   await db.schema.dropTable('memory_records').execute();
