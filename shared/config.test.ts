@@ -187,3 +187,28 @@ describe('loadConfig: the tenant spending-policy defaults (TENANT_*)', () => {
     expect(configError({ [name]: value }).message).toContain(name);
   });
 });
+
+describe('loadConfig: memory (MEMORY_MAX_AGE, MEMORY_RETENTION, SEARCH_CACHE_TTL)', () => {
+  it('unset: a week of freshness, 90 days of retention, five minutes of search cache', () => {
+    const c = loadConfig({});
+    expect([c.MEMORY_MAX_AGE, c.MEMORY_RETENTION, c.SEARCH_CACHE_TTL]).toEqual([604_800, 7_776_000, 300]);
+  });
+
+  it('0 turns reuse and the cache off; the bounds are inclusive', () => {
+    const c = loadConfig({ MEMORY_MAX_AGE: '0', SEARCH_CACHE_TTL: '0', MEMORY_RETENTION: '3600' });
+    expect([c.MEMORY_MAX_AGE, c.SEARCH_CACHE_TTL, c.MEMORY_RETENTION]).toEqual([0, 0, 3600]);
+    expect(loadConfig({ MEMORY_MAX_AGE: '31536000' }).MEMORY_MAX_AGE).toBe(31_536_000);
+  });
+
+  it.each([
+    ['MEMORY_MAX_AGE', '-1'],
+    ['MEMORY_MAX_AGE', '31536001'],
+    ['MEMORY_MAX_AGE', '7d'],
+    ['MEMORY_RETENTION', '0'],
+    ['MEMORY_RETENTION', '3599'],
+    ['SEARCH_CACHE_TTL', '86401'],
+    ['SEARCH_CACHE_TTL', '1.5'],
+  ])('%s=%j is refused, naming the variable', (name, value) => {
+    expect(configError({ [name]: value }).message).toContain(name);
+  });
+});

@@ -121,6 +121,18 @@ describe('POST /v1/tasks (rejected)', () => {
     });
   });
 
+  describe('maxAge', () => {
+    it.each([
+      ['negative', -1],
+      ['over a year', 31_536_001],
+      ['a fraction', 1.5],
+      ['a string', '3600'],
+      ['null', null],
+    ])('rejects maxAge %s', async (_what, maxAge) => {
+      await expectFieldRejected({ ...valid, maxAge }, 'maxAge');
+    });
+  });
+
   it('rejects an unknown field and names it', async () => {
     await expectFieldRejected({ ...valid, colour: 'red' }, 'colour');
   });

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openHarness, type Harness } from '../../../test/support/harness.ts';
 
@@ -167,6 +168,46 @@ describe('POST /v1/tasks (accepted)', () => {
       expect(stored.theme).toBe(payload.theme);
       expect(stored.budget.limit).toBe('50.00');
       expect((await allTasks()).filter((t) => t.theme.startsWith(payload.theme))).toHaveLength(1);
+    });
+
+    it('hashes the whole body: maxAge joins it, key order does not matter, a currency stated or defaulted is the same', async () => {
+      const key = `whole-${seq}`;
+      const payload = body({ maxAge: 3600 });
+      const first = await create(payload, { 'idempotency-key': key });
+      expect(first.res.status).toBe(202);
+      const reordered = Object.fromEntries(Object.entries({ ...payload, currency: 'CNY', maxCompanies: 5 }).reverse());
+      const again = await create(reordered, { 'idempotency-key': key });
+      expect(again.res.status).toBe(202);
+      expect(again.json.id).toBe(first.json.id);
+      for (const other of [{ ...payload, maxAge: 0 }, { ...payload, maxAge: undefined }]) {
+        const res = await h.api('/v1/tasks', { body: other, headers: { 'idempotency-key': key } });
+        expect(res.status).toBe(422);
+        expect(((await res.json()) as any).code).toBe('idempotency_conflict');
+      }
+      expect((await allTasks()).filter((t) => t.theme === payload.theme)).toHaveLength(1);
+    });
+
+    it('a key used before the whole body was hashed (four fields) still replays its task', async () => {
+      const key = `legacy-${seq}`;
+      const payload = body();
+      const first = await create(payload, { 'idempotency-key': key });
+      // As stored by the gateway before this change: sha256 of [theme, budget in fen, voiceId, maxCompanies].
+      const legacy = createHash('sha256').update(JSON.stringify([payload.theme, 5000, payload.voiceId, 5])).digest('hex');
+      await h.database.db.updateTable('tasks').set({ request_hash: legacy }).where('id', '=', first.json.id).execute();
+      const replay = await create(payload, { 'idempotency-key': key });
+      expect(replay.res.status).toBe(202);
+      expect(replay.json.id).toBe(first.json.id);
+      const changed = await h.api('/v1/tasks', { body: { ...payload, maxAge: 60 }, headers: { 'idempotency-key': key } });
+      expect(changed.status).toBe(422);
+    });
+
+    it('keeps the maxAge a task was given, and shows it', async () => {
+      const { json } = await create(body({ maxAge: 0 }));
+      expect(json.maxAge).toBe(0);
+      expect((await h.repos.tasks.get(json.id))!.max_age_seconds).toBe(0);
+      const plain = await create(body());
+      expect(plain.json).not.toHaveProperty('maxAge');
+      expect(plain.json.memory).toEqual({ reused: 0, saved: '0.00', currency: 'CNY' });
     });
 
     it('gives every concurrent retry with one key the same single task', async () => {
