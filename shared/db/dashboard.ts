@@ -135,12 +135,33 @@ export class DashboardRepository {
             .whereRef('l.task_id', '=', 't.id')
             .where('d.ledger_entry_id', 'is', null)
             .as('pending_events'),
+        // What memory saved the task: records reused instead of bought, at their listed prices.
+        (eb) =>
+          eb
+            .selectFrom('companies as c')
+            .select(sql<number>`count(*)::int`.as('n'))
+            .whereRef('c.task_id', '=', 't.id')
+            .where('c.status', '=', 'reused')
+            .as('reused'),
+        (eb) =>
+          eb
+            .selectFrom('companies as c')
+            .select(sql<number>`coalesce(sum(c.price), 0)::bigint`.as('n'))
+            .whereRef('c.task_id', '=', 't.id')
+            .where('c.status', '=', 'reused')
+            .as('saved'),
       ])
       .orderBy('t.seq', 'desc')
       .limit(opts.limit);
     if (opts.tenant !== undefined) q = q.where('t.tenant', '=', opts.tenant);
     const rows = await q.execute();
-    return rows.map((r) => ({ ...r, ledger_entries: Number(r.ledger_entries ?? 0), pending_events: Number(r.pending_events ?? 0) }));
+    return rows.map((r) => ({
+      ...r,
+      ledger_entries: Number(r.ledger_entries ?? 0),
+      pending_events: Number(r.pending_events ?? 0),
+      reused: Number(r.reused ?? 0),
+      saved: Number(r.saved ?? 0),
+    }));
   }
 }
 
@@ -184,4 +205,7 @@ export interface TaskUsage {
   ledger_entries: number;
   /** Ledger rows the dashboard has not counted yet. */
   pending_events: number;
+  /** Records the task took from the tenant's memory instead of buying them, and their listed prices (fen). */
+  reused: number;
+  saved: number;
 }

@@ -33,7 +33,7 @@ describe('budget dashboard at /admin/dashboard', () => {
     return row === undefined ? undefined : [...row.matchAll(/<td[^>]*>([\s\S]*?)<\/td>/g)].map((m) => m[1]!.replace(/<[^>]+>/g, '').trim());
   };
   // Column order of the recent-tasks table.
-  const COL = { id: 0, tenant: 2, theme: 3, status: 4, limit: 5, reserved: 6, spent: 7, refunded: 8, released: 9, remaining: 10, aggReserved: 11, aggCaptured: 12, aggReleased: 13, aggRefunded: 14, aggSpent: 15, aggEvents: 16, check: 17 };
+  const COL = { id: 0, tenant: 2, theme: 3, status: 4, limit: 5, reserved: 6, spent: 7, refunded: 8, released: 9, remaining: 10, aggReserved: 11, aggCaptured: 12, aggReleased: 13, aggRefunded: 14, aggSpent: 15, aggEvents: 16, check: 17, reused: 18, saved: 19 };
 
   /** Books and ledger of every task in this harness's private schema, in fen. */
   const allBooks = async (tenant?: string) => {
@@ -269,6 +269,24 @@ describe('budget dashboard at /admin/dashboard', () => {
     });
   });
 
+  describe('memory', () => {
+    it("shows what a task reused from the tenant's memory and what that saved, per task and in all", async () => {
+      // The same theme again: acme owns what the first task bought.
+      const id = await postTask(h, { theme: 'battery', budget: '50.00', voiceId: 'demo-voice', maxCompanies: 3 });
+      const task = await waitForEnd(h, id, 60_000);
+      const reused = task.companies.filter((c: any) => c.status === 'reused');
+      expect(reused.length).toBeGreaterThan(0);
+      const saved = formatMoney(reused.reduce((s: number, c: any) => s + parseMoney(c.price), 0));
+      expect(task.memory).toEqual({ reused: reused.length, saved, currency: 'CNY' });
+      const data = await json('/admin/dashboard.json');
+      expect(data.tasks.find((t: any) => t.id === id).memory).toEqual({ reused: reused.length, saved });
+      expect(data.tasks.find((t: any) => t.id === boughtId).memory).toEqual({ reused: 0, saved: '0.00' });
+      expect(data.summary.reused).toBe(data.tasks.reduce((n: number, t: any) => n + t.memory.reused, 0));
+      const cells = rowCells(await page(), `task-${id}`)!;
+      expect([cells[COL.reused], cells[COL.saved]]).toEqual([String(reused.length), saved]);
+    });
+  });
+
   describe("the dashboard's health", () => {
     it('flags a task as lagging while the dashboard queue has not counted its events, then in sync once it has', async () => {
       await h.producer.queues.dashboard.pause();
@@ -317,7 +335,7 @@ describe('budget dashboard at /admin/dashboard', () => {
         id: 't', tenant: 'acme', theme: 'x', status: 'completed', stage: null, currency: 'CNY', created_at: new Date(), ended_at: null,
         budget_limit: 5000, reserved: 0, captured: 1200, refunded: 200, released: 300,
         counted: true, usage_reserved: 1500, usage_captured: 1200, usage_released: 300, usage_refunded: 200, usage_events: 5,
-        ledger_entries: 5, pending_events: 0, foreign_charged: 0,
+        ledger_entries: 5, pending_events: 0, foreign_charged: 0, reused: 0, saved: 0,
       };
 
       it('in sync when every event is counted and the figures match the books', () => {

@@ -110,6 +110,8 @@ const taskRowView = (t: TaskUsage) => ({
     currency: CURRENCY,
   },
   dashboard: taskHealth(t),
+  /** What memory saved: records reused instead of bought, at their listed prices. */
+  memory: { reused: t.reused, saved: formatMoney(t.saved) },
   /** Money someone else charged to this task's token: a leaked credential, for operators to act on. */
   ...(t.foreign_charged > 0 ? { foreignCharged: formatMoney(t.foreign_charged) } : {}),
 });
@@ -137,6 +139,8 @@ async function load(deps: GatewayDeps, q: z.infer<typeof dashboardQuery>) {
       differs: count('differs'),
       pendingEvents: rows.reduce((s, r) => s + r.dashboard.pendingEvents, 0),
       foreignCharges: rows.filter((r) => r.foreignCharged).length,
+      reused: tasks.reduce((n, t) => n + t.reused, 0),
+      saved: formatMoney(tasks.reduce((n, t) => n + t.saved, 0)),
     },
     daily: days.map(dayView),
     tasks: rows,
@@ -204,18 +208,19 @@ function tasksTable(d: DashboardData) {
   if (d.tasks.length === 0) return html`<div class="table"><p class="empty">No tasks.</p></div>`;
   return html`<div class="table"><table>
 <thead>
-<tr class="group"><th colspan="6"></th><th colspan="5">Books (tasks row, live)</th><th colspan="6">Dashboard aggregates (budget_usage)</th><th>Aggregates vs books</th></tr>
+<tr class="group"><th colspan="6"></th><th colspan="5">Books (tasks row, live)</th><th colspan="6">Dashboard aggregates (budget_usage)</th><th>Aggregates vs books</th><th colspan="2">Memory</th></tr>
 <tr><th>Task</th><th>Created (UTC)</th><th>Tenant</th><th>Theme</th><th>Status</th><th class="num">Limit</th>
 <th class="num first">Reserved</th><th class="num">Spent</th><th class="num">Refunded</th><th class="num">Released</th><th class="num">Remaining</th>
 <th class="num first">Reserved (all)</th><th class="num">Captured</th><th class="num">Released</th><th class="num">Refunded</th><th class="num">Spent</th><th class="num">Events</th>
-<th class="first">Check</th></tr>
+<th class="first">Check</th><th class="num first">Reused</th><th class="num">Saved</th></tr>
 </thead>
 <tbody>${d.tasks.map(
     (t) => html`
 <tr id="task-${t.id}" class="${t.dashboard.status}${t.foreignCharged ? ' foreign' : ''}" data-status="${t.dashboard.status}"><td><code>${t.id}</code></td><td>${t.createdAt.slice(0, 19).replace('T', ' ')}</td><td><a href="${DASHBOARD_PATH}${queryString(t.tenant, d.limit)}">${t.tenant}</a></td><td class="theme" title="${t.theme}">${t.theme}</td><td>${t.status}${t.stage ? html` (${t.stage})` : ''}</td><td class="num">${t.budget.limit}</td>
 <td class="num first">${t.budget.reserved}</td><td class="num">${t.budget.spent}</td><td class="num">${t.budget.refunded}</td><td class="num">${t.budget.released}</td><td class="num">${t.budget.remaining}</td>
 <td class="num first">${t.usage.reserved}</td><td class="num">${t.usage.captured}</td><td class="num">${t.usage.released}</td><td class="num">${t.usage.refunded}</td><td class="num">${t.usage.spent}</td><td class="num">${t.usage.events}</td>
-<td class="first flag">${flagText(t.dashboard)}${t.foreignCharged ? html`<br><span class="foreign-charge">charged by someone else: ${t.foreignCharged}</span>` : ''}</td></tr>`,
+<td class="first flag">${flagText(t.dashboard)}${t.foreignCharged ? html`<br><span class="foreign-charge">charged by someone else: ${t.foreignCharged}</span>` : ''}</td>
+<td class="num first">${t.memory.reused}</td><td class="num">${t.memory.saved}</td></tr>`,
   )}
 </tbody></table></div>`;
 }
@@ -246,6 +251,7 @@ ${d.tenant !== null ? html`<a href="${DASHBOARD_PATH}${queryString(null, d.limit
 
 <h2>Dashboard health</h2>
 <p id="health">Tasks below: ${s.tasks} · in sync: <strong>${s.inSync}</strong> · lagging: <strong>${s.lagging}</strong> (events not counted yet: ${s.pendingEvents}) · differing from the books: <strong>${s.differs}</strong> · charged by someone else: <strong>${s.foreignCharges}</strong></p>
+<p id="memory">Reused from the tenants' memory instead of bought, in the tasks below: <strong>${s.reused}</strong> record(s), saving <strong>${s.saved}</strong> ${d.currency} (their listed prices).</p>
 <p class="note">The aggregates are fed by the dashboard queue, so they trail the books by the queue's backlog; "lagging" means ledger rows are still waiting to be counted (see Bull Board). "differs" means all events were counted (or some more than once) and the figures still disagree with the books: that needs a look.</p>
 
 <h2>Daily totals (last ${d.days} days with budget use)</h2>
