@@ -2,7 +2,8 @@
  * `npm run bench [-- --tasks 200 --concurrency 16 --time-limit 120]`: the whole pipeline in one process
  * against the real Redis and Postgres. It serves the gateway on a free loopback port and posts tasks to it
  * over HTTP, runs every stage's workers and the provider mocks in this process, waits for every task to
- * end, prints throughput and latencies, and checks the money rules over the run (DESIGN.md §3). It uses its
+ * end, prints throughput and latencies, and checks the money rules over the run (DESIGN.md §3). Then a
+ * repeated workload (the same tenants and themes twice) measures what the tenant's memory saves. It uses its
  * own queue prefix and schema, and removes both at the end.
  *
  * Exit 0: every check passed; 1: a check failed; 2: it could not run (flags, Redis or Postgres).
@@ -123,7 +124,11 @@ async function main(): Promise<number> {
         VOICEID_URL: mocks.urls.voiceid,
         TOKEN_ISSUER_API_KEY: ISSUER_KEY,
         // A tenant per task: receipts are reused within a tenant, and the bench must measure paying.
-        API_KEYS: [...Array.from({ length: flags.tasks }, (_, i) => `bench${i}:${API_KEY}-${i}`), ...Array.from({ length: SHUTDOWN_TASKS }, (_, i) => `shutdown${i}:${API_KEY}-shutdown-${i}`)].join(','),
+        API_KEYS: [
+          ...Array.from({ length: flags.tasks }, (_, i) => `bench${i}:${API_KEY}-${i}`),
+          ...Array.from({ length: SHUTDOWN_TASKS }, (_, i) => `shutdown${i}:${API_KEY}-shutdown-${i}`),
+          ...Array.from({ length: REPEAT_TENANTS }, (_, i) => `repeat${i}:${API_KEY}-repeat-${i}`),
+        ].join(','),
         // The offline report writer: an LLM's latency is not the pipeline's.
         OPENAI_API_KEY: '',
         OPENAI_BASE_URL: '',
@@ -280,6 +285,20 @@ async function main(): Promise<number> {
       },
     ];
 
+    // Memory on a repeated workload: the same tenants research the same themes twice; the second round
+    // should buy nothing it already owns.
+    const repeat = await measureRepeatedWorkload({ base, runId, deps, workerRedis, config, concurrency, database, issuer: new IssuerClient(mocks.urls.tokenIssuer!, ISSUER_KEY, 10_000) });
+    // Round 2 never buys again what round 1 bought. It may choose otherwise: what it owns costs nothing, so
+    // the budget reaches a higher-ranked company round 1 could not afford, which may push a lower-ranked
+    // owned one past maxCompanies.
+    const rebought = [...repeat.second.bought].filter((k) => repeat.first.bought.has(k)).length;
+    const reusedOfFirst = [...repeat.first.bought].filter((k) => repeat.second.reusedKeys.has(k)).length;
+    checks.push({
+      name: 'repeat round buys nothing it owns',
+      ok: repeat.first.records > 0 && repeat.second.reused > 0 && rebought === 0 && repeat.differences === 0,
+      detail: `round 2 reused ${reusedOfFirst}/${repeat.first.records} records of round 1 (the rest not chosen again), bought ${rebought} of them again; ledger = issuer for ${repeat.tasks} task(s), ${repeat.differences} difference(s)`,
+    });
+
     // Shutdown with work in flight (the goal the fault suite checks only with a wide margin): fresh
     // workers, a burst of tasks, and SIGTERM's path — stopWorkers — timed once detail jobs are running.
     const shutdown = await timeShutdownUnderLoad({ base, runId, deps, workerRedis, config, concurrency });
@@ -299,6 +318,13 @@ async function main(): Promise<number> {
       ['peak RSS', `${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`],
       ['CPU (user+sys)', `${((cpu.user + cpu.system) / 1e6).toFixed(1)} s (${((cpu.user + cpu.system) / 1e3 / (tEnded - t0)).toFixed(2)} cores)`],
       ['money spent', `${formatMoney(spent)} CNY over ${rows.length} tasks`],
+      [
+        'repeated workload (memory)',
+        `${REPEAT_TENANTS} tenants × 2 rounds of one theme each: round 1 spent ${formatMoney(repeat.first.spent)} CNY for ${repeat.first.records} records; ` +
+          `round 2 spent ${formatMoney(repeat.second.spent)} CNY (${repeat.second.records} records new to it), reused ${repeat.second.reused} from memory, saving ${formatMoney(repeat.second.saved)} CNY ` +
+          `(${repeat.first.spent ? ((100 * repeat.second.saved) / repeat.first.spent).toFixed(0) : '0'} % of round 1); ${repeat.second.cachedSearches}/${repeat.second.searches} searches from the cache; ` +
+          `round latency p50 ${ms(repeat.first.p50)} → ${ms(repeat.second.p50)}`,
+      ],
     ];
     const width = Math.max(...table.map(([k]) => k.length), ...checks.map((c) => c.name.length + 5));
     const out = [
@@ -311,6 +337,100 @@ async function main(): Promise<number> {
     return checks.every((c) => c.ok) ? 0 : 1;
   } finally {
     for (const step of cleanup.reverse()) await withTimeout(10_000, step(), 'cleanup').catch((err) => process.stderr.write(`cleanup: ${(err as Error).message}\n`));
+  }
+}
+
+/** Tenants of the repeated workload: each runs one theme twice. */
+const REPEAT_TENANTS = 8;
+
+interface RoundFigures {
+  /** Captured − refunded over the round's tasks, in fen. */
+  spent: number;
+  /** Records bought (round 1) and records reused from memory (round 2). */
+  records: number;
+  reused: number;
+  /** The listed prices of the reused records, in fen. */
+  saved: number;
+  /** `tenant/company` of every record bought in the round. */
+  bought: Set<string>;
+  /** `tenant/company` of every record reused in the round. */
+  reusedKeys: Set<string>;
+  searches: number;
+  cachedSearches: number;
+  p50: number;
+}
+
+/**
+ * The repeated workload: REPEAT_TENANTS tenants each post one theme, then — once every task has ended —
+ * the same theme again. Measures what the second round spent and what memory saved it (the listed
+ * prices of the records it reused), and checks the books of both rounds against the issuer.
+ */
+async function measureRepeatedWorkload(input: {
+  base: string;
+  runId: string;
+  deps: Parameters<typeof startWorkers>[1];
+  workerRedis: Parameters<typeof startWorkers>[2];
+  config: ReturnType<typeof loadConfig>;
+  concurrency: { worker: number; detail: number };
+  database: Db;
+  issuer: IssuerClient;
+}): Promise<{ first: RoundFigures; second: RoundFigures; tasks: number; differences: number }> {
+  const { config, database } = input;
+  const workers = startWorkers([...QUEUE_NAMES], input.deps, input.workerRedis, { prefix: config.QUEUE_PREFIX, concurrency: input.concurrency, lockMs: config.JOB_LOCK_MS });
+  const ids: string[] = [];
+  try {
+    const round = async (n: number): Promise<RoundFigures> => {
+      const posted = await Promise.all(
+        Array.from({ length: REPEAT_TENANTS }, async (_, i) => {
+          const res = await fetch(`${input.base}/v1/tasks`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${API_KEY}-repeat-${i}`, 'content-type': 'application/json', 'idempotency-key': `bench-${input.runId}-repeat-${i}-${n}` },
+            body: JSON.stringify({ theme: THEMES[i % THEMES.length], budget: '50.00', voiceId: 'demo-voice', maxCompanies: 5 }),
+            signal: AbortSignal.timeout(10_000),
+          });
+          if (res.status !== 202) throw new CannotRun(`repeated workload: POST /v1/tasks answered ${res.status}: ${await res.text()}`);
+          return ((await res.json()) as { id: string }).id;
+        }),
+      );
+      ids.push(...posted);
+      const deadline = performance.now() + 60_000;
+      for (;;) {
+        const open = await database.db.selectFrom('tasks').select('id').where('id', 'in', posted).where('status', 'in', ['queued', 'running']).execute();
+        if (open.length === 0) break;
+        if (performance.now() > deadline) throw new CannotRun(`repeated workload: ${open.length} task(s) of round ${n} still open after 60 s`);
+        await new Promise((r) => setTimeout(r, POLL_MS));
+      }
+      const tasks = await database.db.selectFrom('tasks').select(['captured', 'refunded', 'created_at', 'ended_at']).where('id', 'in', posted).execute();
+      const companies = await database.db
+        .selectFrom('companies')
+        .innerJoin('tasks', 'tasks.id', 'companies.task_id')
+        .select(['companies.status', 'companies.price', 'companies.company_id', 'tasks.tenant'])
+        .where('companies.task_id', 'in', posted)
+        .execute();
+      const keys = (status: string) => new Set(companies.filter((c) => c.status === status).map((c) => `${c.tenant}/${c.company_id}`));
+      const events = await database.db.selectFrom('task_events').select('data').where('task_id', 'in', posted).where('kind', '=', 'searched').execute();
+      const searched = events.map((e) => (typeof e.data === 'string' ? JSON.parse(e.data) : e.data) as { queries?: string[]; cachedSearches?: number });
+      const reused = companies.filter((c) => c.status === 'reused');
+      const latencies = tasks.map((t) => t.ended_at!.getTime() - t.created_at.getTime()).sort((a, b) => a - b);
+      return {
+        spent: tasks.reduce((sum, t) => sum + t.captured - t.refunded, 0),
+        records: companies.filter((c) => c.status === 'bought').length,
+        reused: reused.length,
+        saved: reused.reduce((sum, c) => sum + c.price, 0),
+        bought: keys('bought'),
+        reusedKeys: keys('reused'),
+        searches: searched.reduce((sum, e) => sum + (e.queries?.length ?? 0), 0),
+        cachedSearches: searched.reduce((sum, e) => sum + (e.cachedSearches ?? 0), 0),
+        p50: percentile(latencies, 50),
+      };
+    };
+    const first = await round(1);
+    const second = await round(2);
+    let differences = 0;
+    for (const id of ids) differences += (await reconcile(input.deps.repos, input.issuer, id)).differences.length;
+    return { first, second, tasks: ids.length, differences };
+  } finally {
+    await stopWorkers(workers, 3_000);
   }
 }
 
