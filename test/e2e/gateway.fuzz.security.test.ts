@@ -163,6 +163,29 @@ const queryCases: fc.Arbitrary<Case> = fc.oneof(
     mustRefuse: true,
   })),
   badLimit.map((limit) => ({ kind: 'v1 list: bad limit', method: 'GET', target: `/v1/tasks?limit=${encodeURIComponent(limit)}`, headers: [BEARER], mustRefuse: true })),
+  // The memory API (issue 11): cursors and limits it never gave out are refused; any query text is a
+  // search or a 400, never a 500; a company id of any shape is a 404, never a 500.
+  fc.record({ limit: fc.option(badLimit, { nil: undefined }), cursor: badCursor }).map(({ limit, cursor }) => ({
+    kind: 'memory: bad cursor or limit',
+    method: 'GET',
+    target: `/v1/memory/companies?${limit === undefined ? '' : `limit=${encodeURIComponent(limit)}&`}cursor=${encodeURIComponent(cursor)}`,
+    headers: [BEARER],
+    mustRefuse: true,
+  })),
+  fc.oneof(anyText(80), fc.constantFrom('"', '!!&|', ':*', '\u0000', 'a\u0000b', "' or 1=1 --", '-', 'or', '(((')).map((q) => ({
+    kind: 'memory: any query',
+    method: 'GET',
+    target: `/v1/memory/companies?q=${encodeURIComponent(q)}`,
+    headers: [BEARER],
+    mustRefuse: false,
+  })),
+  fc.record({ id: fc.oneof(anyText(40).filter((t) => t.trim() !== '' && !t.includes('/')), fc.constantFrom('%00', '..%2F..', 'x'.repeat(700), '%E0%A4%A')), method: fc.constantFrom('GET', 'DELETE') }).map(({ id, method }) => ({
+    kind: 'memory: odd company id',
+    method,
+    target: `/v1/memory/companies/${/%/.test(id) ? id : encodeURIComponent(id)}`,
+    headers: [BEARER],
+    mustRefuse: true,
+  })),
   fc.record({ limit: fc.constantFrom('0', '201', 'x', '1e2', '-5'), tenant: fc.option(fc.constantFrom('a\u0000b', 'x'.repeat(201), 't\nx'), { nil: undefined }) }).map(({ limit, tenant }) => ({
     kind: 'dashboard: bad query',
     method: 'GET',

@@ -67,6 +67,10 @@ describe('secrets never leave the workers', () => {
     }
     await api('/v1/tasks?limit=100');
     await api('/v1/usage');
+    // The tenant's memory: every record, and each one with its fields.
+    const memory = (await (await h.api('/v1/memory/companies?limit=100')).json()) as { data: Array<{ companyId: string }> };
+    await api('/v1/memory/companies?limit=100');
+    for (const r of memory.data) await api(`/v1/memory/companies/${encodeURIComponent(r.companyId)}`);
     for (const path of ['/admin/dashboard', '/admin/dashboard.json', '/metrics']) await api(path, ADMIN);
     for (const queue of QUEUE_NAMES) {
       for (const status of ['completed', 'failed', 'delayed', 'waiting']) await api(`/admin/queues/api/queues?activeQueue=${queue}&status=${status}`, ADMIN);
