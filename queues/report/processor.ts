@@ -37,7 +37,7 @@ async function writeReport(deps: StageDeps, taskId: string, ctx: JobContext) {
   const retrieved = await deps.repos.memory.retrieve(task!.tenant, keywordsOf(task!.theme), { exclude: own, limit: deps.memory.retrieveLimit });
   const rcs = reportCompanies(companies, retrieved);
   const offline = () => offlineNarrative(task!.theme, rcs, highlights(rcs));
-  // With nothing bought there is nothing for a model to analyse: no call is made.
+  // With no record (none bought, none owned on the theme) there is nothing for a model to analyse: no call is made.
   const ask = deps.model && rcs.length ? (onUsage: Parameters<typeof narrateWithModel>[2]['onUsage']) => narrateWithModel(deps.model!, { theme: task!.theme, companies: rcs }, { signal: ctx.signal, onUsage }) : undefined;
   const written = await consult<Narrative>(deps, taskId, 'narrate', ctx, ask, offline);
   const writer = written.by === 'model' ? deps.model!.name : written.error ? `offline (model failed: ${written.error})` : 'offline';

@@ -183,7 +183,9 @@ describe('forgetting and retention', () => {
     const recent = await remember('retention-tenant', 'r-new', { name: 'New' });
     await sql`update memory_records set bought_at = now() - interval '100 days' where task_id = ${old}`.execute(h.database.db);
     await sql`update tasks set status = 'completed', ended_at = now() - interval '100 days' where id = ${old}`.execute(h.database.db);
+    await sql`insert into purchase_claims (tenant, company_id, task_id, claimed_at) values ('retention-tenant', 'r-claim', ${old}, now() - interval '100 days')`.execute(h.database.db);
     const purged = await h.repos.memory.purgeOlderThan(90 * 86_400);
+    expect(await h.database.db.selectFrom('purchase_claims').select('company_id').where('company_id', '=', 'r-claim').execute()).toEqual([]);
     expect(purged.records).toBeGreaterThanOrEqual(1);
     expect(purged.taskCopies).toBeGreaterThanOrEqual(1);
     expect(await h.repos.memory.newest('retention-tenant', 'r-old')).toBeUndefined();

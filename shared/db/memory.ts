@@ -223,11 +223,13 @@ export class MemoryRepository {
   }
 
   /**
-   * Deletes what is older than the retention: memory records bought before it, and the copies of
-   * records on tasks that ended before it. Returns how many of each.
+   * Deletes what is older than the retention: memory records bought before it, the copies of records on
+   * tasks that ended before it, and purchase claims taken before it (long over). Returns how many
+   * records and copies.
    */
   async purgeOlderThan(retentionSeconds: number): Promise<{ records: number; taskCopies: number }> {
     const cutoff = sql<Date>`now() - make_interval(secs => ${retentionSeconds})`;
+    await this.db.deleteFrom('purchase_claims').where('claimed_at', '<', cutoff).execute();
     const records = await this.db.deleteFrom('memory_records').where('bought_at', '<', cutoff).executeTakeFirst();
     const copies = await this.db
       .updateTable('companies')

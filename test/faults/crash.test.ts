@@ -50,7 +50,9 @@ describe.skipIf(!databaseUrl)('crashes and provider faults (3 worker processes, 
     const arrivals = (async () => {
       for (let i = 0; i < 20; i++) {
         const budget = (20 + Math.floor(random() * 60)).toFixed(2);
-        ids.push(await cluster.post({ theme: themes[i % themes.length]!, budget, voiceId: i % 10 === 9 ? 'unknown-voice' : 'demo-voice', maxCompanies: 2 + (i % 4) }));
+        // maxAge 0: every task buys afresh (the themes repeat, and the tenant's memory would otherwise serve
+        // the later tasks without a purchase), so the kills keep finding money in flight.
+        ids.push(await cluster.post({ theme: themes[i % themes.length]!, budget, voiceId: i % 10 === 9 ? 'unknown-voice' : 'demo-voice', maxCompanies: 2 + (i % 4), maxAge: 0 }));
         // Two tasks are cancelled by their users while they run.
         if (i === 3 || i === 11) {
           const id = ids[i]!;
