@@ -1,10 +1,12 @@
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { ApiError } from '../../shared/errors.ts';
+import { jwtSettings } from '../../shared/config.ts';
 import { policyDefaults } from '../../shared/tenants/policy.ts';
 import { adminAuth, type AdminEnv } from './admin-auth.ts';
 import { adminWriteGuard } from './admin-guard.ts';
 import { ApiKeys, apiKeyAuth, type AuthEnv } from './auth.ts';
+import { jwtVerifier } from './jwt.ts';
 import { boardRoutes, BOARD_PATH } from './board.ts';
 import type { GatewayDeps } from './deps.ts';
 import { createMetrics } from './metrics.ts';
@@ -73,7 +75,8 @@ export function createApp(deps: GatewayDeps): Hono {
   app.route('/metrics', metrics.routes(admin));
 
   const v1 = new Hono<AuthEnv>({ strict: false });
-  v1.use('*', apiKeyAuth(keys, gate));
+  const jwt = jwtSettings(deps.config);
+  v1.use('*', apiKeyAuth(keys, gate, jwt && jwtVerifier(jwt)));
   v1.route('/tasks', createTaskRoute(deps, { rate: new TenantRateLimit(deps.redis, deps.config.QUEUE_PREFIX, deps.log), defaults }));
   v1.route('/tasks', readTaskRoutes(deps));
   v1.route('/tasks', cancelTaskRoute(deps));
