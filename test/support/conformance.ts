@@ -36,3 +36,22 @@ export function holdToContract(app: Hono): AnswersSeen {
   }) as typeof app.request;
   return seen;
 }
+
+/**
+ * The routes `app` serves under the given prefixes that the contract lacks, as `METHOD /template`.
+ * Middleware (`use('*')`: method ALL, a path ending in `*`) is not a route.
+ */
+export function undocumentedRoutes(app: Hono, contract: OpenApiContract, prefixes: string[]): string[] {
+  const documented = new Set(contract.operations());
+  const served = app.routes
+    .filter((r) => prefixes.some((p) => r.path === p || r.path.startsWith(`${p}/`)))
+    .filter((r) => !(r.method === 'ALL' && r.path.endsWith('*')))
+    .map((r) => `${r.method} ${r.path.replace(/:([^/{]+)(\{[^}]*\})?/g, '{$1}')}`);
+  return [...new Set(served)].filter((route) => !documented.has(route));
+}
+
+/** The operations the contract documents under the prefixes that `app` does not serve. */
+export function unservedOperations(app: Hono, contract: OpenApiContract, prefixes: string[]): string[] {
+  const served = new Set(app.routes.map((r) => `${r.method} ${r.path.replace(/:([^/{]+)(\{[^}]*\})?/g, '{$1}')}`));
+  return contract.operations().filter((op) => prefixes.some((p) => op.split(' ')[1]!.startsWith(p)) && !served.has(op));
+}
