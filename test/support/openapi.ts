@@ -62,6 +62,8 @@ export class OpenApiContract {
   private readonly base: string;
   private readonly compiled = new Map<string, ValidateFunction>();
   private readonly templates: Array<{ template: string; pattern: RegExp; names: string[] }>;
+  /** The path part of each server URL (`/v1` of `http://host/v1`): a request path may carry it before a template. */
+  private readonly basePaths: string[];
 
   constructor(
     readonly doc: Json,
@@ -81,6 +83,9 @@ export class OpenApiContract {
       })
       // Literal paths before templated ones: `/v1/tasks/export` before `/v1/tasks/{id}`.
       .sort((a, b) => a.names.length - b.names.length);
+    this.basePaths = (doc.servers ?? [])
+      .map((s: { url: string }) => new URL(s.url, 'http://server.invalid').pathname.replace(/\/+$/, ''))
+      .filter((p: string) => p !== '');
   }
 
   /** Reads a document from a YAML or JSON file. */
@@ -90,6 +95,14 @@ export class OpenApiContract {
 
   /** The operation a method and path match, if the document has one. */
   match(method: string, path: string): MatchedOperation | undefined {
+    for (const candidate of [path, ...this.basePaths.filter((b) => path.startsWith(`${b}/`)).map((b) => path.slice(b.length))]) {
+      const found = this.matchPath(method, candidate);
+      if (found) return found;
+    }
+    return undefined;
+  }
+
+  private matchPath(method: string, path: string): MatchedOperation | undefined {
     const m = method.toLowerCase() as MatchedOperation['method'];
     for (const { template, pattern, names } of this.templates) {
       const found = pattern.exec(path);
@@ -111,8 +124,7 @@ export class OpenApiContract {
     const family = `${Math.floor(res.status / 100)}XX`;
     const key = [String(res.status), family, 'default'].find((k) => op.operation.responses?.[k]);
     if (!key) return [`${where}: status ${res.status} is not documented (documented: ${Object.keys(op.operation.responses ?? {}).join(', ')})`];
-    const response = this.resolve(op.operation.responses[key]);
-    const at = ['paths', op.template, op.method, 'responses', key];
+    const { node: response, at } = this.locate(op.operation.responses[key], ['paths', op.template, op.method, 'responses', key]);
     const problems: string[] = [];
     for (const [name, header] of Object.entries<Json>(response.headers ?? {})) {
       if (this.resolve(header).required && !res.headers.has(name)) problems.push(`${where}: required header ${name} is missing`);
@@ -146,13 +158,13 @@ export class OpenApiContract {
       const errors = this.check([...schemaAt, 'schema'], this.coerce(value, p.schema));
       if (errors) problems.push(`${where}: ${p.in} parameter ${p.name}=${JSON.stringify(value)} ${errors}`);
     }
-    const body = op.operation.requestBody ? this.resolve(op.operation.requestBody) : undefined;
+    const body = op.operation.requestBody ? this.locate(op.operation.requestBody, ['paths', op.template, op.method, 'requestBody']) : undefined;
     if (!req.body) {
-      if (body?.required) problems.push(`${where}: the body is required`);
+      if (body?.node.required) problems.push(`${where}: the body is required`);
       return problems;
     }
     if (!body) return [...problems, `${where}: a body is not documented, got ${req.body.length} bytes`];
-    return [...problems, ...this.bodyProblems(where, ['paths', op.template, op.method, 'requestBody', 'content'], body.content, req.headers.get('content-type'), req.body)];
+    return [...problems, ...this.bodyProblems(where, [...body.at, 'content'], body.node.content, req.headers.get('content-type'), req.body)];
   }
 
   /** Every example of the document (media types, parameters, schemas) that its own schema refuses. */
@@ -174,6 +186,7 @@ export class OpenApiContract {
       for (const [k, v] of Object.entries<Json>(node)) visit(v, [...at, k]);
     };
     visit(this.doc.paths, ['paths']);
+    for (const part of ['responses', 'requestBodies', 'parameters', 'headers']) visit(this.doc.components?.[part], ['components', part]);
     for (const [name, schema] of Object.entries<Json>(this.doc.components?.schemas ?? {})) {
       const at = ['components', 'schemas', name];
       if ('example' in schema) {
@@ -229,6 +242,21 @@ export class OpenApiContract {
   private refSegments(ref: string): string[] {
     if (!ref.startsWith('#/')) throw new Error(`${this.name}: only local $refs are supported, got ${ref}`);
     return ref.slice(2).split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+  }
+
+  /** A node and where it is, following a local `$ref` (so schemas under it are addressed where they live). */
+  private locate(node: Json, at: (string | number)[]): { node: Json; at: (string | number)[] } {
+    let current = { node, at };
+    for (let hops = 0; current.node?.$ref && hops < 10; hops++) {
+      const segments = this.refSegments(current.node.$ref);
+      current = { node: segments.reduce((n: Json, s) => n?.[s], this.doc), at: segments };
+    }
+    return current;
+  }
+
+  /** A node of the document with its local `$ref` followed (a response, parameter, example, header). */
+  resolveNode(node: Json): Json {
+    return this.resolve(node);
   }
 
   /** Follows a local `$ref` (responses, parameters, examples, headers may be references). */
