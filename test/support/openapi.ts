@@ -74,7 +74,8 @@ export class OpenApiContract {
     // Not strict: the document around the schemas (openapi, paths, …) and OpenAPI's own `example` are not JSON Schema keywords.
     this.ajv = new Ajv2020({ strict: false, allErrors: true, logger: false });
     addFormats(this.ajv);
-    this.ajv.addSchema(doc, this.base);
+    // The document is not a JSON Schema as a whole, so it is not checked against the meta-schema (that also saves time).
+    this.ajv.addSchema(doc, this.base, undefined, false);
     this.templates = Object.keys(doc.paths ?? {})
       .map((template) => {
         const names: string[] = [];
