@@ -99,6 +99,7 @@ describe('the gateway answers as its OpenAPI document says', () => {
     const invalid = await problemOf(client.createTask({ ...valid, budget: 0, colour: 'red' } as never));
     expect(invalid).toMatchObject({ status: 400, code: 'validation_failed' });
     expect(invalid.errors.map((e) => e.path).sort()).toEqual(['budget', 'colour']);
+    expect(await problemOf(client.createTask(valid, { idempotencyKey: 'has space' }))).toMatchObject({ status: 400, errors: [expect.objectContaining({ path: 'Idempotency-Key' })] });
     expect(await problemOf(client.listTasks({ limit: 0 }))).toMatchObject({ status: 400, code: 'validation_failed', errors: [expect.objectContaining({ path: 'limit' })] });
     expect(await problemOf(client.listTasks({ cursor: 'forged' }))).toMatchObject({ status: 400, errors: [expect.objectContaining({ path: 'cursor' })] });
     await expectProblem(await h.api('/v1/tasks', { method: 'POST', body: '{"theme":' }), 400, 'invalid_json');
