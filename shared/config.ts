@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import { parseDataKeys, type DataKey } from './crypto/keyring.ts';
 import { MoneyFormatError, parseMoney } from './money.ts';
+import type { JwtSettings } from './jwt-settings.ts';
 import { readSecretFiles } from './secret-files.ts';
 import { clientTls, type ClientTls, type TlsFiles } from './tls-files.ts';
 import { parsePriceList, type PriceList } from './llm/prices.ts';
@@ -179,6 +180,11 @@ export const configSchema = z.object({
    */
   TENANT_TASKS_PER_MINUTE: int(1, 1_000_000, 120),
   TENANT_OPEN_TASKS: int(1, 1_000_000, 200),
+  /** JWT on /v1 beside API keys: HS256 with JWT_SECRET, or RS256/ES256 with keys from JWT_JWKS_URL; iss and aud checked. */
+  JWT_SECRET: z.preprocess(blankIsUnset, z.string().optional()),
+  JWT_JWKS_URL: optionalUrl,
+  JWT_ISSUER: z.preprocess(blankIsUnset, z.string().optional()),
+  JWT_AUDIENCE: z.preprocess(blankIsUnset, z.string().optional()),
   TENANT_MAX_BUDGET: optionalMoney,
   TENANT_DAILY_SPEND: optionalMoney,
   NODE_ENV: z.string().optional(),
@@ -253,6 +259,7 @@ export function loadConfig(given: NodeJS.ProcessEnv = process.env, opts: { uses?
   if (config.ADMIN_OPERATOR_PASSWORD !== undefined && config.ADMIN_OPERATOR_USER === config.ADMIN_USER) {
     lines.push('  ADMIN_OPERATOR_USER: must differ from ADMIN_USER (the two logins grant different rights)');
   }
+  lines.push(...jwtProblems(config).map((p) => `  ${p}`));
   for (const prefix of ['PROVIDER', 'REDIS'] as const) {
     if ((config[`${prefix}_CERT_FILE`] === undefined) !== (config[`${prefix}_KEY_FILE`] === undefined)) {
       lines.push(`  ${prefix}_CERT_FILE, ${prefix}_KEY_FILE: give both (a client certificate and its key) or neither`);
@@ -277,4 +284,24 @@ export function providerTls(config: Config): TlsFiles {
 /** TLS options for Redis connections, read from REDIS_*_FILE; undefined when none is given. */
 export function redisTls(config: Config): ClientTls | undefined {
   return clientTls({ caFile: config.REDIS_CA_FILE, certFile: config.REDIS_CERT_FILE, keyFile: config.REDIS_KEY_FILE }, { ca: 'REDIS_CA_FILE', cert: 'REDIS_CERT_FILE', key: 'REDIS_KEY_FILE' });
+}
+
+/** JWT settings that cannot work: both key sources, or a key source without the claims it must check. */
+function jwtProblems(config: Config): string[] {
+  const { JWT_SECRET: secret, JWT_JWKS_URL: jwks, JWT_ISSUER: issuer, JWT_AUDIENCE: audience } = config;
+  if (secret !== undefined && jwks !== undefined) return ['JWT_SECRET, JWT_JWKS_URL: give one (HS256 with a secret, or RS256/ES256 from a JWKS URL)'];
+  if (secret === undefined && jwks === undefined) {
+    return issuer !== undefined || audience !== undefined ? ['JWT_ISSUER, JWT_AUDIENCE: set JWT_SECRET or JWT_JWKS_URL too (they say how tokens are signed)'] : [];
+  }
+  const missing = [issuer === undefined && 'JWT_ISSUER', audience === undefined && 'JWT_AUDIENCE'].filter(Boolean);
+  return missing.length ? [`${missing.join(', ')}: required with ${secret !== undefined ? 'JWT_SECRET' : 'JWT_JWKS_URL'} (every token's iss and aud are checked)`] : [];
+}
+
+/** How JWTs are verified, or undefined when JWT is not configured (API keys only). */
+export function jwtSettings(config: Pick<Config, 'JWT_SECRET' | 'JWT_JWKS_URL' | 'JWT_ISSUER' | 'JWT_AUDIENCE'>): JwtSettings | undefined {
+  const { JWT_SECRET: secret, JWT_JWKS_URL: jwksUrl, JWT_ISSUER: issuer, JWT_AUDIENCE: audience } = config;
+  if (issuer === undefined || audience === undefined) return undefined;
+  if (secret !== undefined) return { secret, issuer, audience };
+  if (jwksUrl !== undefined) return { jwksUrl, issuer, audience };
+  return undefined;
 }

@@ -44,11 +44,13 @@ describe('secrets from files: <NAME>_FILE instead of <NAME>', () => {
       RECEIPT_SECRET: 'receipt-secret-from-file',
       DATA_ENCRYPTION_KEYS: STRONG.DATA_ENCRYPTION_KEYS,
       OPENAI_API_KEY: 'sk-from-file',
+      JWT_SECRET: 'jwt-secret-from-a-file-of-32-chars-at-least',
       REDIS_URL: 'redis://:pw@127.0.0.1:6390',
       DATABASE_URL: 'postgres://app:pw@127.0.0.1:5433/arp',
     };
     for (const name of FILE_BACKED_VARIABLES) env[`${name}_FILE`] = secretFile(name, `${expected[name]}\n`);
     env.ADMIN_OPERATOR_USER = 'ops';
+    Object.assign(env, { JWT_ISSUER: 'https://id.example.com/', JWT_AUDIENCE: 'arp' });
     const config = loadConfig(env);
     expect([...config.API_KEYS.entries()]).toEqual([
       ['acme-key-0123456789abcdef', 'acme'],
@@ -60,6 +62,7 @@ describe('secrets from files: <NAME>_FILE instead of <NAME>', () => {
       TOKEN_ISSUER_API_KEY: expected.TOKEN_ISSUER_API_KEY,
       RECEIPT_SECRET: expected.RECEIPT_SECRET,
       OPENAI_API_KEY: expected.OPENAI_API_KEY,
+      JWT_SECRET: expected.JWT_SECRET,
       REDIS_URL: expected.REDIS_URL,
       DATABASE_URL: expected.DATABASE_URL,
     });

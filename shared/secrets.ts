@@ -34,7 +34,11 @@ export interface SecretConfig {
   ADMIN_OPERATOR_PASSWORD?: string;
   TOKEN_ISSUER_API_KEY: string;
   DATA_ENCRYPTION_KEYS?: DataKey[];
+  JWT_SECRET?: string;
 }
+
+/** An HS256 key shorter than the hash (256 bits) is refused by RFC 7518 §3.2. */
+export const MIN_JWT_SECRET_LENGTH = 32;
 
 /** One secret that is not fit for production: the variable, and what is wrong with it. */
 export interface SecretProblem {
@@ -62,6 +66,10 @@ export function secretProblems(config: SecretConfig, env: NodeJS.ProcessEnv, use
         if (problem) problems.push({ variable: 'API_KEYS', problem: `the key of tenant "${tenant}" ${problem}` });
       }
     }
+    if (config.JWT_SECRET !== undefined) {
+      const jwt = weakSecret(config.JWT_SECRET) ?? (config.JWT_SECRET.length < MIN_JWT_SECRET_LENGTH ? `is shorter than ${MIN_JWT_SECRET_LENGTH} characters (HS256 needs 256 bits)` : undefined);
+      if (jwt) problems.push({ variable: 'JWT_SECRET', problem: jwt });
+    }
   }
   if (uses.includes('admin')) {
     const admin = blank(env.ADMIN_PASSWORD) ? 'is unset' : weakSecret(config.ADMIN_PASSWORD);
@@ -88,7 +96,7 @@ export function secretProblems(config: SecretConfig, env: NodeJS.ProcessEnv, use
 
 /** The line a production start-up refuses with, for one problem. */
 export function productionRefusal(p: SecretProblem): string {
-  return `${p.variable}: ${p.problem}; production needs ${p.variable === 'DATA_ENCRYPTION_KEYS' ? 'keys of your own (`openssl rand -base64 32`)' : `a secret of at least ${MIN_SECRET_LENGTH} characters that is not a known default`}`;
+  return `${p.variable}: ${p.problem}; production needs ${p.variable === 'DATA_ENCRYPTION_KEYS' ? 'keys of your own (`openssl rand -base64 32`)' : `a secret of at least ${p.variable === 'JWT_SECRET' ? MIN_JWT_SECRET_LENGTH : MIN_SECRET_LENGTH} characters that is not a known default`}`;
 }
 
 /** The secrets each program of the product uses, so it checks those (and only those) at start. */

@@ -1,13 +1,19 @@
-import { Hono, type Context } from 'hono';
+import { OpenAPIHono } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import type { BlankEnv } from 'hono/types';
 import { bodyLimit } from 'hono/body-limit';
 import { ApiError } from '../../shared/errors.ts';
+import { jwtSettings } from '../../shared/config.ts';
 import { policyDefaults } from '../../shared/tenants/policy.ts';
 import { adminAuth, type AdminEnv } from './admin-auth.ts';
 import { adminWriteGuard } from './admin-guard.ts';
 import { ApiKeys, apiKeyAuth, type AuthEnv } from './auth.ts';
+import { jwtVerifier } from './jwt.ts';
 import { boardRoutes, BOARD_PATH } from './board.ts';
 import type { GatewayDeps } from './deps.ts';
+import { docsRoutes, DOCS_PATH } from './docs.ts';
 import { createMetrics } from './metrics.ts';
+import { contractRoutes, serveOpenApi } from './openapi.ts';
 import { errorHandler, problem } from './problem.ts';
 import { operatorContext } from './operator.ts';
 import { adminAuditRoutes } from './routes/admin.audit.ts';
@@ -27,9 +33,13 @@ import { SignInGate } from './sign-in.ts';
 import { TenantRateLimit } from './tenant-rate.ts';
 import { MAX_BODY_BYTES } from './validate.ts';
 
-/** The gateway: the v1 API (DESIGN.md §5), health, and Bull Board. */
-export function createApp(deps: GatewayDeps): Hono {
-  const app = new Hono({ strict: false });
+/**
+ * The gateway: the v1 API (DESIGN.md §5), health, its OpenAPI document (/openapi.json, /docs), Bull
+ * Board and the operators' routes. Routes with a contract (`contractRoutes`, `.openapi()`) are in the
+ * document; the operators' routes are plain Hono routes and stay out of it on purpose.
+ */
+export function createApp(deps: GatewayDeps): OpenAPIHono<BlankEnv> {
+  const app = new OpenAPIHono<BlankEnv>({ strict: false });
   const metrics = createMetrics(deps);
   app.onError(errorHandler(deps.log));
   app.use('*', metrics.track);
@@ -73,15 +83,20 @@ export function createApp(deps: GatewayDeps): Hono {
   app.route('/admin', adminLedgerRoutes(deps, admin));
   app.route('/metrics', metrics.routes(admin));
 
-  const v1 = new Hono<AuthEnv>({ strict: false });
-  v1.use('*', apiKeyAuth(keys, gate));
-  v1.route('/tasks', createTaskRoute(deps, { rate: new TenantRateLimit(deps.redis, deps.config.QUEUE_PREFIX, deps.log), defaults }));
-  v1.route('/tasks', readTaskRoutes(deps));
-  v1.route('/tasks', cancelTaskRoute(deps));
-  v1.route('/tasks', reportRoute(deps));
-  v1.route('/tasks', paymentsRoute(deps));
+  // Every /v1 route has a contract: mount it here and it is served, validated and documented.
+  const v1 = contractRoutes<AuthEnv>();
+  const jwt = jwtSettings(deps.config);
+  v1.use('*', apiKeyAuth(keys, gate, jwt && jwtVerifier(jwt)));
+  v1.route('/', createTaskRoute(deps, { rate: new TenantRateLimit(deps.redis, deps.config.QUEUE_PREFIX, deps.log), defaults }));
+  v1.route('/', readTaskRoutes(deps));
+  v1.route('/', cancelTaskRoute(deps));
+  v1.route('/', reportRoute(deps));
+  v1.route('/', paymentsRoute(deps));
   v1.route('/', usageRoutes(deps));
-  v1.route('/memory', memoryRoutes(deps));
+  v1.route('/', memoryRoutes(deps));
   app.route('/v1', v1);
+
+  serveOpenApi(app);
+  app.route(DOCS_PATH, docsRoutes());
   return app;
 }

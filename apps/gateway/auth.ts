@@ -4,6 +4,7 @@ import type { ActiveKey } from '../../shared/db/api-keys.ts';
 import { ApiError } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/log.ts';
 import type { KeyRevocations } from './key-revocations.ts';
+import { looksLikeJwt, type JwtVerifier } from './jwt.ts';
 import type { SignInGate } from './sign-in.ts';
 
 export type AuthEnv = { Variables: { tenant: string } };
@@ -107,19 +108,31 @@ export class ApiKeys {
  * `Authorization: Bearer <key>` → the key's tenant; every v1 route is scoped to it. A wrong key counts
  * as a failed sign-in of the client's address; a throttled address gets 429 before its key is looked at.
  */
-export function apiKeyAuth(keys: ApiKeys, gate: SignInGate) {
+export function apiKeyAuth(keys: ApiKeys, gate: SignInGate, jwt?: JwtVerifier) {
   return createMiddleware<AuthEnv>(async (c, next) => {
     const refused = await gate.refusal(c);
     if (refused) return refused;
     const header = c.req.header('authorization') ?? '';
     const match = /^Bearer\s+(.+)$/i.exec(header);
     const presented = match?.[1]?.trim();
-    const tenant = presented ? await keys.tenantOf(presented) : undefined;
+    const asJwt = presented !== undefined && jwt !== undefined && looksLikeJwt(presented);
+    const tenant = presented ? (asJwt ? await tenantOfJwt(jwt, presented) : await keys.tenantOf(presented)) : undefined;
     if (!tenant) {
       if (presented) await gate.failed(c);
-      throw new ApiError('unauthorized', match ? 'the API key is not valid' : 'send Authorization: Bearer <API key>');
+      throw new ApiError('unauthorized', !match ? 'send Authorization: Bearer <API key or JWT>' : asJwt ? 'the token is not valid (signature, issuer, audience or expiry)' : 'the API key is not valid');
     }
     c.set('tenant', tenant);
     await next();
   });
+}
+
+/** A JWT's tenant, or undefined when it is refused; keys that cannot be fetched are a 503, not a 401. */
+async function tenantOfJwt(verify: JwtVerifier, token: string): Promise<string | undefined> {
+  let verdict: Awaited<ReturnType<JwtVerifier>>;
+  try {
+    verdict = await verify(token);
+  } catch {
+    throw new ApiError('service_unavailable', 'the keys that sign tokens (JWT_JWKS_URL) could not be fetched; try again');
+  }
+  return verdict.ok ? verdict.tenant : undefined;
 }

@@ -29,5 +29,9 @@ export interface GatewayDeps {
     | 'TENANT_OPEN_TASKS'
     | 'TENANT_MAX_BUDGET'
     | 'TENANT_DAILY_SPEND'
+    | 'JWT_SECRET'
+    | 'JWT_JWKS_URL'
+    | 'JWT_ISSUER'
+    | 'JWT_AUDIENCE'
   >;
 }

@@ -1,13 +1,11 @@
 import { createRemoteJWKSet, errors, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import type { JwtSettings } from '../../shared/jwt-settings.ts';
+import { TENANT_RULE } from './admin-params.ts';
 
-/** How a JWT is checked: HS256 with a shared secret, or RS256/ES256 with keys published at a JWKS URL. */
-export type JwtSettings = { issuer: string; audience: string } & ({ secret: string; jwksUrl?: undefined } | { jwksUrl: string; secret?: undefined });
+export type { JwtSettings };
 
 /** The most a token's clock may differ from ours (exp, nbf, iat). */
 export const CLOCK_SKEW_SECONDS = 60;
-
-/** A tenant name as `sub`: what `API_KEYS` allows for a tenant, so a token names one the same way a key does. */
-const TENANT = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 /** Three base64url parts: a compact JWS. API keys never have this shape (no dots). */
 export const looksLikeJwt = (presented: string) => /^[\w-]+\.[\w-]+\.[\w-]+$/.test(presented);
@@ -21,7 +19,9 @@ export type JwtRefusal = { ok: false; reason: string };
  * present, all within 60 s of our clock; `sub` is the tenant. JWKS keys are cached and fetched again when
  * a token names a key id not yet seen (rotation), at most once per `cooldownMs`.
  */
-export function jwtVerifier(settings: JwtSettings, opts: { cooldownMs?: number; cacheMaxAgeMs?: number } = {}) {
+export type JwtVerifier = (token: string) => Promise<{ ok: true; tenant: string } | JwtRefusal>;
+
+export function jwtVerifier(settings: JwtSettings, opts: { cooldownMs?: number; cacheMaxAgeMs?: number } = {}): JwtVerifier {
   const key: Uint8Array | JWTVerifyGetKey = settings.secret !== undefined
     ? new TextEncoder().encode(settings.secret)
     : createRemoteJWKSet(new URL(settings.jwksUrl), { cooldownDuration: opts.cooldownMs ?? 30_000, cacheMaxAge: opts.cacheMaxAgeMs ?? 600_000, timeoutDuration: 5_000 });
@@ -36,7 +36,7 @@ export function jwtVerifier(settings: JwtSettings, opts: { cooldownMs?: number; 
         clockTolerance: CLOCK_SKEW_SECONDS,
         requiredClaims: ['exp', 'sub'],
       });
-      if (typeof payload.sub !== 'string' || !TENANT.test(payload.sub)) return { ok: false, reason: 'sub is not a tenant name' };
+      if (typeof payload.sub !== 'string' || !TENANT_RULE.test(payload.sub)) return { ok: false, reason: 'sub is not a tenant name' };
       return { ok: true, tenant: payload.sub };
     } catch (err) {
       if (err instanceof errors.JOSEError) return { ok: false, reason: err.code };

@@ -20,7 +20,8 @@ export function errorHandler(log: Logger) {
       // Keep the challenge (e.g. basic auth's WWW-Authenticate), so a browser asks for credentials.
       const challenge = err.getResponse().headers.get('www-authenticate');
       if (challenge) c.header('WWW-Authenticate', challenge);
-      const code: ErrorCode = err.status === 401 ? 'unauthorized' : err.status === 413 ? 'payload_too_large' : err.status === 404 ? 'not_found' : 'validation_failed';
+      const code: ErrorCode =
+        err.status === 401 ? 'unauthorized' : err.status === 413 ? 'payload_too_large' : err.status === 404 ? 'not_found' : err.status === 415 ? 'unsupported_media_type' : 'validation_failed';
       const detail = err.status === 401 ? 'sign in with the admin user and password' : err.message || 'request rejected';
       return problem(c, code, detail);
     }

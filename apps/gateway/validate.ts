@@ -1,4 +1,5 @@
 import type { Context } from 'hono';
+import { createMiddleware } from 'hono/factory';
 import { z } from 'zod';
 import { ApiError } from '../../shared/errors.ts';
 import { formatMoney, MoneyFormatError, parseMoney } from '../../shared/money.ts';
@@ -30,13 +31,42 @@ export async function readJson(c: Context): Promise<unknown> {
 export function validate<T extends z.ZodType>(schema: T, input: unknown, what = 'request'): z.infer<T> {
   const result = schema.safeParse(input);
   if (result.success) return result.data;
+  throw validationError(result.error, what);
+}
+
+/** A 400 validation_failed naming every problem by its path; an unknown field by its own path, one error each. */
+export function validationError(error: z.ZodError, what: string): ApiError {
   const pathOf = (parts: PropertyKey[]) => (parts.length ? parts.map(String).join('.') : '(root)');
-  // An unknown field is named by its own path, one error each.
-  const errors = result.error.issues.flatMap((i) =>
+  const errors = error.issues.flatMap((i) =>
     i.code === 'unrecognized_keys' ? i.keys.map((k) => ({ path: pathOf([...i.path, k]), message: 'is not a known field' })) : [{ path: pathOf(i.path), message: i.message }],
   );
-  throw new ApiError('validation_failed', `the ${what} is not valid: ${errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`, errors);
+  return new ApiError('validation_failed', `the ${what} is not valid: ${errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`, errors);
 }
+
+/** How each part of a request is named in a validation problem's detail. */
+const PART: Record<string, string> = { json: 'body', query: 'query', param: 'path', header: 'header', cookie: 'cookie', form: 'form' };
+
+/**
+ * The validation hook of every route with a contract (@hono/zod-openapi): a request the contract's
+ * schemas refuse is the same 400 validation_failed problem `validate` throws, one error per field.
+ */
+export function validationHook(result: { success: true } | { success: false; error: z.ZodError; target: string }): void {
+  if (!result.success) throw validationError(result.error, PART[result.target] ?? 'request');
+}
+
+/**
+ * Route middleware of a route with a JSON body, run before its contract's validators: 415 when the body
+ * is not declared as JSON by our rule (`isJsonMediaType`), 400 invalid_json when it does not parse (too
+ * large was refused before: 413). Once accepted, the body is handed on as plain `application/json`:
+ * @hono/zod-openapi's media-type gate reads parameters more strictly than RFC 9110 does (it refuses
+ * `application/json ; charset=utf-8`), and JSON has no parameter that changes how it is read. The
+ * validator then reads the same body from Hono's cache.
+ */
+export const jsonBody = createMiddleware(async (c, next) => {
+  await readJson(c);
+  c.req.raw.headers.set('content-type', 'application/json');
+  await next();
+});
 
 /**
  * A theme or voice id is one line of visible text: no control characters (C0 with tab, CR and LF; DEL;

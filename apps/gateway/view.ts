@@ -1,6 +1,7 @@
 import type { AgentPlan, Company, ModelUse, Repositories, Task } from '../../shared/db/index.ts';
 import { formatMicroUsd } from '../../shared/llm/prices.ts';
 import { budgetView, CURRENCY, formatMoney } from '../../shared/money.ts';
+import type { ModelUse as ModelUseView, TaskView } from './schemas/task.ts';
 
 /** Where a reused record came from: the purchase's task and when it was bought. */
 export type ReuseSources = ReadonlyMap<string, { taskId: string; boughtAt: Date }>;
@@ -28,7 +29,7 @@ export function memoryView(companies: readonly Company[]) {
 }
 
 /** A task's model use on the wire: tokens as integers, the cost in USD as a six-place decimal string. */
-export function modelView(use: ModelUse) {
+export function modelView(use: ModelUse): ModelUseView {
   return {
     calls: use.calls,
     inputTokens: use.inputTokens,
@@ -50,8 +51,11 @@ function decisionOf(c: Company) {
   return c.decision_action ? { decision: { action: c.decision_action, reason: c.decision_reason ?? '', by: c.decision_by ?? 'rules' } } : {};
 }
 
-/** The API view of a task (DESIGN.md §5); `agent` adds the plan and the model use (the read routes pass it). */
-export function taskView(task: Task, companies: Company[], agent?: AgentView) {
+/**
+ * The API view of a task (DESIGN.md §5; its contract: schemas/task.ts `TaskView`); `agent` adds the
+ * plan and the model use (the read routes pass it).
+ */
+export function taskView(task: Task, companies: Company[], agent?: AgentView): TaskView {
   return {
     id: task.id,
     theme: task.theme,

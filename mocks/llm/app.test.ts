@@ -3,7 +3,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COMPANIES } from '../data/companies.ts';
 import { startMocks, type RunningMocks } from '../index.ts';
 import { body } from '../testing/helpers.ts';
-import { createLlmApp } from './app.ts';
+import { createLlmApp as createApp } from './app.ts';
+import { conforming } from '../testing/contract.ts';
+
+/** The stand-in, held to its contract (mocks/llm/openapi.yaml) in every answer below. */
+const createLlmApp = (...args: Parameters<typeof createApp>) => conforming(createApp(...args), 'llm');
 
 let mocks: RunningMocks;
 let baseURL: string;

@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { COMPANIES } from '../data/companies.ts';
 import { body, SECRET } from '../testing/helpers.ts';
-import { createMarketplaceApp } from './app.ts';
+import { createMarketplaceApp as createApp } from './app.ts';
+import { conforming } from '../testing/contract.ts';
+
+/** The stand-in, held to its contract (mocks/marketplace/openapi.yaml) in every answer below. */
+const createMarketplaceApp = (...args: Parameters<typeof createApp>) => conforming(createApp(...args), 'marketplace');
 
 const app = createMarketplaceApp({ issuerUrl: 'http://127.0.0.1:9', issuerApiKey: 'unused', receiptSecret: SECRET });
 const search = async (keyword: string) => {

@@ -3,7 +3,11 @@ import { COMPANIES } from '../data/companies.ts';
 import type { RunningMocks } from '../index.ts';
 import { formatAmount } from '../lib/money.ts';
 import { API_KEY, body, createToken, issuerHttp, pay, SECRET, startIssuer, uniqueKey } from '../testing/helpers.ts';
-import { createMarketplaceApp } from './app.ts';
+import { createMarketplaceApp as createApp } from './app.ts';
+import { conforming } from '../testing/contract.ts';
+
+/** The stand-in, held to its contract (mocks/marketplace/openapi.yaml) in every answer below. */
+const createMarketplaceApp = (...args: Parameters<typeof createApp>) => conforming(createApp(...args), 'marketplace');
 
 let issuer: RunningMocks;
 let issuerUrl: string;

@@ -3,6 +3,7 @@
  */
 import type { Hono } from 'hono';
 import { startMocks, type RunningMocks } from '../index.ts';
+import { checkAnswer } from './contract.ts';
 
 /** The issuer API key the tests use. */
 export const API_KEY = 'test-issuer-key';
@@ -25,13 +26,15 @@ export function issuerCall(app: Hono, method: string, path: string, payload?: un
   );
 }
 
-/** Calls an issuer over HTTP with the test API key. */
-export function issuerHttp(issuerUrl: string, method: string, path: string, payload?: unknown, headers: Record<string, string> = {}): Promise<Response> {
-  return fetch(`${issuerUrl}${path}`, {
+/** Calls an issuer over HTTP with the test API key; its answer is held to the issuer's contract. */
+export async function issuerHttp(issuerUrl: string, method: string, path: string, payload?: unknown, headers: Record<string, string> = {}): Promise<Response> {
+  const res = await fetch(`${issuerUrl}${path}`, {
     method,
     headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json', ...headers },
     ...(payload === undefined ? {} : { body: JSON.stringify(payload) }),
   });
+  await checkAnswer('token-issuer', method, path, res);
+  return res;
 }
 
 let counter = 0;

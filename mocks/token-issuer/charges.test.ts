@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { API_KEY, body, issuerCall } from '../testing/helpers.ts';
-import { createTokenIssuerApp } from './app.ts';
+import { createTokenIssuerApp as createApp } from './app.ts';
+import { conforming } from '../testing/contract.ts';
+
+/** The stand-in, held to its contract (mocks/token-issuer/openapi.yaml) in every answer below. */
+const createTokenIssuerApp = (...args: Parameters<typeof createApp>) => conforming(createApp(...args), 'token-issuer');
 
 async function setup(amount = '50.00', opts: { now?: () => number; expiresInSeconds?: number } = {}) {
   const app = createTokenIssuerApp({ apiKey: API_KEY, ...(opts.now ? { now: opts.now } : {}) });

@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { API_KEY, body, issuerCall } from '../testing/helpers.ts';
-import { createTokenIssuerApp } from './app.ts';
+import { createTokenIssuerApp as createApp } from './app.ts';
+import { conforming } from '../testing/contract.ts';
+
+/** The stand-in, held to its contract (mocks/token-issuer/openapi.yaml) in every answer below. */
+const createTokenIssuerApp = (...args: Parameters<typeof createApp>) => conforming(createApp(...args), 'token-issuer');
 
 const newToken = { amount: '50.00', currency: 'CNY', merchantId: 'marketplace', reference: 'task-a' };
 

@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { body } from '../testing/helpers.ts';
-import { createVoiceIdApp } from './app.ts';
+import { createVoiceIdApp as createApp } from './app.ts';
+import { conforming } from '../testing/contract.ts';
+
+/** The stand-in, held to its contract (mocks/voiceid/openapi.yaml) in every answer below. */
+const createVoiceIdApp = (...args: Parameters<typeof createApp>) => conforming(createApp(...args), 'voiceid');
 
 const app = createVoiceIdApp({ enrolled: ['demo-voice', 'alice', 'acme:acme-voice', 'globex:shared-voice', 'initech:shared-voice'] });
 const verify = (payload: unknown) =>

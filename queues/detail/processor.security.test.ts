@@ -125,6 +125,8 @@ describe('detail stage against a lying marketplace', () => {
     expect(charges[0]).toMatchObject({ amount: listed, refundedAmount: listed });
     expect(await budgetOf(taskId)).toMatchObject({ spent: '0.00', reserved: '0.00' });
     expect((await h.repos.payments.ledger(taskId)).map((l) => l.kind)).toEqual(['reserve', 'capture', 'refund']);
+    // The capture found at the issuer and the refund reach the dashboard like any other movement.
+    for (const row of await h.repos.payments.ledger(taskId)) expect(await h.producer.queues.dashboard.getJob(`dashboard-${row.id}`)).toBeDefined();
   });
   it('trusts a receipt without an expiry for 23 hours (the marketplace keeps it 24)', async () => {
     const { taskId, companyId } = await chosenCompany('trucking');

@@ -177,6 +177,37 @@ describe('detail processor: resumable, never pays twice', () => {
     expect(await issuerCharges(h, taskId)).toHaveLength(1);
   });
 
+  it('a company marked failed whose payment was refunded is shown refunded: the money went back', async () => {
+    const { taskId, companyIds } = await readyTask(h, '60.00', 'cell-therapy');
+    const companyId = companyIds[0]!;
+    const company = (await h.repos.companies.get(taskId, companyId))!;
+    const resource = h.deps.providers.marketplace.resourceOf(companyId);
+    const key = paymentKey(taskId, resource);
+    const reserved = await h.repos.payments.reserve({ taskId, companyId, tenant: 'acme', resource, amount: company.price, key });
+    if (reserved.kind !== 'reserved') throw new Error(reserved.kind);
+    const tokenId = h.repos.tasks.tokenOf((await h.repos.tasks.get(taskId))!)!;
+    const receipt = await h.deps.providers.marketplace.pay({ tokenId, amount: formatMoney(company.price), resource, idempotencyKey: key });
+    await h.repos.payments.capture(reserved.payment.id, receipt.chargeId);
+    await refundPayment(h.deps, (await h.repos.payments.get(reserved.payment.id))!);
+    await h.repos.companies.settle(taskId, companyId, 'failed', { error: { code: 'bad_data', message: 'unreadable' } });
+    expect(await processDetail({ taskId, companyId }, h.deps, first)).toEqual({ outcome: 'refunded', companyId });
+    expect(await h.repos.companies.get(taskId, companyId)).toMatchObject({ status: 'refunded', error_code: 'refunded', error_message: 'refunded' });
+  });
+
+  it('an unexpected error while fetching the record, on the last attempt, refunds the charge and names it internal_error', async () => {
+    const { taskId, companyIds } = await readyTask(h, '60.00', 'vaccines');
+    const companyId = companyIds[0]!;
+    const marketplace = h.deps.providers.marketplace;
+    const broken: StageDeps = {
+      ...h.deps,
+      providers: { ...h.deps.providers, marketplace: Object.assign(Object.create(marketplace), { fetchDetail: async () => { throw new Error('a bug of ours'); } }) },
+    };
+    expect(await processDetail({ taskId, companyId }, broken, last)).toEqual({ outcome: 'refunded', companyId });
+    const settled = (await h.repos.companies.get(taskId, companyId))!;
+    expect(settled).toMatchObject({ status: 'refunded', error_code: 'internal_error', error_message: 'a bug of ours; refunded' });
+    expect((await issuerCharges(h, taskId))[0]).toMatchObject({ refundedAmount: settled.price });
+  });
+
   it('a reservation on a task that never got its token fails for good (no_token), paying nothing', async () => {
     const res = await h.api('/v1/tasks', { body: { theme: 'solar', budget: '30.00', voiceId: 'demo-voice' } });
     const { id: taskId } = (await res.json()) as { id: string };
@@ -369,6 +400,8 @@ describe('detail processor: a charge whose record never arrives is refunded by t
     expect(await budgetOf(h, taskId)).toMatchObject({ reserved: '0.00', spent: '0.00', remaining: '60.00' });
     expect(await issuerCharges(h, taskId)).toEqual([]);
     expect((await h.repos.payments.ledger(taskId)).map((l) => l.kind)).toEqual(['reserve', 'release']);
+    const release = (await h.repos.payments.ledger(taskId)).find((l) => l.kind === 'release')!;
+    expect(await h.producer.queues.dashboard.getJob(`dashboard-${release.id}`)).toBeDefined();
   });
 
   it('a pay call the issuer declines for good releases the reservation at once', async () => {

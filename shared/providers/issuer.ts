@@ -86,9 +86,9 @@ export class IssuerClient {
     return this.parse(answer, refund, [200, 201], 'issuer refund');
   }
 
-  /** Closes the token: no charge can follow, the unused balance is released. Safe to repeat. */
+  /** Closes the token: no charge can follow, the unused balance is released. Safe to repeat. No body (the contract has none). */
   async close(id: string, signal?: AbortSignal): Promise<void> {
-    const answer = await this.call('POST /v1/tokens/:id/close', `/v1/tokens/${encodeURIComponent(id)}/close`, { json: {}, signal });
+    const answer = await this.call('POST /v1/tokens/:id/close', `/v1/tokens/${encodeURIComponent(id)}/close`, { signal });
     if (answer.status !== 200) throw failure(answer, errorCode(answer.body), 'issuer close token');
   }
 

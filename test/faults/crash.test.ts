@@ -68,10 +68,11 @@ describe.skipIf(!databaseUrl)('crashes and provider faults (3 worker processes, 
     let kills = 0;
     let killsMidPurchase = 0;
     const inFlightAtKill = new Set<string>();
-    // At least 16 s and 8 kills (a loaded machine makes each round slower), at most 40 s.
+    // At least 16 s, 8 kills and 3 of them mid-purchase (a loaded machine makes each round slower and
+    // the workers slower to come back), at most 40 s.
     const chaosUntil = Date.now() + 16_000;
     const chaosLimit = Date.now() + 40_000;
-    while ((Date.now() < chaosUntil || kills < 8) && Date.now() < chaosLimit) {
+    while ((Date.now() < chaosUntil || kills < 8 || killsMidPurchase < 3) && Date.now() < chaosLimit) {
       await new Promise((r) => setTimeout(r, 500 + random() * 700));
       const inFlight = await waitForPurchasesInFlight(cluster, ids, 1_500);
       // The worker holding one of those purchases, when we can tell (else any worker).

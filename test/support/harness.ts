@@ -17,6 +17,7 @@ import { startWorkers, stopWorkers } from '../../queues/worker.ts';
 import { loadConfig, redisTls, type Config } from '../../shared/config.ts';
 import { dropSchema, migrate, openDatabase, repositories, type Db, type Repositories } from '../../shared/db/index.ts';
 import { createLogger } from '../../shared/log.ts';
+import { holdToContract, type AnswersSeen } from './conformance.ts';
 import { TcpProxy } from './tcp-proxy.ts';
 import { keyringFrom } from '../../shared/crypto/keyring.ts';
 
@@ -60,7 +61,10 @@ export interface Harness {
   mocks: RunningMocks;
   /** The proxy in front of the issuer, with `issuerProxy: true`. */
   issuerProxy?: TcpProxy;
+  /** The gateway, held to its OpenAPI document: an answer of a documented operation that does not conform throws (conformance.ts). */
   app: ReturnType<typeof createApp>;
+  /** The documented operations the gateway answered so far, with the statuses seen. */
+  answers: AnswersSeen;
   workers: Worker[];
   /** A request to the gateway (in-process, through app.request). */
   api(path: string, init?: { method?: string; body?: unknown; headers?: Record<string, string> }): Promise<Response>;
@@ -124,6 +128,7 @@ export async function openHarness(opts: HarnessOptions = {}): Promise<Harness> {
   const stages = opts.workers === 'all' ? [...QUEUE_NAMES] : (opts.workers ?? []);
   const workers = stages.length ? startWorkers(stages, deps, workerRedis, { prefix: config.QUEUE_PREFIX, concurrency: { worker: 4, detail: 8 }, backoff: { baseMs: config.RETRY_BASE_MS, maxMs: config.RETRY_MAX_MS } }) : [];
   const app = createApp({ repos, database, producer, redis, log, config });
+  const answers = holdToContract(app);
 
   return {
     config,
@@ -135,6 +140,7 @@ export async function openHarness(opts: HarnessOptions = {}): Promise<Harness> {
     mocks,
     issuerProxy,
     app,
+    answers,
     workers,
     api: async (path, init = {}) => {
       const headers: Record<string, string> = { ...AUTH, ...init.headers };

@@ -1,10 +1,12 @@
-import { Hono } from 'hono';
-import { z } from 'zod';
+import { createRoute, z } from '@hono/zod-openapi';
 import { keyringFrom } from '../../../shared/crypto/keyring.ts';
 import { ApiError } from '../../../shared/errors.ts';
 import type { AuthEnv } from '../auth.ts';
 import type { GatewayDeps } from '../deps.ts';
-import { validate } from '../validate.ts';
+import { contractRoutes } from '../openapi.ts';
+import { TaskIdParams } from '../schemas/common.ts';
+import { problemResponses, V1_PROBLEMS } from '../schemas/problem.ts';
+import { TaskList, TaskView } from '../schemas/task.ts';
 import { taskView, viewParts } from '../view.ts';
 import { ListCursors } from './list-cursor.ts';
 
@@ -19,10 +21,48 @@ export async function findTask(deps: GatewayDeps, id: string, tenant: string) {
 
 const LIMIT_RULE = 'must be a whole number from 1 to 100, in decimal digits';
 
-const listQuery = z.object({
+export const ListTasksQuery = z.object({
   // Decimal digits only: no `0x2`, `1e1`, ` 2` or `2.0`, which a number coercion would take.
-  limit: z.string().regex(/^\d{1,3}$/, LIMIT_RULE).transform(Number).refine((n) => n >= 1 && n <= 100, LIMIT_RULE).default(20),
-  cursor: z.string().max(300).optional(),
+  limit: z
+    .string()
+    .regex(/^\d{1,3}$/, LIMIT_RULE)
+    .default('20')
+    .transform(Number)
+    .refine((n) => n >= 1 && n <= 100, LIMIT_RULE)
+    .openapi({ param: { name: 'limit', in: 'query', description: `How many tasks a page holds: 1–100 in decimal digits (default 20).` }, example: '20' }),
+  cursor: z
+    .string()
+    .max(300)
+    .optional()
+    .openapi({ param: { name: 'cursor', in: 'query', description: "The previous page's `nextCursor`. Opaque; one this API gave another tenant is 400 naming `cursor`." } }),
+});
+
+/** The contract of GET /v1/tasks. */
+export const listTasks = createRoute({
+  method: 'get',
+  path: '/tasks',
+  operationId: 'listTasks',
+  tags: ['tasks'],
+  summary: "The tenant's tasks, newest first",
+  request: { query: ListTasksQuery },
+  responses: {
+    200: { description: 'A page of tasks.', content: { 'application/json': { schema: TaskList } } },
+    ...problemResponses(...V1_PROBLEMS, 'validation_failed'),
+  },
+});
+
+/** The contract of GET /v1/tasks/{id}. */
+export const getTask = createRoute({
+  method: 'get',
+  path: '/tasks/{id}',
+  operationId: 'getTask',
+  tags: ['tasks'],
+  summary: 'A task: status, budget, companies, plan, model use',
+  request: { params: TaskIdParams },
+  responses: {
+    200: { description: 'The task.', content: { 'application/json': { schema: TaskView } } },
+    ...problemResponses(...V1_PROBLEMS, 'not_found'),
+  },
 });
 
 /**
@@ -31,9 +71,9 @@ const listQuery = z.object({
  */
 export function readTaskRoutes(deps: GatewayDeps) {
   const cursors = new ListCursors(keyringFrom(deps.config.DATA_ENCRYPTION_KEYS));
-  return new Hono<AuthEnv>()
-    .get('/', async (c) => {
-      const q = validate(listQuery, c.req.query(), 'query');
+  return contractRoutes<AuthEnv>()
+    .openapi(listTasks, async (c) => {
+      const q = c.req.valid('query');
       const tenant = c.get('tenant');
       const tasks = await deps.repos.tasks.list(tenant, q.limit + 1, q.cursor ? cursors.open(q.cursor, tenant) : undefined);
       const page = tasks.slice(0, q.limit);
@@ -45,13 +85,16 @@ export function readTaskRoutes(deps: GatewayDeps) {
         deps.repos.memory.reuseSources(ids),
       ]);
       const last = page.at(-1);
-      return c.json({
-        data: page.map((t) => taskView(t, companies.get(t.id) ?? [], { plan: plans.get(t.id), model: use.get(t.id)!, reusedFrom: sources.get(t.id) })),
-        ...(tasks.length > q.limit && last ? { nextCursor: cursors.seal(last.seq, tenant) } : {}),
-      });
+      return c.json(
+        {
+          data: page.map((t) => taskView(t, companies.get(t.id) ?? [], { plan: plans.get(t.id), model: use.get(t.id)!, reusedFrom: sources.get(t.id) })),
+          ...(tasks.length > q.limit && last ? { nextCursor: cursors.seal(last.seq, tenant) } : {}),
+        },
+        200,
+      );
     })
-    .get('/:id', async (c) => {
-      const task = await findTask(deps, c.req.param('id'), c.get('tenant'));
-      return c.json(taskView(task, ...(await viewParts(deps.repos, task.id))));
+    .openapi(getTask, async (c) => {
+      const task = await findTask(deps, c.req.valid('param').id, c.get('tenant'));
+      return c.json(taskView(task, ...(await viewParts(deps.repos, task.id))), 200);
     });
 }
