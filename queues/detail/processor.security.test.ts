@@ -1,10 +1,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { paymentKey } from '../../shared/db/index.ts';
 import { budgetView, formatMoney } from '../../shared/money.ts';
 import { createProviders } from '../../shared/providers/index.ts';
 import { ISSUER_KEY, openHarness, type Harness } from '../../test/support/harness.ts';
 import { startHostileMarketplace, type HostileMarketplace } from '../../test/support/hostile-marketplace.ts';
-import { FIRST_ATTEMPT, issuerCharges, LAST_ATTEMPT, readyForDetail } from '../../test/support/stages.ts';
+import { capturedByHand, FIRST_ATTEMPT, issuerCharges, LAST_ATTEMPT, readyForDetail } from '../../test/support/stages.ts';
 import { reconcile } from '../../shared/audit/reconcile.ts';
 import type { StageDeps } from '../deps.ts';
 import { closeTaskMoney } from '../settle.ts';
@@ -149,13 +148,8 @@ describe('detail stage against a lying marketplace', () => {
 
   it('a lost receipt whose pay call is now refused for good: the charge is refunded and the payment says why', async () => {
     const { taskId, companyId, listed } = await chosenCompany('logistics');
-    const resource = deps.providers.marketplace.resourceOf(companyId);
     // Charged and booked, then the process died before it stored the receipt.
-    const reserved = await h.repos.payments.reserve({ taskId, companyId, tenant: 'acme', resource, amount: listed, key: paymentKey(taskId, resource) });
-    if (reserved.kind !== 'reserved') throw new Error(reserved.kind);
-    const tokenId = h.repos.tasks.tokenOf((await h.repos.tasks.get(taskId))!)!;
-    const receipt = await deps.providers.marketplace.pay({ tokenId, amount: formatMoney(listed), resource, idempotencyKey: reserved.payment.idempotency_key });
-    await h.repos.payments.capture(reserved.payment.id, receipt.chargeId);
+    await capturedByHand(h, taskId, companyId, deps.providers);
     market.lies.payFailsAfterCharge = { status: 402, code: 'payment_required' };
     expect(await processDetail({ taskId, companyId }, deps, FIRST_ATTEMPT)).toEqual({ outcome: 'refunded', companyId });
     expect((await h.repos.payments.forTask(taskId))[0]).toMatchObject({ state: 'refunded', refunded_amount: listed });

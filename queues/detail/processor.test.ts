@@ -5,7 +5,7 @@ import { budgetView, formatMoney } from '../../shared/money.ts';
 import { createProviders } from '../../shared/providers/index.ts';
 import { sql } from 'kysely';
 import { ISSUER_KEY, openHarness, waitFor, type Harness } from '../../test/support/harness.ts';
-import { FIRST_ATTEMPT, issuerCharges, LAST_ATTEMPT, readyForDetail } from '../../test/support/stages.ts';
+import { capturedByHand, FIRST_ATTEMPT, issuerCharges, LAST_ATTEMPT, readyForDetail } from '../../test/support/stages.ts';
 import type { StageDeps } from '../deps.ts';
 import { refundPayment } from '../settle.ts';
 import { reconcile } from '../../shared/audit/reconcile.ts';
@@ -162,16 +162,9 @@ describe('detail processor: resumable, never pays twice', () => {
   it('a payment refunded before its company was settled (a crash in between) settles the company refunded, with the reason', async () => {
     const { taskId, companyIds } = await readyTask(h, '60.00', 'fintech');
     const companyId = companyIds[0]!;
-    const company = (await h.repos.companies.get(taskId, companyId))!;
-    const resource = h.deps.providers.marketplace.resourceOf(companyId);
-    const key = paymentKey(taskId, resource);
-    const reserved = await h.repos.payments.reserve({ taskId, companyId, tenant: 'acme', resource, amount: company.price, key });
-    if (reserved.kind !== 'reserved') throw new Error(reserved.kind);
-    const tokenId = h.repos.tasks.tokenOf((await h.repos.tasks.get(taskId))!)!;
-    const receipt = await h.deps.providers.marketplace.pay({ tokenId, amount: formatMoney(company.price), resource, idempotencyKey: key });
-    await h.repos.payments.capture(reserved.payment.id, receipt.chargeId);
-    await h.repos.payments.noteError(reserved.payment.id, 'the record kept failing');
-    await refundPayment(h.deps, (await h.repos.payments.get(reserved.payment.id))!);
+    const { payment } = await capturedByHand(h, taskId, companyId);
+    await h.repos.payments.noteError(payment.id, 'the record kept failing');
+    await refundPayment(h.deps, (await h.repos.payments.get(payment.id))!);
     expect(await processDetail({ taskId, companyId }, h.deps, first)).toEqual({ outcome: 'refunded', companyId });
     expect(await h.repos.companies.get(taskId, companyId)).toMatchObject({ status: 'refunded', error_code: 'refunded', error_message: 'the record kept failing' });
     expect(await issuerCharges(h, taskId)).toHaveLength(1);
@@ -180,15 +173,8 @@ describe('detail processor: resumable, never pays twice', () => {
   it('a company marked failed whose payment was refunded is shown refunded: the money went back', async () => {
     const { taskId, companyIds } = await readyTask(h, '60.00', 'cell-therapy');
     const companyId = companyIds[0]!;
-    const company = (await h.repos.companies.get(taskId, companyId))!;
-    const resource = h.deps.providers.marketplace.resourceOf(companyId);
-    const key = paymentKey(taskId, resource);
-    const reserved = await h.repos.payments.reserve({ taskId, companyId, tenant: 'acme', resource, amount: company.price, key });
-    if (reserved.kind !== 'reserved') throw new Error(reserved.kind);
-    const tokenId = h.repos.tasks.tokenOf((await h.repos.tasks.get(taskId))!)!;
-    const receipt = await h.deps.providers.marketplace.pay({ tokenId, amount: formatMoney(company.price), resource, idempotencyKey: key });
-    await h.repos.payments.capture(reserved.payment.id, receipt.chargeId);
-    await refundPayment(h.deps, (await h.repos.payments.get(reserved.payment.id))!);
+    const { payment } = await capturedByHand(h, taskId, companyId);
+    await refundPayment(h.deps, (await h.repos.payments.get(payment.id))!);
     await h.repos.companies.settle(taskId, companyId, 'failed', { error: { code: 'bad_data', message: 'unreadable' } });
     expect(await processDetail({ taskId, companyId }, h.deps, first)).toEqual({ outcome: 'refunded', companyId });
     expect(await h.repos.companies.get(taskId, companyId)).toMatchObject({ status: 'refunded', error_code: 'refunded', error_message: 'refunded' });

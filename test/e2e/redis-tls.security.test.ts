@@ -2,13 +2,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../apps/start/redis.ts';
 import { redisConnection } from '../../queues/connection.ts';
 import { ConfigError, loadConfig, redisTls } from '../../shared/config.ts';
 import { clientTls } from '../../shared/tls-files.ts';
 import { makeTestPki, type TestPki } from '../support/certs.ts';
+import { redisAnswers } from '../support/redis-probe.ts';
 import { openHarness, postTask, waitForEnd, type Harness } from '../support/harness.ts';
 
 /** A private redis-server that speaks TLS only and, by default, requires a client certificate. */
@@ -22,34 +22,11 @@ async function startTlsRedis(pki: TestPki): Promise<{ port: number; child: Child
   );
   const tls = clientTls({ caFile: pki.caCert, certFile: pki.client.cert, keyFile: pki.client.key }, { ca: 'ca', cert: 'cert', key: 'key' })!;
   for (let i = 0; i < 100; i++) {
-    const probe = new Redis(port, '127.0.0.1', { tls, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    probe.on('error', () => {});
-    try {
-      await probe.connect();
-      await probe.ping();
-      probe.disconnect();
-      return { port, child, dir };
-    } catch {
-      probe.disconnect();
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    if (await redisAnswers(`rediss://127.0.0.1:${port}`, { tls })) return { port, child, dir };
+    await new Promise((r) => setTimeout(r, 100));
   }
   child.kill('SIGKILL');
   throw new Error('redis-server with TLS did not start (is this build without TLS?)');
-}
-
-/** Whether a connection with these options gets an answer from the server. */
-async function answers(url: string, tls?: ReturnType<typeof clientTls>): Promise<boolean> {
-  const r = new Redis(url, { ...(tls ? { tls } : {}), lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 2_000 });
-  r.on('error', () => {});
-  try {
-    await r.connect();
-    return (await r.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    r.disconnect();
-  }
 }
 
 describe('TLS to Redis (rediss:// with REDIS_CA_FILE, REDIS_CERT_FILE, REDIS_KEY_FILE)', () => {
@@ -82,10 +59,10 @@ describe('TLS to Redis (rediss:// with REDIS_CA_FILE, REDIS_CERT_FILE, REDIS_KEY
 
   it('the server refuses plain text, a client without a certificate, and a client that does not know our CA', async () => {
     const url = `rediss://127.0.0.1:${redis.port}`;
-    expect(await answers(`redis://127.0.0.1:${redis.port}`)).toBe(false);
-    expect(await answers(url, clientTls({ caFile: pki.caCert }, { ca: 'ca', cert: 'cert', key: 'key' }))).toBe(false);
-    expect(await answers(url, clientTls({ certFile: pki.client.cert, keyFile: pki.client.key }, { ca: 'ca', cert: 'cert', key: 'key' }))).toBe(false);
-    expect(await answers(url, clientTls({ caFile: pki.caCert, certFile: pki.client.cert, keyFile: pki.client.key }, { ca: 'ca', cert: 'cert', key: 'key' }))).toBe(true);
+    expect(await redisAnswers(`redis://127.0.0.1:${redis.port}`)).toBe(false);
+    expect(await redisAnswers(url, { tls: clientTls({ caFile: pki.caCert }, { ca: 'ca', cert: 'cert', key: 'key' }) }, 2_000)).toBe(false);
+    expect(await redisAnswers(url, { tls: clientTls({ certFile: pki.client.cert, keyFile: pki.client.key }, { ca: 'ca', cert: 'cert', key: 'key' }) }, 2_000)).toBe(false);
+    expect(await redisAnswers(url, { tls: clientTls({ caFile: pki.caCert, certFile: pki.client.cert, keyFile: pki.client.key }, { ca: 'ca', cert: 'cert', key: 'key' }) }, 2_000)).toBe(true);
   });
 
   it('the connection the processes open carries the TLS files', async () => {

@@ -2,22 +2,9 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import type { TestProject } from 'vitest/node';
 import { freePort } from '../../apps/start/redis.ts';
-
-async function answers(url: string): Promise<boolean> {
-  const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1_000 });
-  r.on('error', () => {});
-  try {
-    await r.connect();
-    return (await r.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    r.disconnect();
-  }
-}
+import { redisAnswers } from './redis-probe.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -34,13 +21,13 @@ export default async function setup(project: TestProject) {
   let redisUrl = process.env.REDIS_URL;
   let stop: (() => void) | undefined;
   if (!redisUrl) {
-    if (await answers('redis://127.0.0.1:6379')) redisUrl = 'redis://127.0.0.1:6379';
+    if (await redisAnswers('redis://127.0.0.1:6379')) redisUrl = 'redis://127.0.0.1:6379';
     else if (!spawnSync('redis-server', ['--version']).error) {
       const port = await freePort();
       const dir = mkdtempSync(join(tmpdir(), 'arp-test-redis-'));
       const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
       redisUrl = `redis://127.0.0.1:${port}`;
-      for (let i = 0; i < 100 && !(await answers(redisUrl)); i++) await new Promise((r) => setTimeout(r, 100));
+      for (let i = 0; i < 100 && !(await redisAnswers(redisUrl)); i++) await new Promise((r) => setTimeout(r, 100));
       stop = () => {
         child.kill('SIGKILL');
         rmSync(dir, { recursive: true, force: true });

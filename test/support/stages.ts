@@ -1,6 +1,8 @@
 import { processAuthorize } from '../../queues/authorize/processor.ts';
-import type { JobContext } from '../../queues/deps.ts';
+import type { JobContext, StageDeps } from '../../queues/deps.ts';
 import { processSearch } from '../../queues/search/processor.ts';
+import { paymentKey } from '../../shared/db/index.ts';
+import { formatMoney } from '../../shared/money.ts';
 import type { Harness } from './harness.ts';
 
 /** A first attempt, with retries to come. */
@@ -30,4 +32,21 @@ export async function readyForDetail(
 export async function issuerCharges(h: Harness, taskId: string) {
   const tokens = await h.deps.providers.issuer.tokensFor(taskId);
   return tokens.flatMap((t) => t.charges);
+}
+
+/**
+ * A purchase the process died in the middle of: the company's price reserved, paid at the marketplace
+ * (a charge at the issuer under our key) and the capture booked, but no receipt stored and nothing
+ * delivered. `providers` is the marketplace to pay (a test's lying one, say); the harness's by default.
+ */
+export async function capturedByHand(h: Harness, taskId: string, companyId: string, providers: StageDeps['providers'] = h.deps.providers) {
+  const company = (await h.repos.companies.get(taskId, companyId))!;
+  const resource = providers.marketplace.resourceOf(companyId);
+  const key = paymentKey(taskId, resource);
+  const reserved = await h.repos.payments.reserve({ taskId, companyId, tenant: 'acme', resource, amount: company.price, key });
+  if (reserved.kind !== 'reserved') throw new Error(`expected a reservation, got ${reserved.kind}`);
+  const tokenId = h.repos.tasks.tokenOf((await h.repos.tasks.get(taskId))!)!;
+  const receipt = await providers.marketplace.pay({ tokenId, amount: formatMoney(company.price), resource, idempotencyKey: key });
+  await h.repos.payments.capture(reserved.payment.id, receipt.chargeId);
+  return { company, payment: reserved.payment, receipt };
 }

@@ -8,12 +8,10 @@ import { forgetInReport } from '../../../queues/report/forget.ts';
 import type { AuthEnv } from '../auth.ts';
 import type { GatewayDeps } from '../deps.ts';
 import { contractRoutes } from '../openapi.ts';
-import { Currency, Money, Timestamp } from '../schemas/common.ts';
+import { Currency, Money, pageLimit, Timestamp } from '../schemas/common.ts';
 import { problemResponses, V1_PROBLEMS } from '../schemas/problem.ts';
 import { ONE_LINE, oneLine } from '../validate.ts';
 import { MemoryCursors } from './memory-cursor.ts';
-
-const LIMIT_RULE = 'must be a whole number from 1 to 100, in decimal digits';
 
 export const MemoryListQuery = z.object({
   q: z
@@ -24,13 +22,7 @@ export const MemoryListQuery = z.object({
     .max(200, 'must be at most 200 characters')
     .optional()
     .openapi({ param: { name: 'q', in: 'query', description: 'Full-text query (web-search syntax); best match first. Without it, newest first.' }, example: 'solid-state battery' }),
-  limit: z
-    .string()
-    .regex(/^\d{1,3}$/, LIMIT_RULE)
-    .default('20')
-    .transform(Number)
-    .refine((n) => n >= 1 && n <= 100, LIMIT_RULE)
-    .openapi({ param: { name: 'limit', in: 'query', description: 'How many records a page holds: 1–100 in decimal digits (default 20).' }, example: '20' }),
+  limit: pageLimit('records'),
   cursor: z.string().max(400).optional().openapi({ param: { name: 'cursor', in: 'query', description: 'The `nextCursor` of the page before (valid for the same tenant and query only).' } }),
 });
 

@@ -4,7 +4,7 @@ import { ApiError } from '../../../shared/errors.ts';
 import type { AuthEnv } from '../auth.ts';
 import type { GatewayDeps } from '../deps.ts';
 import { contractRoutes } from '../openapi.ts';
-import { TaskIdParams } from '../schemas/common.ts';
+import { pageLimit, TaskIdParams } from '../schemas/common.ts';
 import { problemResponses, V1_PROBLEMS } from '../schemas/problem.ts';
 import { TaskList, TaskView } from '../schemas/task.ts';
 import { taskView, viewParts } from '../view.ts';
@@ -19,17 +19,8 @@ export async function findTask(deps: GatewayDeps, id: string, tenant: string) {
   return task;
 }
 
-const LIMIT_RULE = 'must be a whole number from 1 to 100, in decimal digits';
-
 export const ListTasksQuery = z.object({
-  // Decimal digits only: no `0x2`, `1e1`, ` 2` or `2.0`, which a number coercion would take.
-  limit: z
-    .string()
-    .regex(/^\d{1,3}$/, LIMIT_RULE)
-    .default('20')
-    .transform(Number)
-    .refine((n) => n >= 1 && n <= 100, LIMIT_RULE)
-    .openapi({ param: { name: 'limit', in: 'query', description: `How many tasks a page holds: 1–100 in decimal digits (default 20).` }, example: '20' }),
+  limit: pageLimit('tasks'),
   cursor: z
     .string()
     .max(300)
