@@ -62,6 +62,38 @@ describe('a charge on our token that we did not make', () => {
     expect(await h.database.db.selectFrom('task_events').select('id').where('task_id', '=', taskId).where('kind', '=', 'foreign_charge').execute()).toHaveLength(1);
   });
 
+  it('a charge the issuer lists without an idempotency key is not ours either (nothing throws on it)', async () => {
+    const { taskId, companyIds } = await readyForDetail(h, { theme: 'battery', budget: '60.00' });
+    const tokenId = h.repos.tasks.tokenOf((await h.repos.tasks.get(taskId))!)!;
+    const res = await fetch(`${h.mocks.urls.tokenIssuer}/v1/tokens/${tokenId}/charges`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ISSUER_KEY}`, 'content-type': 'application/json', 'idempotency-key': `thief-${randomUUID()}` },
+      body: JSON.stringify({ amount: '3.25', merchantId: 'marketplace', description: '/company/detail?id=whatever' }),
+    });
+    const stolen = (await res.json()) as { id: string };
+    // A real issuer may list a charge made without a key: the key is optional in its contract.
+    const issuer = h.deps.providers.issuer;
+    const keyless = <T extends { charges: { id: string; idempotencyKey?: string | null }[] }>(t: T): T => ({
+      ...t,
+      charges: t.charges.map((c) => (c.id === stolen.id ? { ...c, idempotencyKey: null } : c)),
+    });
+    const lying = Object.assign(Object.create(Object.getPrototypeOf(issuer)), issuer, {
+      getToken: async (id: string, signal?: AbortSignal) => keyless(await issuer.getToken(id, signal)),
+      tokensFor: async (reference: string, signal?: AbortSignal) => (await issuer.tokensFor(reference, signal)).map(keyless),
+    });
+    const deps = { ...h.deps, providers: { ...h.deps.providers, issuer: lying } };
+    for (const companyId of companyIds) await processDetail({ taskId, companyId }, h.deps, FIRST_ATTEMPT);
+    await processReport({ taskId }, deps, FIRST_ATTEMPT);
+
+    const task = (await h.repos.tasks.get(taskId))!;
+    expect(task.status).toBe('completed');
+    expect(task.foreign_charged).toBe(325);
+    const found = await reconcile(h.repos, lying, taskId);
+    expect(found.differences.filter((d) => d.kind === 'foreign_charge')).toEqual([
+      { taskId, kind: 'foreign_charge', detail: `issuer charge ${stolen.id} (3.25) on this task's token was not made by us` },
+    ]);
+  });
+
   it('a task whose every charge is ours carries no mark', async () => {
     const { taskId, companyIds } = await readyForDetail(h, { theme: 'logistics', budget: '60.00' });
     for (const companyId of companyIds) await processDetail({ taskId, companyId }, h.deps, FIRST_ATTEMPT);

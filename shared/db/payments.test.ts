@@ -480,3 +480,47 @@ describe("reserve holds the tenant's daily cap in the same step as the task's bu
     await expect(sql`update tenant_spend_daily set spend = spend - 101 where tenant = ${tenant}`.execute(h.database.db)).rejects.toThrow(/tenant_spend_daily/);
   });
 });
+
+describe("a payment's receipt at rest", () => {
+  const attach = (id: number, receipt: string, expiresAt = new Date(Date.now() + 3600_000)) =>
+    h.repos.payments.attachReceipt(id, { receiptId: `rcpt-${id}`, receipt, expiresAt });
+
+  it('opens only on the row it was sealed for: a sealed receipt copied onto another payment is refused', async () => {
+    const taskId = await newTask(5000);
+    const mine = await captured(taskId, 'r1', 500);
+    const other = await captured(taskId, 'r2', 500);
+    const sealed = await attach(mine, 'proof-of-r1');
+    expect(sealed.receipt).not.toContain('proof-of-r1');
+    expect(h.repos.payments.receiptOf(sealed)).toBe('proof-of-r1');
+    // Someone with write access to the table moves the receipt to a payment of their choosing.
+    await h.database.db.updateTable('payments').set({ receipt: sealed.receipt }).where('id', '=', other).execute();
+    const moved = (await h.repos.payments.get(other))!;
+    expect(() => h.repos.payments.receiptOf(moved)).toThrow(/sealed for another row/);
+  });
+
+  it('is deleted once past its time from delivered, refunded and released payments only, keeping the receipt id', async () => {
+    const taskId = await newTask(50_000);
+    const past = new Date(Date.now() - 60_000);
+    const byState: Record<string, number> = {};
+    for (const state of ['reserved', 'unknown', 'captured', 'delivered', 'refunded', 'released'] as const) {
+      const id = await captured(taskId, `p-${state}`, 100);
+      await attach(id, `proof-${state}`, past);
+      await h.database.db.updateTable('payments').set({ state }).where('id', '=', id).execute();
+      byState[state] = id;
+    }
+    const fresh = await captured(taskId, 'p-fresh', 100);
+    await attach(fresh, 'proof-fresh');
+    await h.database.db.updateTable('payments').set({ state: 'delivered' }).where('id', '=', fresh).execute();
+
+    expect(await h.repos.payments.purgeExpiredReceipts()).toBeGreaterThanOrEqual(3);
+    const after = new Map((await h.repos.payments.forTask(taskId)).map((p) => [p.id, p]));
+    for (const [state, id] of Object.entries(byState)) {
+      const done = ['delivered', 'refunded', 'released'].includes(state);
+      expect({ state, purged: after.get(id)!.receipt === null }).toEqual({ state, purged: done });
+      expect(after.get(id)!.receipt_id).toBe(`rcpt-${id}`);
+    }
+    // Not yet past its time: kept, and it still opens.
+    expect(h.repos.payments.receiptOf(after.get(fresh)!)).toBe('proof-fresh');
+    expect(await h.repos.payments.purgeExpiredReceipts()).toBe(0);
+  });
+});
