@@ -31,22 +31,43 @@ export async function settleByIssuer(deps: StageDeps, tokenId: string | null, pa
 }
 
 /**
- * Refunds what is left of a captured payment at the issuer and books it. The refund's idempotency
- * key is derived from the payment, so a retry returns the same refund instead of a second one.
+ * Refunds a captured payment until `target` of it is refunded in all (by default all of it), and books it.
+ * Each refund is written as an intent on the payment before the issuer is asked (idempotency key derived
+ * from the payment), so a retry after a crash replays the same refund instead of asking for another or
+ * forgetting it. Returns the payment as it is afterwards.
  */
-export async function refundPayment(deps: StageDeps, payment: Payment, amount?: number, signal?: AbortSignal): Promise<void> {
+export async function refundPayment(deps: StageDeps, payment: Payment, target: number = payment.amount, signal?: AbortSignal): Promise<Payment> {
   if (!payment.charge_id) throw new PermanentError('no_charge', `payment ${payment.id} has no charge to refund`);
-  const left = payment.amount - payment.refunded_amount;
-  const want = amount ?? left;
-  if (want <= 0) return;
-  const refund = await deps.providers.issuer.refund(
-    payment.charge_id,
-    formatMoney(want),
-    `${payment.idempotency_key}-refund-${payment.refunded_amount}-${want}`,
-    signal,
-  );
-  const moved = await deps.repos.payments.refund(payment.id, refund.id, refund.amount);
+  // Each turn books a refund or stops: another process's intent found on the way is finished first.
+  for (let current = payment; ; ) {
+    current = await finishPendingRefund(deps, current, signal);
+    const want = Math.min(target, current.amount) - current.refunded_amount;
+    if (want <= 0) return current;
+    const key = `${current.idempotency_key}-refund-${current.refunded_amount}-${want}`;
+    current = await deps.repos.payments.intendRefund(current.id, key, want, current.refunded_amount);
+    if (current.pending_refund_key === key) return finishPendingRefund(deps, current, signal);
+  }
+}
+
+/**
+ * Carries out a refund intent an attempt wrote and may not have finished: asks the issuer again under the
+ * same key (it answers with the refund it made, or makes it now) and books it. An intent the issuer
+ * refuses moved no money and is dropped. Returns the payment as it is afterwards.
+ */
+export async function finishPendingRefund(deps: StageDeps, payment: Payment, signal?: AbortSignal): Promise<Payment> {
+  const key = payment.pending_refund_key;
+  if (key === null || payment.pending_refund_amount === null) return payment;
+  if (!payment.charge_id) throw new PermanentError('no_charge', `payment ${payment.id} has no charge to refund`);
+  let refund;
+  try {
+    refund = await deps.providers.issuer.refund(payment.charge_id, formatMoney(payment.pending_refund_amount), key, signal);
+  } catch (err) {
+    if (err instanceof PermanentError) await deps.repos.payments.dropRefundIntent(payment.id, key);
+    throw err;
+  }
+  const moved = await deps.repos.payments.refund(payment.id, refund.id, refund.amount, key);
   if (moved) await deps.producer.dashboard(moved.ledgerEntryIds);
+  return (await deps.repos.payments.get(payment.id))!;
 }
 
 /**

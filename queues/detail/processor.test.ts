@@ -1,11 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startMocks, type FaultConfig } from '../../mocks/index.ts';
 import { paymentKey } from '../../shared/db/index.ts';
-import { budgetView, formatMoney } from '../../shared/money.ts';
+import { formatMoney } from '../../shared/money.ts';
 import { createProviders } from '../../shared/providers/index.ts';
 import { sql } from 'kysely';
 import { ISSUER_KEY, openHarness, waitFor, type Harness } from '../../test/support/harness.ts';
-import { capturedByHand, FIRST_ATTEMPT, issuerCharges, LAST_ATTEMPT, readyForDetail } from '../../test/support/stages.ts';
+import { budgetOf, capturedByHand, FIRST_ATTEMPT, issuerCharges, LAST_ATTEMPT, marketplaceWith, readyForDetail } from '../../test/support/stages.ts';
 import type { StageDeps } from '../deps.ts';
 import { refundPayment } from '../settle.ts';
 import { reconcile } from '../../shared/audit/reconcile.ts';
@@ -226,26 +225,6 @@ describe('detail processor: resumable, never pays twice', () => {
   });
 });
 
-/**
- * Stage deps whose marketplace is a second stand-in with its own faults, in front of the harness's
- * issuer (same receipt key): one task can meet a healthy marketplace on one attempt and a failing
- * one on the next.
- */
-async function marketplaceWith(h: Harness, faults: FaultConfig): Promise<{ deps: StageDeps; close: () => Promise<void> }> {
-  const market = await startMocks({ only: ['marketplace'], issuerUrl: h.mocks.urls.tokenIssuer, issuerApiKey: ISSUER_KEY, receiptSecret: 'test-receipt-secret', faults });
-  const deps: StageDeps = {
-    ...h.deps,
-    providers: createProviders({
-      marketplaceUrl: market.urls.marketplace!,
-      tokenIssuerUrl: h.mocks.urls.tokenIssuer!,
-      voiceIdUrl: h.mocks.urls.voiceid!,
-      issuerApiKey: ISSUER_KEY,
-      timeoutMs: 3_000,
-    }),
-  };
-  return { deps, close: () => market.close() };
-}
-
 describe('detail processor: a pay call whose outcome is unknown', () => {
   let h: Harness;
   let healthy: Awaited<ReturnType<typeof marketplaceWith>>;
@@ -290,10 +269,6 @@ describe('detail processor: a pay call whose outcome is unknown', () => {
 });
 
 /** The task's money as the API shows it, read straight after a job returned (before any report runs). */
-async function budgetOf(h: Harness, taskId: string) {
-  const t = (await h.repos.tasks.get(taskId))!;
-  return budgetView({ limit: t.budget_limit, reserved: t.reserved, captured: t.captured, refunded: t.refunded });
-}
 
 describe('detail processor: a charge whose record never arrives is refunded by the detail stage itself', () => {
   let h: Harness;

@@ -3,7 +3,7 @@ import { paymentKey, type Company, type Payment, type Task } from '../../shared/
 import { formatMoney } from '../../shared/money.ts';
 import type { JobContext, Processor, StageDeps } from '../deps.ts';
 import type { Payload } from '../payloads.ts';
-import { chargeAtIssuer, refundPayment } from '../settle.ts';
+import { chargeAtIssuer, finishPendingRefund, refundPayment } from '../settle.ts';
 import { judgeRecord } from './completeness.ts';
 import { fromMemory } from './memory.ts';
 import { refuseOffer, refuseReceipt } from './terms.ts';
@@ -63,6 +63,9 @@ export const processDetail: Processor<Payload<'detail'>, Outcome> = async ({ tas
 /** Moves a payment on from whatever state the last attempt left it in. */
 async function advance(deps: StageDeps, task: Task, company: Company, payment: Payment, ctx: JobContext): Promise<Outcome> {
   const companyId = company.company_id;
+  // A refund the last attempt asked for and did not book is finished first: what is decided next
+  // (a record's refund due, a refund in full) counts it.
+  payment = await finishPendingRefund(deps, payment, ctx.signal);
   switch (payment.state) {
     case 'delivered':
       // Nothing left to do: the record was stored, and the company settled, before the payment was marked delivered.
@@ -115,10 +118,9 @@ async function payAndFetch(deps: StageDeps, task: Task, company: Company, paymen
     if (judged.missingIdentity.length) throw new PermanentError('bad_data', `the record lacks ${judged.missingIdentity.join(', ')}`);
     // An incomplete record is kept, and what is missing is refunded (partially). The target is the
     // total refund for this record, so a retry after a crash refunds only what is still due.
-    const due = judged.refundDue - payment.refunded_amount;
-    if (due > 0) {
+    if (judged.refundDue > payment.refunded_amount) {
       await deps.repos.payments.noteError(payment.id, `incomplete record: no ${judged.missingSections.join(', ')}`);
-      await refundPayment(deps, payment, due, ctx.signal);
+      await refundPayment(deps, payment, judged.refundDue, ctx.signal);
     }
     await deps.repos.companies.settle(task.id, companyId, 'bought', {
       detail,

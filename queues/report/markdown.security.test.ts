@@ -48,7 +48,7 @@ function payment(id: number, companyId: string, receiptId: string): Payment {
   return {
     id, task_id: task('').id, company_id: companyId, tenant: 'acme', resource: `/company/detail?id=${companyId}`, amount: 600, idempotency_key: `k${id}`,
     state: 'delivered', charge_id: `ch${id}`, receipt_id: receiptId, receipt: null, receipt_expires_at: null, refunded_amount: id === 2 ? 300 : 0,
-    reused_payment_id: null, last_error: null, created_at: at, updated_at: at,
+    reused_payment_id: null, pending_refund_key: null, pending_refund_amount: null, last_error: null, created_at: at, updated_at: at,
   };
 }
 

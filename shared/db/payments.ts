@@ -245,19 +245,53 @@ export class PaymentRepository {
   }
 
   /**
-   * Books a refund the issuer made, keyed by the issuer's refund id so it is booked once. A payment
-   * refunded in full becomes `refunded`; a partial refund leaves it as it was.
+   * Writes the intent of a refund (its idempotency key and amount) before the issuer is asked, so a crash
+   * after the issuer refunded and before we booked it leaves a trace the next attempt replays. Only one
+   * intent at a time, and only on the payment as the caller read it (`refundedAmount`): otherwise the
+   * payment as it is now is returned, and the caller finishes the intent it holds and decides again.
    */
-  async refund(id: number, refundId: string, amount: number): Promise<Movement | undefined> {
+  async intendRefund(id: number, key: string, amount: number, refundedAmount: number): Promise<Payment> {
+    const intended = await this.db
+      .updateTable('payments')
+      .set({ pending_refund_key: key, pending_refund_amount: amount, updated_at: sql<Date>`now()` })
+      .where('id', '=', id)
+      .where('pending_refund_key', 'is', null)
+      .where('refunded_amount', '=', refundedAmount)
+      .returningAll()
+      .executeTakeFirst();
+    return intended ?? (await this.db.selectFrom('payments').selectAll().where('id', '=', id).executeTakeFirstOrThrow());
+  }
+
+  /** Drops a refund intent the issuer refused (no money moved), if it is still the one held. */
+  async dropRefundIntent(id: number, key: string): Promise<void> {
+    await this.db
+      .updateTable('payments')
+      .set({ pending_refund_key: null, pending_refund_amount: null, updated_at: sql<Date>`now()` })
+      .where('id', '=', id)
+      .where('pending_refund_key', '=', key)
+      .execute();
+  }
+
+  /**
+   * Books a refund the issuer made, keyed by the issuer's refund id so it is booked once, and clears the
+   * intent it answers (`intentKey`) in the same step. A payment refunded in full becomes `refunded`; a
+   * partial refund leaves it as it was.
+   */
+  async refund(id: number, refundId: string, amount: number, intentKey?: string): Promise<Movement | undefined> {
     return this.db.transaction().execute(async (trx) => {
       const current = await trx.selectFrom('payments').selectAll().where('id', '=', id).forUpdate().executeTakeFirstOrThrow();
+      const answered = intentKey !== undefined && current.pending_refund_key === intentKey;
+      const cleared = answered ? { pending_refund_key: null, pending_refund_amount: null } : {};
       const eventKey = `${current.idempotency_key}:refund:${refundId}`;
       const seen = await trx.selectFrom('ledger_entries').select('id').where('event_key', '=', eventKey).executeTakeFirst();
-      if (seen) return undefined;
+      if (seen) {
+        if (answered) await trx.updateTable('payments').set(cleared).where('id', '=', id).execute();
+        return undefined;
+      }
       const refunded = current.refunded_amount + amount;
       const payment = await trx
         .updateTable('payments')
-        .set({ refunded_amount: refunded, state: refunded >= current.amount ? 'refunded' : current.state, updated_at: sql<Date>`now()` })
+        .set({ refunded_amount: refunded, state: refunded >= current.amount ? 'refunded' : current.state, ...cleared, updated_at: sql<Date>`now()` })
         .where('id', '=', id)
         .returningAll()
         .executeTakeFirstOrThrow();

@@ -120,6 +120,9 @@ export interface PaymentsTable {
   refunded_amount: Generated<Fen>;
   /** The purchase a reused record came from (the tenant's memory; before it, another purchase's receipt). */
   reused_payment_id: number | null;
+  /** A refund asked of the issuer (or about to be) and not yet booked: replayed under this key until it is. */
+  pending_refund_key: string | null;
+  pending_refund_amount: Fen | null;
   last_error: string | null;
   created_at: CreatedAt;
   updated_at: UpdatedAt;

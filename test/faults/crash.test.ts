@@ -76,7 +76,11 @@ describe.skipIf(!databaseUrl)('crashes and provider faults (3 worker processes, 
       await new Promise((r) => setTimeout(r, 500 + random() * 700));
       const inFlight = await waitForPurchasesInFlight(cluster, ids, 1_500);
       // The worker holding one of those purchases, when we can tell (else any worker).
-      const victim = (await cluster.workerRunning('detail', inFlight.map((p) => ({ taskId: p.task_id, companyId: p.company_id })))) ?? Math.floor(random() * 3);
+      const holder = await cluster.workerRunning('detail', inFlight.map((p) => ({ taskId: p.task_id, companyId: p.company_id })));
+      const victim = holder ?? Math.floor(random() * 3);
+      // A worker still starting holds nothing yet: killing it again only starves the pipeline (on a loaded
+      // machine a start takes seconds), so the chaos waits for it to take jobs.
+      if (holder === undefined && !(await cluster.workerReady(victim))) continue;
       await cluster.kill(victim);
       kills++;
       if (inFlight.length) killsMidPurchase++;

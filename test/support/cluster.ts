@@ -239,6 +239,18 @@ export class Cluster {
     return undefined;
   }
 
+  /**
+   * Whether worker process `i` runs and has its detail worker connected to Redis (BullMQ names the
+   * connection `<prefix>:<queue>:w:<host>:<pid>`): a process still starting cannot take a job yet.
+   */
+  async workerReady(i: number): Promise<boolean> {
+    const p = this.procs[i];
+    if (!p || p.child.exitCode !== null || p.child.signalCode !== null) return false;
+    // BullMQ gives the connection's own name as `rawname` (`name` is the queue's).
+    const names = (await this.producer.queues.detail.getWorkers()).map((w) => String(w.rawname ?? ''));
+    return names.some((name) => name.endsWith(`:${p.child.pid}`));
+  }
+
   /** Jobs of a queue that a dead worker left behind and another worker took up (BullMQ counted a stall). */
   async interruptedJobs(queue: 'detail' | 'report' | 'search' | 'authorize') {
     const jobs = await this.producer.queues[queue].getJobs(['completed', 'failed', 'active', 'waiting', 'delayed']);

@@ -1,9 +1,11 @@
+import { startMocks, type FaultConfig } from '../../mocks/index.ts';
 import { processAuthorize } from '../../queues/authorize/processor.ts';
 import type { JobContext, StageDeps } from '../../queues/deps.ts';
 import { processSearch } from '../../queues/search/processor.ts';
 import { paymentKey } from '../../shared/db/index.ts';
-import { formatMoney } from '../../shared/money.ts';
-import type { Harness } from './harness.ts';
+import { budgetView, formatMoney } from '../../shared/money.ts';
+import { createProviders } from '../../shared/providers/index.ts';
+import { ISSUER_KEY, type Harness } from './harness.ts';
 
 /** A first attempt, with retries to come. */
 export const FIRST_ATTEMPT: JobContext = { attempt: 1, isFinalAttempt: false };
@@ -28,6 +30,12 @@ export async function readyForDetail(
   return { taskId: id, companyIds: chosen.map((c) => c.company_id) };
 }
 
+/** A task's budget as the API shows it (decimal strings). */
+export async function budgetOf(h: Harness, taskId: string) {
+  const t = (await h.repos.tasks.get(taskId))!;
+  return budgetView({ limit: t.budget_limit, reserved: t.reserved, captured: t.captured, refunded: t.refunded });
+}
+
 /** Every charge the issuer holds for a task (its own books, not ours). */
 export async function issuerCharges(h: Harness, taskId: string) {
   const tokens = await h.deps.providers.issuer.tokensFor(taskId);
@@ -49,4 +57,24 @@ export async function capturedByHand(h: Harness, taskId: string, companyId: stri
   const receipt = await providers.marketplace.pay({ tokenId, amount: formatMoney(company.price), resource, idempotencyKey: key });
   await h.repos.payments.capture(reserved.payment.id, receipt.chargeId);
   return { company, payment: reserved.payment, receipt };
+}
+
+/**
+ * Stage deps whose marketplace is a second stand-in with its own faults, in front of the harness's
+ * issuer (same receipt key): one task can meet a healthy marketplace on one attempt and a failing
+ * one on the next.
+ */
+export async function marketplaceWith(h: Harness, faults: FaultConfig): Promise<{ deps: StageDeps; close: () => Promise<void> }> {
+  const market = await startMocks({ only: ['marketplace'], issuerUrl: h.mocks.urls.tokenIssuer, issuerApiKey: ISSUER_KEY, receiptSecret: 'test-receipt-secret', faults });
+  const deps: StageDeps = {
+    ...h.deps,
+    providers: createProviders({
+      marketplaceUrl: market.urls.marketplace!,
+      tokenIssuerUrl: h.mocks.urls.tokenIssuer!,
+      voiceIdUrl: h.mocks.urls.voiceid!,
+      issuerApiKey: ISSUER_KEY,
+      timeoutMs: 3_000,
+    }),
+  };
+  return { deps, close: () => market.close() };
 }
