@@ -1,7 +1,41 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { pino, type Logger } from 'pino';
 import { maskLogValue, REDACTED_LOG_PATHS } from './redact.ts';
+import { traceIds } from './telemetry/tracing.ts';
 
 export type { Logger };
+
+/** What a line is about, put on every line logged while it is in scope (a stage job, an API request). */
+export interface LogFields {
+  taskId?: string;
+  stage?: string;
+  jobId?: string;
+  companyId?: string;
+}
+
+const scope = new AsyncLocalStorage<LogFields>();
+
+/**
+ * Runs `fn` with these fields on every line any logger writes inside it (and inside what it awaits):
+ * the task id reaches the lines of every module a stage job calls, without each one passing it on.
+ */
+export function withLogFields<T>(fields: LogFields, fn: () => T): T {
+  return scope.run({ ...scope.getStore(), ...fields }, fn);
+}
+
+/** Adds fields to the current scope (the API request that has just created its task), from here on. */
+export function addLogFields(fields: LogFields): void {
+  const store = scope.getStore();
+  if (store) Object.assign(store, fields);
+}
+
+/**
+ * The scope's fields and, when tracing, the active span's trace and span ids (to find the line's trace).
+ * A new object every time: pino merges the line's own fields into what a mixin returns.
+ */
+function lineContext(): object {
+  return { ...scope.getStore(), ...traceIds() };
+}
 
 /**
  * The process logger: JSON lines on stdout (or `destination`), one child per component. Secret-bearing
@@ -13,6 +47,7 @@ export function createLogger(level: string, name = 'arp', destination?: pino.Des
     name,
     level,
     base: { pid: process.pid },
+    mixin: lineContext,
     redact: { paths: REDACTED_LOG_PATHS, censor: '[redacted]' },
     hooks: {
       logMethod(args, method) {
@@ -24,4 +59,16 @@ export function createLogger(level: string, name = 'arp', destination?: pino.Des
     },
   };
   return destination ? pino(options, destination) : pino(options);
+}
+
+/** How a process writes its lines (LOG_FORMAT): `auto` is pretty only for `npm start` on a terminal outside production. */
+export function wantsPrettyLogs(format: 'auto' | 'json' | 'pretty', o: { program: string; terminal: boolean; production: boolean }): boolean {
+  if (format !== 'auto') return format === 'pretty';
+  return o.program === 'start' && o.terminal && !o.production;
+}
+
+/** A destination that prints lines for people (pino-pretty, in this thread); loaded only when asked for. */
+export async function prettyDestination(): Promise<pino.DestinationStream> {
+  const { default: pretty } = await import('pino-pretty');
+  return pretty({ colorize: process.stdout.isTTY, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', sync: true });
 }

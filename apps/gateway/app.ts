@@ -13,6 +13,7 @@ import { boardRoutes, BOARD_PATH } from './board.ts';
 import type { GatewayDeps } from './deps.ts';
 import { docsRoutes, DOCS_PATH } from './docs.ts';
 import { createMetrics } from './metrics.ts';
+import { requestScope, taskScope } from './observe.ts';
 import { contractRoutes, serveOpenApi } from './openapi.ts';
 import { errorHandler, problem } from './problem.ts';
 import { operatorContext } from './operator.ts';
@@ -42,6 +43,8 @@ export function createApp(deps: GatewayDeps): OpenAPIHono<BlankEnv> {
   const app = new OpenAPIHono<BlankEnv>({ strict: false });
   const metrics = createMetrics(deps);
   app.onError(errorHandler(deps.log));
+  // First: every line logged for a request (the access log included) carries what its route adds (the task id); its span, when tracing.
+  app.use('*', requestScope());
   app.use('*', metrics.track);
   // Access log: one line per request (health probes at debug level, they come every few seconds).
   app.use('*', async (c, next) => {
@@ -94,6 +97,8 @@ export function createApp(deps: GatewayDeps): OpenAPIHono<BlankEnv> {
   v1.route('/', paymentsRoute(deps));
   v1.route('/', usageRoutes(deps));
   v1.route('/', memoryRoutes(deps));
+  app.use('/v1/tasks/:id', taskScope());
+  app.use('/v1/tasks/:id/*', taskScope());
   app.route('/v1', v1);
 
   serveOpenApi(app);
