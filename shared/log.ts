@@ -67,8 +67,11 @@ export function wantsPrettyLogs(format: 'auto' | 'json' | 'pretty', o: { program
   return o.program === 'start' && o.terminal && !o.production;
 }
 
-/** A destination that prints lines for people (pino-pretty, in this thread); loaded only when asked for. */
-export async function prettyDestination(): Promise<pino.DestinationStream> {
+/**
+ * A destination that prints lines for people (pino-pretty, in this thread, on stdout unless `to` is
+ * given); loaded only when asked for. Lines are redacted and masked before they reach it.
+ */
+export async function prettyDestination(to?: NodeJS.WritableStream): Promise<pino.DestinationStream> {
   const { default: pretty } = await import('pino-pretty');
-  return pretty({ colorize: process.stdout.isTTY, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', sync: true });
+  return pretty({ colorize: !to && process.stdout.isTTY === true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', sync: true, ...(to ? { destination: to } : {}) });
 }
