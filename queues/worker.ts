@@ -2,7 +2,7 @@ import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import { isDependencyDown, PermanentError, TransientError } from '../shared/errors.ts';
-import { withLogFields, type LogFields } from '../shared/log.ts';
+import { childWith } from '../shared/log.ts';
 import { observeJob, observeQueueWait, type JobOutcome } from '../shared/telemetry/metrics.ts';
 import { annotate, ATTR, queueTelemetry } from '../shared/telemetry/tracing.ts';
 import type { StageDeps } from './deps.ts';
@@ -34,7 +34,8 @@ const RUNNING = new WeakMap<Worker, Running>();
 
 /**
  * The BullMQ wiring around a stage processor: payload check, retry rules, final-failure hook; and what
- * operators see of each attempt: its log lines carry the task id, stage and job id; its span (BullMQ's
+ * operators see of each attempt: its log lines carry the task id, stage and job id (a child logger in
+ * the deps the stage gets: no AsyncLocalStorage, whose hooks would tax every promise); its span (BullMQ's
  * `process <queue>`, a child of the span that queued it) the task id, stage and company id; its
  * duration and queue wait are measured; one line at its end says how it went.
  */
@@ -46,10 +47,12 @@ function handlerFor<Q extends QueueName>(queue: Q, deps: StageDeps, running: Run
     const started = performance.now();
     const fields = jobFields(queue, job);
     annotate({ [ATTR.stage]: queue, [ATTR.attempt]: job.attemptsMade + 1, ...(fields.taskId ? { [ATTR.taskId]: fields.taskId } : {}), ...(fields.companyId ? { [ATTR.companyId]: fields.companyId } : {}), ...(typeof job.data?.ledgerEntryId === 'number' ? { [ATTR.ledgerEntryId]: job.data.ledgerEntryId } : {}) });
+    // The job's own logger: every line its stage writes (through deps.log) says which task, stage and job.
+    const log = childWith(deps.log, fields);
     let outcome: JobOutcome = 'failed';
     try {
       await noteQueueWait(queue, job);
-      const result = await withLogFields(fields, () => runStage(queue, stage, deps, job, token, signal));
+      const result = await runStage(queue, stage, { ...deps, log }, job, token, signal);
       outcome = 'completed';
       return result;
     } catch (err) {
@@ -60,13 +63,13 @@ function handlerFor<Q extends QueueName>(queue: Q, deps: StageDeps, running: Run
       const ms = performance.now() - started;
       observeJob(queue, outcome, ms / 1000);
       // Dashboard jobs come one per ledger row: their lines are for debugging.
-      withLogFields(fields, () => (queue === 'dashboard' ? deps.log.debug : deps.log.info).call(deps.log, { outcome, attempt: job.attemptsMade + 1, ms: Math.round(ms) }, `${queue} job ${outcome}`));
+      (queue === 'dashboard' ? log.debug : log.info).call(log, { outcome, attempt: job.attemptsMade + 1, ms: Math.round(ms) }, `${queue} job ${outcome}`);
     }
   };
 }
 
 /** The log fields of a job: its stage and id, and the task (and company) it works for. */
-function jobFields(queue: QueueName, job: Job): LogFields {
+function jobFields(queue: QueueName, job: Job): { stage: string; jobId?: string; taskId?: string; companyId?: string } {
   const data = (job.data ?? {}) as { taskId?: unknown; companyId?: unknown };
   return {
     stage: queue,

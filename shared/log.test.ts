@@ -1,47 +1,44 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { logSink } from '../test/support/log-sink.ts';
-import { addLogFields, createLogger, prettyDestination, wantsPrettyLogs, withLogFields } from './log.ts';
+import { childWith, createLogger, prettyDestination, wantsPrettyLogs } from './log.ts';
 
 describe('log lines carry what they are about (issue 15)', () => {
-  it('every line written inside a task scope has its task id, stage and job id, in any module; lines outside have none', async () => {
+  it('a stage job\'s logger puts its task id, stage and job id on every line, once, even when a line names them too', () => {
     const sink = logSink();
     const log = createLogger('info', 'test', sink.stream);
-    const elsewhere = log.child({ component: 'provider' });
-    log.info('before');
-    await withLogFields({ taskId: 'task-1', stage: 'detail', jobId: 'detail-task-1-c1' }, async () => {
-      await new Promise((r) => setTimeout(r, 1));
-      elsewhere.warn({ companyId: 'c1' }, 'a line from deep inside');
-      await withLogFields({ companyId: 'c2' }, async () => log.info('nested'));
-      log.info('after the nested scope');
-    });
-    log.info('after');
-    const [before, deep, nested, afterNested, after] = sink.lines();
-    expect(before).not.toHaveProperty('taskId');
-    expect(deep).toMatchObject({ taskId: 'task-1', stage: 'detail', jobId: 'detail-task-1-c1', companyId: 'c1', component: 'provider', msg: 'a line from deep inside' });
-    expect(nested).toMatchObject({ taskId: 'task-1', companyId: 'c2' });
-    // A line's own fields stay on that line: they never leak into the scope of the lines after it.
-    expect(afterNested).toMatchObject({ taskId: 'task-1' });
-    expect(afterNested).not.toHaveProperty('companyId');
-    expect(after).not.toHaveProperty('taskId');
+    const job = childWith(log, { taskId: 'task-1', stage: 'detail', jobId: 'detail-task-1-c1', companyId: undefined });
+    job.info('detail job completed');
+    job.warn({ taskId: 'task-1', companyId: 'c1', holder: 'x' }, 'another task is buying it');
+    job.warn({ taskId: 'another-task' }, 'names another task');
+    job.error(new Error('boom'));
+    log.info('a line of the process');
+    const [done, named, other, failed, plain] = sink.lines();
+    expect(done).toMatchObject({ taskId: 'task-1', stage: 'detail', jobId: 'detail-task-1-c1', msg: 'detail job completed' });
+    expect(done).not.toHaveProperty('companyId');
+    expect(named).toMatchObject({ taskId: 'task-1', companyId: 'c1', holder: 'x' });
+    expect(failed).toMatchObject({ taskId: 'task-1', err: { message: 'boom' } });
+    expect(plain).not.toHaveProperty('taskId');
+    // A value that differs is kept (JSON.parse keeps the last of two equal keys: the line's own).
+    expect(other!.taskId).toBe('another-task');
   });
 
-  it('a request learns its task on the way (POST creates it): the lines from then on carry it', async () => {
-    const sink = logSink();
-    const log = createLogger('info', 'test', sink.stream);
-    await withLogFields({}, async () => {
-      log.info('validating');
-      addLogFields({ taskId: 'task-2' });
-      log.info('request');
+  it('a line never repeats a key its job logger binds (no duplicate keys in the JSON)', () => {
+    const text: string[] = [];
+    const out = new Writable({
+      write(chunk, _e, done) {
+        text.push(chunk.toString());
+        done();
+      },
     });
-    addLogFields({ taskId: 'outside any scope: ignored' });
-    log.info('next request');
-    expect(sink.lines().map((l) => l.taskId)).toEqual([undefined, 'task-2', undefined]);
+    const job = childWith(createLogger('info', 'test', out), { taskId: 'task-9', stage: 'search' });
+    job.warn({ taskId: 'task-9', violations: 2 }, 'clipped');
+    expect(text.join('').match(/"taskId"/g)).toHaveLength(1);
   });
 
-  it('without tracing, no trace or span id is invented', async () => {
+  it('without tracing, no trace or span id is invented', () => {
     const sink = logSink();
-    await withLogFields({ taskId: 't' }, async () => createLogger('info', 'test', sink.stream).info('x'));
+    childWith(createLogger('info', 'test', sink.stream), { taskId: 't' }).info('x');
     expect(sink.lines()[0]).not.toHaveProperty('trace_id');
     expect(sink.lines()[0]).not.toHaveProperty('span_id');
   });
@@ -67,7 +64,7 @@ describe('LOG_FORMAT: JSON in production, readable for people at a terminal', ()
       },
     });
     const log = createLogger('info', 'arp', await prettyDestination(out));
-    withLogFields({ taskId: 'task-3' }, () => log.info({ redis: 'redis://:Pretty-Pa55@cache:6379', tokenId: 'tok_PRETTY_SECRET' }, 'detail job completed'));
+    childWith(log, { taskId: 'task-3' }).info({ redis: 'redis://:Pretty-Pa55@cache:6379', tokenId: 'tok_PRETTY_SECRET' }, 'detail job completed');
     expect(text).toMatch(/INFO.*detail job completed/);
     expect(text).toContain('taskId: "task-3"');
     expect(() => JSON.parse(text)).toThrow();

@@ -1,40 +1,15 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { pino, type Logger } from 'pino';
 import { maskLogValue, REDACTED_LOG_PATHS } from './redact.ts';
-import { traceIds } from './telemetry/tracing.ts';
+import { traceIds, tracingOn } from './telemetry/tracing.ts';
 
 export type { Logger };
 
-/** What a line is about, put on every line logged while it is in scope (a stage job, an API request). */
-export interface LogFields {
-  taskId?: string;
-  stage?: string;
-  jobId?: string;
-  companyId?: string;
-}
-
-const scope = new AsyncLocalStorage<LogFields>();
-
 /**
- * Runs `fn` with these fields on every line any logger writes inside it (and inside what it awaits):
- * the task id reaches the lines of every module a stage job calls, without each one passing it on.
+ * The trace and span ids of the span a line is written in, so a line leads to its trace (and back).
+ * Only with tracing on: the mixin is not even installed otherwise.
  */
-export function withLogFields<T>(fields: LogFields, fn: () => T): T {
-  return scope.run({ ...scope.getStore(), ...fields }, fn);
-}
-
-/** Adds fields to the current scope (the API request that has just created its task), from here on. */
-export function addLogFields(fields: LogFields): void {
-  const store = scope.getStore();
-  if (store) Object.assign(store, fields);
-}
-
-/**
- * The scope's fields and, when tracing, the active span's trace and span ids (to find the line's trace).
- * A new object every time: pino merges the line's own fields into what a mixin returns.
- */
-function lineContext(): object {
-  return { ...scope.getStore(), ...traceIds() };
+function traceContext(): object {
+  return traceIds() ?? {};
 }
 
 /**
@@ -47,18 +22,45 @@ export function createLogger(level: string, name = 'arp', destination?: pino.Des
     name,
     level,
     base: { pid: process.pid },
-    mixin: lineContext,
+    // Loggers are made once tracing has started (each program's first import), so this is decided once.
+    ...(tracingOn() ? { mixin: traceContext } : {}),
     redact: { paths: REDACTED_LOG_PATHS, censor: '[redacted]' },
     hooks: {
       logMethod(args, method) {
-        const [first, ...rest] = args as unknown[];
+        const own = withoutBound(this, args as unknown[]);
+        const [first, ...rest] = own;
         // A bare Error keeps pino's shape: under `err`, its message the line's message unless one is given.
-        const masked = first instanceof Error ? [{ err: maskLogValue(first) }, ...(rest.length ? rest : [first.message])] : args;
+        const masked = first instanceof Error ? [{ err: maskLogValue(first) }, ...(rest.length ? rest : [first.message])] : own;
         method.apply(this, masked.map((a) => maskLogValue(a)) as Parameters<typeof method>);
       },
     },
   };
   return destination ? pino(options, destination) : pino(options);
+}
+
+const BOUND = Symbol('arp.log.bound');
+
+/**
+ * A child logger whose every line carries `fields` (a stage job's task id, stage and job id). A line
+ * that names one of them again with the same value does not repeat it (JSON has no duplicate keys).
+ */
+export function childWith(log: Logger, fields: Record<string, string | undefined>): Logger {
+  const bound = Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) as Record<string, string>;
+  const child = log.child(bound);
+  (child as Logger & { [BOUND]?: Record<string, string> })[BOUND] = bound;
+  return child;
+}
+
+/** A line's own fields without those its logger binds already (same value): see childWith. */
+function withoutBound(logger: unknown, args: unknown[]): unknown[] {
+  const bound = (logger as { [BOUND]?: Record<string, string> })[BOUND];
+  const first = args[0];
+  if (!bound || !first || typeof first !== 'object' || first instanceof Error) return args;
+  const keys = Object.keys(bound).filter((k) => (first as Record<string, unknown>)[k] === bound[k]);
+  if (!keys.length) return args;
+  const own = { ...(first as Record<string, unknown>) };
+  for (const k of keys) delete own[k];
+  return [own, ...args.slice(1)];
 }
 
 /** How a process writes its lines (LOG_FORMAT): `auto` is pretty only for `npm start` on a terminal outside production. */

@@ -126,14 +126,12 @@ describe.skipIf(!databaseUrl)('operating the pipeline: one trace per task across
     gateway = launch('gateway', 'apps/gateway/main.ts', [], { ...env, PORT: '0' });
     workers = GROUPS.map((stages) => launch(stages.join('+'), 'apps/worker/main.ts', stages, { ...env, WORKER_HTTP_PORT: '0' }));
     const all = [gateway, ...workers];
-    const t0 = Date.now();
     const port = await until('the gateway to listen', () => gateway.lines.find((l) => l.msg?.toString().startsWith('gateway listening'))?.port as number | undefined, 30_000, all);
     gatewayUrl = `http://127.0.0.1:${port}`;
     for (const w of workers) {
       workerUrls[w.name] = await until(`worker ${w.name} to start`, () => w.lines.find((l) => l.msg === 'worker started')?.http as string | undefined, 30_000, all);
     }
 
-    console.log('up after', Date.now() - t0);
     const res = await fetch(`${gatewayUrl}/v1/tasks`, {
       method: 'POST',
       headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
@@ -142,7 +140,6 @@ describe.skipIf(!databaseUrl)('operating the pipeline: one trace per task across
     expect(res.status).toBe(202);
     taskId = ((await res.json()) as { id: string }).id;
     await until('the task to end', async () => ['completed', 'failed', 'cancelled'].includes((await repos.tasks.get(taskId))?.status ?? '') || undefined, 40_000, all);
-    console.log('ended after', Date.now() - t0);
   }, 90_000);
 
   afterAll(async () => {

@@ -138,7 +138,7 @@ export function createTaskRoute(deps: GatewayDeps, limits: SubmissionLimits) {
     const result = (await deps.repos.tasks.replayOf(row, legacyHash)) ?? (await admit(c, deps, limits, row, legacyHash));
     if (result.kind === 'conflict') throw new ApiError('idempotency_conflict', `Idempotency-Key "${key}" was used with a different task`);
     const task = result.task;
-    noteTask(task.id, { tenant, budget: formatMoney(task.budget_limit) });
+    noteTask(c, task.id, { tenant, budget: formatMoney(task.budget_limit) });
     if (result.kind === 'created' || task.status === 'queued') {
       try {
         await withTimeout(ENQUEUE_TIMEOUT_MS, deps.producer.search(task.id), 'Redis');
