@@ -22,11 +22,12 @@ async function nsPerOp(label: string, op: () => unknown, n = N): Promise<number>
 }
 
 const devNull = new Writable({ write: (_c, _e, done) => done() });
-const log = createLogger('info', 'bench', devNull);
 const work = async () => 1;
 
 async function round(mode: string) {
   console.log(`\n— tracing ${mode} (tracingOn() = ${tracingOn()})`);
+  // Made here, as programs make theirs after tracing has started (the trace-id mixin is decided then).
+  const log = createLogger('info', 'bench', devNull);
   const base = await nsPerOp('a bare async call (baseline)', () => work());
   const span = await nsPerOp('the same call through inSpan (provider/db call wrapper)', () => inSpan('bench', {}, work));
   console.log(`${'  → wrapper cost'.padEnd(58)} ${(span - base).toFixed(0).padStart(7)} ns/op`);
