@@ -126,10 +126,10 @@ describe.skipIf(!databaseUrl)('operating the pipeline: one trace per task across
     gateway = launch('gateway', 'apps/gateway/main.ts', [], { ...env, PORT: '0' });
     workers = GROUPS.map((stages) => launch(stages.join('+'), 'apps/worker/main.ts', stages, { ...env, WORKER_HTTP_PORT: '0' }));
     const all = [gateway, ...workers];
-    const port = await until('the gateway to listen', () => gateway.lines.find((l) => l.msg?.toString().startsWith('gateway listening'))?.port as number | undefined, 30_000, all);
+    const port = await until('the gateway to listen', () => gateway.lines.find((l) => l.msg?.toString().startsWith('gateway listening'))?.port as number | undefined, 60_000, all);
     gatewayUrl = `http://127.0.0.1:${port}`;
     for (const w of workers) {
-      workerUrls[w.name] = await until(`worker ${w.name} to start`, () => w.lines.find((l) => l.msg === 'worker started')?.http as string | undefined, 30_000, all);
+      workerUrls[w.name] = await until(`worker ${w.name} to start`, () => w.lines.find((l) => l.msg === 'worker started')?.http as string | undefined, 60_000, all);
     }
 
     const res = await fetch(`${gatewayUrl}/v1/tasks`, {
@@ -139,8 +139,8 @@ describe.skipIf(!databaseUrl)('operating the pipeline: one trace per task across
     });
     expect(res.status).toBe(202);
     taskId = ((await res.json()) as { id: string }).id;
-    await until('the task to end', async () => ['completed', 'failed', 'cancelled'].includes((await repos.tasks.get(taskId))?.status ?? '') || undefined, 40_000, all);
-  }, 90_000);
+    await until('the task to end', async () => ['completed', 'failed', 'cancelled'].includes((await repos.tasks.get(taskId))?.status ?? '') || undefined, 60_000, all);
+  }, 180_000);
 
   afterAll(async () => {
     for (const p of [gateway, ...workers]) if (p && p.child.exitCode === null) p.child.kill('SIGTERM');
@@ -160,7 +160,7 @@ describe.skipIf(!databaseUrl)('operating the pipeline: one trace per task across
 
   /** The spans of the task's trace, once every stage's have arrived (exporters send in batches). */
   async function taskTrace(): Promise<{ traceId: string; spans: ReceivedSpan[] }> {
-    const root = await until('the POST span', () => receiver.spans.find((s) => s.name === 'POST /v1/tasks' && s.attributes['arp.task.id'] === taskId), 15_000);
+    const root = await until('the POST span', () => receiver.spans.find((s) => s.name === 'POST /v1/tasks' && s.attributes['arp.task.id'] === taskId), 20_000);
     const processOf = (queue: string) => (s: ReceivedSpan) => s.traceId === root.traceId && s.name === `process ${queue}`;
     await until('a span of every stage', () => ['search', 'authorize', 'detail', 'report'].every((q) => receiver.spans.some(processOf(q))), 15_000);
     // The report stage ends the task: its span is the last to close; wait for its children's batch too.
