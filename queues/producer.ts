@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import { QUEUE_NAMES, type QueueName } from './names.ts';
 import { jobId, jobOptions } from './options.ts';
 import type { Payload } from './payloads.ts';
+import { queueTelemetry } from '../shared/telemetry/tracing.ts';
 
 /** Puts work on the queues. One per process; it owns no connection (the caller closes Redis). */
 export class Producer {
@@ -14,8 +15,12 @@ export class Producer {
     readonly connection: Redis,
     readonly prefix: string,
   ) {
-    this.queues = Object.fromEntries(QUEUE_NAMES.map((name) => [name, new Queue(name, { connection, prefix })])) as Record<QueueName, Queue>;
-    this.flows = new FlowProducer({ connection, prefix });
+    // When tracing, each job carries the trace context of the span that added it (bullmq-otel), so the
+    // worker that takes it continues the same trace: one trace per task, across processes and flows.
+    const telemetry = queueTelemetry();
+    const traced = telemetry ? { telemetry } : {};
+    this.queues = Object.fromEntries(QUEUE_NAMES.map((name) => [name, new Queue(name, { connection, prefix, ...traced })])) as Record<QueueName, Queue>;
+    this.flows = new FlowProducer({ connection, prefix, ...traced });
   }
 
   async search(taskId: string): Promise<void> {

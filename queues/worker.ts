@@ -2,6 +2,9 @@ import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import { isDependencyDown, PermanentError, TransientError } from '../shared/errors.ts';
+import { childWith } from '../shared/log.ts';
+import { observeJob, observeQueueWait, type JobOutcome } from '../shared/telemetry/metrics.ts';
+import { annotate, ATTR, queueTelemetry } from '../shared/telemetry/tracing.ts';
 import type { StageDeps } from './deps.ts';
 import type { QueueName } from './names.ts';
 import { BACKOFF_TYPE, backoffDelay, DEPENDENCY_WAIT_MS, type Backoff } from './options.ts';
@@ -29,18 +32,66 @@ const MAX_STALLED = 5;
 type Running = Map<string, { job: Job; token?: string }>;
 const RUNNING = new WeakMap<Worker, Running>();
 
-/** The BullMQ wiring around a stage processor: payload check, retry rules, final-failure hook. */
+/**
+ * The BullMQ wiring around a stage processor: payload check, retry rules, final-failure hook; and what
+ * operators see of each attempt: its log lines carry the task id, stage and job id (a child logger in
+ * the deps the stage gets: no AsyncLocalStorage, whose hooks would tax every promise); its span (BullMQ's
+ * `process <queue>`, a child of the span that queued it) the task id, stage and company id; its
+ * duration and queue wait are measured; one line at its end says how it went.
+ */
 function handlerFor<Q extends QueueName>(queue: Q, deps: StageDeps, running: Running) {
   const stage = STAGES[queue];
   return async (job: Job, token?: string, signal?: AbortSignal) => {
     const key = `${job.id}/${token}`;
     running.set(key, { job, token });
+    const started = performance.now();
+    const fields = jobFields(queue, job);
+    annotate({ [ATTR.stage]: queue, [ATTR.attempt]: job.attemptsMade + 1, ...(fields.taskId ? { [ATTR.taskId]: fields.taskId } : {}), ...(fields.companyId ? { [ATTR.companyId]: fields.companyId } : {}), ...(typeof job.data?.ledgerEntryId === 'number' ? { [ATTR.ledgerEntryId]: job.data.ledgerEntryId } : {}) });
+    // The job's own logger: every line its stage writes (through deps.log) says which task, stage and job.
+    const log = childWith(deps.log, fields);
+    let outcome: JobOutcome = 'failed';
     try {
-      return await runStage(queue, stage, deps, job, token, signal);
+      await noteQueueWait(queue, job);
+      const result = await runStage(queue, stage, { ...deps, log }, job, token, signal);
+      outcome = 'completed';
+      return result;
+    } catch (err) {
+      outcome = err instanceof DelayedError ? 'waiting' : err instanceof UnrecoverableError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1) ? 'failed' : 'retry';
+      throw err;
     } finally {
       running.delete(key);
+      const ms = performance.now() - started;
+      observeJob(queue, outcome, ms / 1000);
+      // Dashboard jobs come one per ledger row: their lines are for debugging.
+      (queue === 'dashboard' ? log.debug : log.info).call(log, { outcome, attempt: job.attemptsMade + 1, ms: Math.round(ms) }, `${queue} job ${outcome}`);
     }
   };
+}
+
+/** The log fields of a job: its stage and id, and the task (and company) it works for. */
+function jobFields(queue: QueueName, job: Job): { stage: string; jobId?: string; taskId?: string; companyId?: string } {
+  const data = (job.data ?? {}) as { taskId?: unknown; companyId?: unknown };
+  return {
+    stage: queue,
+    ...(job.id ? { jobId: job.id } : {}),
+    ...(typeof data.taskId === 'string' ? { taskId: data.taskId } : {}),
+    ...(typeof data.companyId === 'string' ? { companyId: data.companyId } : {}),
+  };
+}
+
+/**
+ * How long a job waited for a worker, on its first delivery: from when it was added to when this
+ * worker took it. Not measured for a retry (it waited its backoff on purpose), a job put back while a
+ * dependency was down or recovered from a crashed worker, nor for a report with detail children (it
+ * became ready when its last child ended, which BullMQ does not record).
+ */
+async function noteQueueWait(queue: QueueName, job: Job): Promise<void> {
+  if (job.attemptsMade > 0 || job.stalledCounter > 0 || job.delay > 0 || !job.processedOn) return;
+  if (queue === 'report') {
+    const children = await job.getDependenciesCount().catch(() => undefined);
+    if (!children || Object.values(children).some((n) => (n ?? 0) > 0)) return;
+  }
+  observeQueueWait(queue, (job.processedOn - job.timestamp) / 1000);
 }
 
 /** One attempt of a job: its payload checked, its failure classified (wait, retry, or fail for good). */
@@ -86,6 +137,8 @@ export function startWorkers(queues: QueueName[], deps: StageDeps, connection: R
       lockDuration: settings.lockMs ?? 30_000,
       stalledInterval: Math.max(500, Math.round((settings.lockMs ?? 30_000) / 2)),
       maxStalledCount: MAX_STALLED,
+      // When tracing: each job is processed in a span that continues the trace of whoever queued it.
+      ...(queueTelemetry() ? { telemetry: queueTelemetry() } : {}),
       settings: {
         backoffStrategy: (attemptsMade: number, type?: string, err?: Error) =>
           type === BACKOFF_TYPE ? backoffDelay(attemptsMade, settings.backoff ?? DEFAULT_BACKOFF, err instanceof TransientError ? err.retryAfterMs : undefined) : 1_000,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from './config.ts';
+import { ConfigError, loadConfig, tracingSettings } from './config.ts';
 
 /** Runs loadConfig and returns the ConfigError it throws (fails the test when it does not throw one). */
 function configError(env: Record<string, string>): ConfigError {
@@ -210,5 +210,37 @@ describe('loadConfig: memory (MEMORY_MAX_AGE, MEMORY_RETENTION, SEARCH_CACHE_TTL
     ['SEARCH_CACHE_TTL', '1.5'],
   ])('%s=%j is refused, naming the variable', (name, value) => {
     expect(configError({ [name]: value }).message).toContain(name);
+  });
+});
+
+describe('loadConfig: operating (issue 15): log format, tracing, the worker port', () => {
+  it('unset: JSON or pretty chosen by the program (auto), no tracing, no worker port', () => {
+    const c = loadConfig({});
+    expect(c.LOG_FORMAT).toBe('auto');
+    expect(c.OTEL_EXPORTER_OTLP_ENDPOINT).toBeUndefined();
+    expect(c.WORKER_HTTP_PORT).toBeUndefined();
+    expect(c.WORKER_HTTP_HOST).toBe('127.0.0.1');
+    expect(loadConfig({ WORKER_HTTP_PORT: '', OTEL_EXPORTER_OTLP_ENDPOINT: '', LOG_FORMAT: '' })).toMatchObject({ LOG_FORMAT: 'auto' });
+    expect(loadConfig({ WORKER_HTTP_PORT: '' }).WORKER_HTTP_PORT).toBeUndefined();
+  });
+
+  it('takes valid values', () => {
+    const c = loadConfig({ LOG_FORMAT: 'pretty', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', WORKER_HTTP_PORT: '9464', WORKER_HTTP_HOST: '0.0.0.0' });
+    expect(c).toMatchObject({ LOG_FORMAT: 'pretty', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', WORKER_HTTP_PORT: 9464, WORKER_HTTP_HOST: '0.0.0.0' });
+    expect(loadConfig({ WORKER_HTTP_PORT: '0' }).WORKER_HTTP_PORT).toBe(0);
+  });
+
+  it('a bad value names its variable', () => {
+    expect(configError({ LOG_FORMAT: 'xml' }).message).toMatch(/LOG_FORMAT/);
+    expect(configError({ WORKER_HTTP_PORT: 'ninety' }).message).toMatch(/WORKER_HTTP_PORT/);
+    expect(configError({ WORKER_HTTP_PORT: '70000' }).message).toMatch(/WORKER_HTTP_PORT/);
+    expect(configError({ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' }).message).toMatch(/OTEL_EXPORTER_OTLP_ENDPOINT/);
+  });
+
+  it('the tracing variables are read alone first (before the rest of the configuration), with the same rule', () => {
+    expect(tracingSettings({ OTEL_EXPORTER_OTLP_ENDPOINT: 'https://otel.example:4318', PORT: 'not checked here' })).toEqual({ OTEL_EXPORTER_OTLP_ENDPOINT: 'https://otel.example:4318' });
+    expect(tracingSettings({})).toEqual({});
+    expect(() => tracingSettings({ OTEL_EXPORTER_OTLP_ENDPOINT: 'ftp://x' })).toThrow(ConfigError);
+    expect(() => tracingSettings({ OTEL_EXPORTER_OTLP_ENDPOINT: 'ftp://x' })).toThrow(/OTEL_EXPORTER_OTLP_ENDPOINT/);
   });
 });

@@ -193,6 +193,13 @@ export const configSchema = z.object({
   /** How long a payment token lives at the issuer; the report stage closes it as soon as the task ends. */
   TOKEN_TTL_SECONDS: int(1, 30 * 24 * 3600, 6 * 3600),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** `json` lines, or `pretty` (pino-pretty, for people); `auto`: pretty when `npm start` writes to a terminal outside production. */
+  LOG_FORMAT: z.preprocess(blankIsUnset, z.enum(['auto', 'json', 'pretty']).default('auto')),
+  /** Traces over OTLP/HTTP to this collector (`<url>/v1/traces`); unset: tracing off, no SDK loaded (shared/telemetry). */
+  OTEL_EXPORTER_OTLP_ENDPOINT: optionalUrl,
+  /** A worker process's own HTTP port: /metrics, /healthz, /readyz. Unset: none (0: any free port). */
+  WORKER_HTTP_PORT: z.preprocess(blankIsUnset, z.coerce.number().int().min(0).max(65535).optional()),
+  WORKER_HTTP_HOST: z.string().min(1).default('127.0.0.1'),
   /** Jobs one worker process runs at once, per stage; detail is I/O bound and gets more. */
   WORKER_CONCURRENCY: int(1, 256, 4),
   DETAIL_CONCURRENCY: int(1, 256, 8),
@@ -274,6 +281,16 @@ export function loadConfig(given: NodeJS.ProcessEnv = process.env, opts: { uses?
   }
   if (lines.length) throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   return config;
+}
+
+/**
+ * The tracing variables alone, read before anything else (a program's first import starts tracing,
+ * shared/telemetry/sdk.ts); a bad value stops the process naming the variable, as loadConfig would.
+ */
+export function tracingSettings(env: NodeJS.ProcessEnv): Pick<Config, 'OTEL_EXPORTER_OTLP_ENDPOINT'> {
+  const result = configSchema.pick({ OTEL_EXPORTER_OTLP_ENDPOINT: true }).safeParse(env);
+  if (!result.success) throw new ConfigError(`invalid configuration:\n${result.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n')}`);
+  return result.data;
 }
 
 /** The provider TLS files of a configuration (shared/providers/tls.ts). */

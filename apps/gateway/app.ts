@@ -13,6 +13,7 @@ import { boardRoutes, BOARD_PATH } from './board.ts';
 import type { GatewayDeps } from './deps.ts';
 import { docsRoutes, DOCS_PATH } from './docs.ts';
 import { createMetrics } from './metrics.ts';
+import { requestSpan, taskOf, taskScope } from './observe.ts';
 import { contractRoutes, serveOpenApi } from './openapi.ts';
 import { errorHandler, problem } from './problem.ts';
 import { operatorContext } from './operator.ts';
@@ -42,12 +43,15 @@ export function createApp(deps: GatewayDeps): OpenAPIHono<BlankEnv> {
   const app = new OpenAPIHono<BlankEnv>({ strict: false });
   const metrics = createMetrics(deps);
   app.onError(errorHandler(deps.log));
+  // First, so that the span (when tracing) holds all the rest of the request.
+  app.use('*', requestSpan());
   app.use('*', metrics.track);
   // Access log: one line per request (health probes at debug level, they come every few seconds).
   app.use('*', async (c, next) => {
     const started = performance.now();
     await next();
-    const line = { method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(performance.now() - started) };
+    const taskId = taskOf(c);
+    const line = { method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(performance.now() - started), ...(taskId ? { taskId } : {}) };
     if (c.req.path === '/healthz' || c.req.path === '/readyz') deps.log.debug(line, 'request');
     else deps.log.info(line, 'request');
   });
@@ -94,6 +98,8 @@ export function createApp(deps: GatewayDeps): OpenAPIHono<BlankEnv> {
   v1.route('/', paymentsRoute(deps));
   v1.route('/', usageRoutes(deps));
   v1.route('/', memoryRoutes(deps));
+  app.use('/v1/tasks/:id', taskScope());
+  app.use('/v1/tasks/:id/*', taskScope());
   app.route('/v1', v1);
 
   serveOpenApi(app);

@@ -1,9 +1,11 @@
+import './tracing.ts';
 import { Producer } from '../../queues/producer.ts';
 import { redisConnection } from '../../queues/connection.ts';
 import { loadConfig, redisTls } from '../../shared/config.ts';
-import { createLogger } from '../../shared/log.ts';
+import { stopTracing } from '../../shared/telemetry/sdk.ts';
 import { PROGRAM_SECRETS } from '../../shared/secrets.ts';
 import { closeAll, developmentDefaults, openBooks, quitRedis, requireSharedServices } from '../runtime/infra.ts';
+import { processLogger } from '../runtime/logging.ts';
 import { serveApp } from '../runtime/serve.ts';
 import { dieOnStartError, onShutdown } from '../runtime/signals.ts';
 import { createApp } from './app.ts';
@@ -13,7 +15,7 @@ import { KeyRevocations } from './key-revocations.ts';
 async function main() {
   const config = loadConfig(process.env, { uses: PROGRAM_SECRETS.gateway });
   const { redisUrl } = requireSharedServices(config, 'gateway');
-  const log = createLogger(config.LOG_LEVEL, 'gateway');
+  const log = await processLogger(config, 'gateway', 'gateway');
   const { database, repos } = await openBooks(config, { onWait: (err) => log.warn({ err: err.message }, 'waiting for Postgres') });
   const tls = redisTls(config);
   const redis = redisConnection(redisUrl, 'producer', tls);
@@ -24,7 +26,7 @@ async function main() {
   log.info({ port: server.port }, `gateway listening on http://${config.HOST}:${server.port}`);
   for (const note of developmentDefaults(config, process.env, PROGRAM_SECRETS.gateway)) log.warn(note);
   onShutdown(async () => {
-    await closeAll([server.close, () => producer.close(), () => revocations.close(), () => quitRedis(redis), database.close]);
+    await closeAll([server.close, () => producer.close(), () => revocations.close(), () => quitRedis(redis), database.close, stopTracing]);
   }, config.SHUTDOWN_TIMEOUT_MS + 1_000);
 }
 

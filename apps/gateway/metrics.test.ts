@@ -58,4 +58,37 @@ describe('GET /metrics (Prometheus)', () => {
     expect(text).not.toContain(id);
     expect(text).toContain('arp_process_resident_memory_bytes');
   });
+
+  it('adds what the pipeline did in this process (as under npm start): stage jobs, queue waits, provider calls, money moved, tasks ended', async () => {
+    // The counters are the process's, shared with the files before this one: compare before and after.
+    const before = await scrape();
+    const id = await postTask(h, { theme: 'solar', budget: '25.00', voiceId: 'demo-voice', maxCompanies: 2 });
+    await waitForEnd(h, id);
+    const task = (await h.repos.tasks.get(id))!;
+    const after = await waitFor(async () => {
+      const t = await scrape();
+      return (sample(t, 'arp_job_duration_seconds_count', { queue: 'report', outcome: 'completed' }) ?? 0) > (sample(before, 'arp_job_duration_seconds_count', { queue: 'report', outcome: 'completed' }) ?? 0) ? t : undefined;
+    }, 'the report job to be measured');
+    const delta = (name: string, labels: Record<string, string>) => (sample(after, name, labels) ?? 0) - (sample(before, name, labels) ?? 0);
+
+    expect(task.status).toBe('completed');
+    expect(delta('arp_tasks_ended_total', { status: 'completed' })).toBe(1);
+    expect(delta('arp_money_moved_fen_total', { kind: 'capture' })).toBe(task.captured);
+    expect(task.captured).toBeGreaterThan(0);
+    expect(delta('arp_money_moved_fen_total', { kind: 'refund' })).toBe(task.refunded);
+    for (const queue of ['search', 'authorize', 'report']) {
+      expect(delta('arp_job_duration_seconds_count', { queue, outcome: 'completed' }), queue).toBe(1);
+      const seconds = delta('arp_job_duration_seconds_sum', { queue, outcome: 'completed' });
+      expect(seconds, queue).toBeGreaterThan(0);
+      expect(seconds, queue).toBeLessThan(30);
+    }
+    expect(delta('arp_job_wait_seconds_count', { queue: 'search' })).toBe(1);
+    expect(delta('arp_job_wait_seconds_count', { queue: 'report' })).toBe(0);
+    // Histograms are cumulative: a wait below 30 s is in every bucket from there up.
+    expect(delta('arp_job_wait_seconds_bucket', { queue: 'search', le: '30' })).toBe(1);
+    expect(delta('arp_provider_request_duration_seconds_count', { provider: 'marketplace', operation: 'POST /pay' })).toBeGreaterThan(0);
+    expect(delta('arp_provider_request_duration_seconds_count', { provider: 'voiceid', operation: 'POST /v1/verify' })).toBe(1);
+    expect(delta('arp_provider_errors_total', { provider: 'marketplace', operation: 'GET /company/detail', code: 'payment_required' })).toBe(0);
+    expect(after).not.toContain(id);
+  });
 });

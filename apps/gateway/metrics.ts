@@ -2,6 +2,7 @@ import { Hono, type MiddlewareHandler } from 'hono';
 import { routePath } from 'hono/route';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { QUEUE_NAMES } from '../../queues/names.ts';
+import { pipelineRegistry } from '../../shared/telemetry/metrics.ts';
 import type { GatewayDeps } from './deps.ts';
 
 const TASK_STATUSES = ['queued', 'running', 'completed', 'failed', 'cancelled'] as const;
@@ -74,8 +75,14 @@ export function createMetrics(deps: GatewayDeps) {
     requests.inc({ method: c.req.method, route, status: String(c.res.status) });
   };
 
-  /** GET /metrics in the Prometheus text format, behind the admin login `auth` (it shows money totals). */
-  const routes = (auth: MiddlewareHandler) => new Hono().get('/', auth, async (c) => c.body(await registry.metrics(), 200, { 'content-type': registry.contentType }));
+  /**
+   * GET /metrics in the Prometheus text format, behind the admin login `auth` (it shows money totals):
+   * the gateway's own, and the pipeline's as this process sees it (shared/telemetry/metrics.ts: stage
+   * jobs, provider calls, money moved, tasks ended — all of them under `npm start`; in a deployment of
+   * separate processes, each worker serves its own on WORKER_HTTP_PORT).
+   */
+  const served = Registry.merge([registry, pipelineRegistry]);
+  const routes = (auth: MiddlewareHandler) => new Hono().get('/', auth, async (c) => c.body(await served.metrics(), 200, { 'content-type': served.contentType }));
 
   return { registry, track, routes };
 }

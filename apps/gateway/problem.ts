@@ -2,6 +2,7 @@ import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { ApiError, isDependencyDown, problemBody, type ErrorCode, type FieldError } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/log.ts';
+import { taskOf } from './observe.ts';
 
 /** Answers with an RFC 9457 problem+json body. */
 export function problem(c: Context, code: ErrorCode, detail: string, errors?: FieldError[]): Response {
@@ -26,11 +27,17 @@ export function errorHandler(log: Logger) {
       return problem(c, code, detail);
     }
     if (isDependencyDown(err)) {
-      log.warn({ err: err.message, path: c.req.path }, 'a dependency is down');
+      log.warn({ err: err.message, path: c.req.path, ...taskField(c) }, 'a dependency is down');
       c.header('Retry-After', '5');
       return problem(c, 'service_unavailable', 'the service cannot reach its database or queue right now; retry shortly');
     }
-    log.error({ err: err.message, stack: err.stack, path: c.req.path }, 'unhandled error');
+    log.error({ err: err.message, stack: err.stack, path: c.req.path, ...taskField(c) }, 'unhandled error');
     return problem(c, 'internal_error', 'an unexpected error occurred; it has been logged');
   };
+}
+
+/** The task the failed request concerned, for its log line. */
+function taskField(c: Context): { taskId?: string } {
+  const taskId = taskOf(c);
+  return taskId ? { taskId } : {};
 }

@@ -1,3 +1,4 @@
+import './tracing.ts';
 import { join } from 'node:path';
 import { startMocks, type MockName } from '../../mocks/index.ts';
 import { QUEUE_NAMES } from '../../queues/names.ts';
@@ -6,12 +7,14 @@ import { redisConnection } from '../../queues/connection.ts';
 import { startSweeper } from '../../queues/sweeper.ts';
 import { startWorkers, stopWorkers } from '../../queues/worker.ts';
 import { loadConfig, redisTls } from '../../shared/config.ts';
-import { createLogger } from '../../shared/log.ts';
+import { stopTracing } from '../../shared/telemetry/sdk.ts';
 import { PROGRAM_SECRETS } from '../../shared/secrets.ts';
 import { createApp } from '../gateway/app.ts';
 import { KeyRevocations } from '../gateway/key-revocations.ts';
 import { closeAll, developmentDefaults, openBooks, quitRedis } from '../runtime/infra.ts';
+import { processLogger } from '../runtime/logging.ts';
 import { serveApp } from '../runtime/serve.ts';
+import { serveWorkerHttp } from '../runtime/worker-http.ts';
 import { dieOnStartError, onShutdown } from '../runtime/signals.ts';
 import { buildStageDeps } from '../runtime/stage-deps.ts';
 import { startPrivateRedis } from './redis.ts';
@@ -23,7 +26,7 @@ import { startPrivateRedis } from './redis.ts';
  */
 async function main() {
   const config = loadConfig(process.env, { uses: PROGRAM_SECRETS.start });
-  const log = createLogger(config.LOG_LEVEL, 'arp');
+  const log = await processLogger(config, 'arp', 'start');
   const privateRedis = config.REDIS_URL ? undefined : await startPrivateRedis(join(config.DATA_DIR, 'redis'));
   const redisUrl = config.REDIS_URL ?? privateRedis!.url;
 
@@ -67,6 +70,9 @@ async function main() {
   const sweeper = config.SWEEP_INTERVAL_MS ? startSweeper(deps, config.SWEEP_INTERVAL_MS, config.STALE_TASK_MS) : undefined;
   const revocations = new KeyRevocations(redisConnection(redisUrl, 'worker', tls), config.QUEUE_PREFIX, log);
   const server = await serveApp(createApp({ repos, database, producer, redis: producerRedis, log, config, revocations }), config.PORT, config.HOST);
+  // The gateway's /metrics shows the workers' metrics too here (one process); the worker port is for probes that expect one.
+  let accepting = true;
+  const http = await serveWorkerHttp(config.WORKER_HTTP_PORT, config.WORKER_HTTP_HOST, { redis: [producerRedis, workerRedis], database, log, accepting: () => accepting });
 
   log.info(
     {
@@ -76,6 +82,7 @@ async function main() {
       postgres: database.kind === 'pglite' ? `embedded PGlite in ${join(config.DATA_DIR, 'pglite')}` : 'DATABASE_URL',
       providers: where,
       writer: deps.model?.name ?? 'offline',
+      ...(http ? { workerHttp: `http://${config.WORKER_HTTP_HOST}:${http.port}` } : {}),
     },
     `agent-research-pay is up on http://${config.HOST}:${server.port}`,
   );
@@ -83,9 +90,10 @@ async function main() {
 
   onShutdown(async (signal) => {
     log.info({ signal }, 'stopping');
+    accepting = false;
     // Stop taking work first (HTTP and queues at once), then close what they used, Redis last.
     await Promise.all([server.close(), sweeper?.stop(), stopWorkers(workers, Math.min(config.SHUTDOWN_TIMEOUT_MS, 2_500))]);
-    await closeAll([() => producer.close(), () => revocations.close(), () => quitRedis(producerRedis), () => quitRedis(workerRedis), mocks?.close, database.close, privateRedis?.stop]);
+    await closeAll([() => producer.close(), () => revocations.close(), () => quitRedis(producerRedis), () => quitRedis(workerRedis), mocks?.close, database.close, privateRedis?.stop, http?.close, stopTracing]);
   }, 4_500);
 }
 

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import type { Database } from './schema.ts';
+import { tracedDialect } from './traced.ts';
 
 /** An open database: the kysely handle and how it is served. */
 export interface Db {
@@ -56,7 +57,7 @@ export async function openDatabase(opts: DbOptions): Promise<Db> {
     // clients report to the pool, busy ones to themselves; their queries fail and the pool replaces them.
     pool.on('error', () => {});
     pool.on('connect', (client) => client.on('error', () => {}));
-    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    const db = new Kysely<Database>({ dialect: tracedDialect(new PostgresDialect({ pool })) });
     return { db, kind: 'postgres', schema: opts.schema, close: () => db.destroy() };
   }
   const { PGlite } = await import('@electric-sql/pglite');
@@ -68,7 +69,7 @@ export async function openDatabase(opts: DbOptions): Promise<Db> {
   }
   const lite = new PGlite(dataDir);
   await lite.waitReady;
-  const db = new Kysely<Database>({ dialect: new PGliteDialect(lite) });
+  const db = new Kysely<Database>({ dialect: tracedDialect(new PGliteDialect(lite)) });
   if (opts.schema !== 'public') await sql.raw(`set search_path to ${opts.schema}`).execute(db);
   return {
     db,

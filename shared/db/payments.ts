@@ -1,5 +1,6 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Keyring } from '../crypto/keyring.ts';
+import { moneyMovedNow, type MoneyKind } from '../telemetry/metrics.ts';
 import { rememberPurchase } from './memory.ts';
 import type { Database, LedgerKind, Payment, PaymentState } from './schema.ts';
 
@@ -86,7 +87,7 @@ export class PaymentRepository {
    */
   async reserve(input: ReserveInput): Promise<ReserveResult> {
     try {
-      return await this.db.transaction().execute(async (trx): Promise<ReserveResult> => {
+      const result = await this.db.transaction().execute(async (trx): Promise<ReserveResult> => {
         // The payment row first: a concurrent reservation of the same key waits on the unique index
         // and then finds this one, instead of competing for the budget with it.
         const payment = await trx
@@ -141,6 +142,8 @@ export class PaymentRepository {
         const id = await book(trx, payment, 'reserve', input.amount, `${input.key}:reserve`);
         return { kind: 'reserved', payment, ledgerEntryIds: id ? [id] : [] };
       });
+      if (result.kind === 'reserved' && result.ledgerEntryIds.length) moneyMovedNow('reserve', input.amount);
+      return result;
     } catch (err) {
       if (err instanceof Refused) return err.result;
       throw err;
@@ -241,6 +244,7 @@ export class PaymentRepository {
     const row = rows[0];
     if (!row) return undefined;
     const { ledger_entry_id, tasks_moved: _t, ...payment } = row as typeof row & { tasks_moved: unknown };
+    if (ledger_entry_id) moneyMovedNow(to.kind as MoneyKind, payment.amount);
     return { payment: payment as Payment, ledgerEntryIds: ledger_entry_id ? [ledger_entry_id] : [] };
   }
 
@@ -278,7 +282,7 @@ export class PaymentRepository {
    * partial refund leaves it as it was.
    */
   async refund(id: number, refundId: string, amount: number, intentKey?: string): Promise<Movement | undefined> {
-    return this.db.transaction().execute(async (trx) => {
+    const moved = await this.db.transaction().execute(async (trx) => {
       const current = await trx.selectFrom('payments').selectAll().where('id', '=', id).forUpdate().executeTakeFirstOrThrow();
       const answered = intentKey !== undefined && current.pending_refund_key === intentKey;
       const cleared = answered ? { pending_refund_key: null, pending_refund_amount: null } : {};
@@ -311,6 +315,8 @@ export class PaymentRepository {
       const entry = await book(trx, payment, 'refund', amount, eventKey);
       return { payment, ledgerEntryIds: entry ? [entry] : [] };
     });
+    if (moved?.ledgerEntryIds.length) moneyMovedNow('refund', amount);
+    return moved;
   }
 
   /** A payment's receipt, opened — for the detail stage that fetches with it, nothing else. */

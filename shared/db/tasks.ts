@@ -2,6 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import type { Keyring } from '../crypto/keyring.ts';
 import { formatMoney } from '../money.ts';
 import { tokenHint } from '../redact.ts';
+import { taskEnded } from '../telemetry/metrics.ts';
 import type { Database, NewTask, Stage, Task, TaskStatus } from './schema.ts';
 
 export const ENDED_STATUSES: readonly TaskStatus[] = ['completed', 'failed', 'cancelled'];
@@ -192,7 +193,10 @@ export class TaskRepository {
       .where('status', 'in', UNFINISHED)
       .returning('id')
       .executeTakeFirst();
-    if (row) await this.addEvent(id, 'ended', { status, ...(error ? { error } : {}) });
+    if (row) {
+      taskEnded(status);
+      await this.addEvent(id, 'ended', { status, ...(error ? { error } : {}) });
+    }
     return row !== undefined;
   }
 

@@ -1,6 +1,8 @@
 import OpenAI from 'openai';
 import { zodResponseFormat } from 'openai/helpers/zod';
 import { PermanentError, TransientError } from '../errors.ts';
+import { observeProviderCall } from '../telemetry/metrics.ts';
+import { ATTR, inSpan, SpanKind } from '../telemetry/tracing.ts';
 import type { Ask, LanguageModel } from './model.ts';
 
 /**
@@ -22,26 +24,7 @@ export class OpenAiModel implements LanguageModel {
   }
 
   async ask<T>(request: Ask<T>): Promise<T> {
-    let completion: OpenAI.Chat.Completions.ChatCompletion;
-    try {
-      completion = await this.client.chat.completions.create(
-        {
-          model: this.model,
-          temperature: 0.2,
-          response_format: zodResponseFormat(request.schema as any, request.schemaName),
-          messages: [
-            { role: 'system', content: request.system },
-            { role: 'user', content: request.user },
-          ],
-        },
-        { signal: request.signal },
-      );
-    } catch (err) {
-      if (err instanceof OpenAI.APIError && err.status !== undefined && err.status < 500 && err.status !== 429 && err.status !== 408) {
-        throw new PermanentError('llm_rejected', `the language model refused the request: ${err.status} ${err.message}`);
-      }
-      throw new TransientError('llm_unavailable', `the language model failed: ${(err as Error).message}`);
-    }
+    const completion = await this.complete(request);
     if (completion.usage) {
       await request.onUsage({ model: completion.model || this.model, inputTokens: completion.usage.prompt_tokens, outputTokens: completion.usage.completion_tokens });
     }
@@ -62,4 +45,49 @@ export class OpenAiModel implements LanguageModel {
     }
     return parsed.data;
   }
+
+  /**
+   * The one HTTP call, measured as the `llm` provider (latency, errors by code) and, when tracing, in a
+   * client span with the model, the purpose and the tokens used: never the prompt or the answer.
+   */
+  private complete<T>(request: Ask<T>): Promise<OpenAI.Chat.Completions.ChatCompletion> {
+    const operation = 'POST /chat/completions';
+    const attributes = { [ATTR.provider]: 'llm', 'gen_ai.operation.name': 'chat', 'gen_ai.request.model': this.model, 'arp.llm.purpose': request.purpose };
+    return inSpan(`llm ${operation}`, { kind: SpanKind.CLIENT, attributes }, async (span) => {
+      const started = performance.now();
+      const seconds = () => (performance.now() - started) / 1000;
+      try {
+        const completion = await this.client.chat.completions.create(
+          {
+            model: this.model,
+            temperature: 0.2,
+            response_format: zodResponseFormat(request.schema as any, request.schemaName),
+            messages: [
+              { role: 'system', content: request.system },
+              { role: 'user', content: request.user },
+            ],
+          },
+          { signal: request.signal },
+        );
+        observeProviderCall('llm', operation, seconds());
+        if (completion.usage) span?.setAttributes({ 'gen_ai.usage.input_tokens': completion.usage.prompt_tokens, 'gen_ai.usage.output_tokens': completion.usage.completion_tokens });
+        return completion;
+      } catch (err) {
+        observeProviderCall('llm', operation, seconds(), llmErrorCode(err));
+        if (err instanceof OpenAI.APIError && err.status !== undefined && err.status < 500 && err.status !== 429 && err.status !== 408) {
+          throw new PermanentError('llm_rejected', `the language model refused the request: ${err.status} ${err.message}`);
+        }
+        throw new TransientError('llm_unavailable', `the language model failed: ${(err as Error).message}`);
+      }
+    });
+  }
+}
+
+/** A failed model call's code for the metrics: timeout, unreachable, or the HTTP status. */
+function llmErrorCode(err: unknown): string {
+  if (err instanceof OpenAI.APIUserAbortError) return 'aborted';
+  if (err instanceof OpenAI.APIConnectionTimeoutError) return 'timeout';
+  if (err instanceof OpenAI.APIConnectionError) return 'unreachable';
+  if (err instanceof OpenAI.APIError && err.status !== undefined) return `http_${err.status}`;
+  return 'unreachable';
 }

@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PermanentError, TransientError } from '../errors.ts';
+import { pipelineRegistry } from '../telemetry/metrics.ts';
 import { failure, request, retryAfterMs } from './http.ts';
 
 /** A provider that answers from a script: each request takes the next status (the last one repeats). */
@@ -29,14 +30,14 @@ function play(...steps: Array<{ status: number; headers?: Record<string, string>
 describe('provider HTTP calls', () => {
   it('retries a read through a passing 503 and 429 (honouring Retry-After) and returns the answer', async () => {
     play({ status: 503 }, { status: 429, headers: { 'retry-after': '0' } }, { status: 200 });
-    const answer = await request(`${base}/x`, { route: 'GET /x', timeoutMs: 1_000 });
+    const answer = await request(`${base}/x`, { provider: 'issuer', route: 'GET /x', timeoutMs: 1_000 });
     expect(answer.status).toBe(200);
     expect(hits).toBe(3);
   });
 
   it('hands back the last answer when a read keeps failing, for the caller to word', async () => {
     play({ status: 503 });
-    const answer = await request(`${base}/x`, { route: 'GET /x', timeoutMs: 1_000 });
+    const answer = await request(`${base}/x`, { provider: 'issuer', route: 'GET /x', timeoutMs: 1_000 });
     expect(answer.status).toBe(503);
     expect(hits).toBe(3);
     expect(failure(answer, 's503', 'read')).toBeInstanceOf(TransientError);
@@ -44,14 +45,14 @@ describe('provider HTTP calls', () => {
 
   it('never repeats a write: a pay or charge call is retried only by its job, with its idempotency key', async () => {
     play({ status: 503 }, { status: 200 });
-    const answer = await request(`${base}/pay`, { route: 'POST /pay', method: 'POST', json: {}, timeoutMs: 1_000 });
+    const answer = await request(`${base}/pay`, { provider: 'issuer', route: 'POST /pay', method: 'POST', json: {}, timeoutMs: 1_000 });
     expect(answer.status).toBe(503);
     expect(hits).toBe(1);
   });
 
   it("does not retry a 4xx: it is the provider's final word", async () => {
     play({ status: 404 }, { status: 200 });
-    const answer = await request(`${base}/x`, { route: 'GET /x', timeoutMs: 1_000 });
+    const answer = await request(`${base}/x`, { provider: 'issuer', route: 'GET /x', timeoutMs: 1_000 });
     expect(answer.status).toBe(404);
     expect(hits).toBe(1);
     expect(failure(answer, 'not_found', 'read')).toBeInstanceOf(PermanentError);
@@ -65,20 +66,20 @@ describe('provider HTTP calls', () => {
   });
 
   it('reports an unreachable provider as transient', async () => {
-    await expect(request('http://127.0.0.1:1/x', { route: 'POST /x', method: 'POST', timeoutMs: 500 })).rejects.toMatchObject({ code: 'unreachable' });
+    await expect(request('http://127.0.0.1:1/x', { provider: 'issuer', route: 'POST /x', method: 'POST', timeoutMs: 500 })).rejects.toMatchObject({ code: 'unreachable' });
   });
 
   it('names the route template in every error, never the URL (a URL may carry a credential)', async () => {
     const secretPath = '/v1/tokens/tok_SECRET123/close';
     const route = 'POST /v1/tokens/:id/close';
-    const unreachable = await request(`http://127.0.0.1:1${secretPath}`, { route, method: 'POST', timeoutMs: 500 }).catch((e: Error) => e);
+    const unreachable = await request(`http://127.0.0.1:1${secretPath}`, { provider: 'issuer', route, method: 'POST', timeoutMs: 500 }).catch((e: Error) => e);
     const hang = createServer(() => undefined);
     await new Promise<void>((r) => hang.listen(0, '127.0.0.1', () => r()));
-    const timedOut = await request(`http://127.0.0.1:${(hang.address() as { port: number }).port}${secretPath}`, { route, method: 'POST', timeoutMs: 200 }).catch((e: Error) => e);
+    const timedOut = await request(`http://127.0.0.1:${(hang.address() as { port: number }).port}${secretPath}`, { provider: 'issuer', route, method: 'POST', timeoutMs: 200 }).catch((e: Error) => e);
     hang.closeAllConnections();
     await new Promise<void>((r) => hang.close(() => r()));
     play({ status: 503 });
-    const answer = await request(`${base}${secretPath}?x=1`, { route: 'GET /v1/tokens/:id', timeoutMs: 1_000 });
+    const answer = await request(`${base}${secretPath}?x=1`, { provider: 'issuer', route: 'GET /v1/tokens/:id', timeoutMs: 1_000 });
     const worded = failure(answer, 's503', 'GET /v1/tokens/:id');
     for (const err of [unreachable, timedOut, worded] as Error[]) {
       expect(err).toBeInstanceOf(Error);
@@ -87,4 +88,27 @@ describe('provider HTTP calls', () => {
     }
     expect((timedOut as TransientError).code).toBe('timeout');
   });
+
+  it('measures every try by provider and operation, and counts failures by the provider\'s code (an expected status is no failure)', async () => {
+    const before = await providerFigures('GET /measured');
+    play({ status: 503 }, { status: 200 });
+    await request(`${base}/measured`, { provider: 'marketplace', route: 'marketplace GET /measured', timeoutMs: 1_000 });
+    play({ status: 402 });
+    await request(`${base}/measured`, { provider: 'marketplace', route: 'marketplace GET /measured', timeoutMs: 1_000, expect: [402] });
+    play({ status: 404 });
+    await request(`${base}/measured`, { provider: 'marketplace', route: 'marketplace GET /measured', timeoutMs: 1_000 });
+    await request('http://127.0.0.1:1/measured', { provider: 'marketplace', route: 'marketplace GET /measured', method: 'POST', timeoutMs: 500 }).catch(() => undefined);
+    const after = await providerFigures('GET /measured');
+    expect(after.calls - before.calls).toBe(5);
+    expect(after.errors).toEqual({ ...before.errors, s503: (before.errors.s503 ?? 0) + 1, s404: (before.errors.s404 ?? 0) + 1, unreachable: (before.errors.unreachable ?? 0) + 1 });
+  });
 });
+
+/** How many calls of one marketplace operation were timed, and its errors by code. */
+async function providerFigures(operation: string) {
+  const latency = await pipelineRegistry.getSingleMetric('arp_provider_request_duration_seconds')!.get();
+  const errors = await pipelineRegistry.getSingleMetric('arp_provider_errors_total')!.get();
+  const mine = (labels: Record<string, unknown>) => labels.provider === 'marketplace' && labels.operation === operation;
+  const calls = latency.values.find((v) => (v as { metricName?: string }).metricName === 'arp_provider_request_duration_seconds_count' && mine(v.labels))?.value ?? 0;
+  return { calls, errors: Object.fromEntries(errors.values.filter((v) => mine(v.labels)).map((v) => [String(v.labels.code), v.value])) as Record<string, number> };
+}

@@ -1,6 +1,8 @@
 import pRetry from 'p-retry';
 import { fetch, type Dispatcher } from 'undici';
 import { PermanentError, TransientError } from '../errors.ts';
+import { observeProviderCall } from '../telemetry/metrics.ts';
+import { ATTR, inSpan, SpanKind, SpanStatusCode, type Span } from '../telemetry/tracing.ts';
 
 /** What a provider answered: status, headers and the parsed JSON body (undefined when not JSON). */
 export interface HttpAnswer {
@@ -9,7 +11,11 @@ export interface HttpAnswer {
   body: any;
 }
 
+/** Who is called, for metrics and spans. */
+export type ProviderName = 'marketplace' | 'issuer' | 'voiceid';
+
 export interface HttpRequest {
+  provider: ProviderName;
   /**
    * The call as its route template, e.g. `POST /v1/tokens/:id/close`. Errors name this, never the
    * URL: a URL may carry a credential (the payment token id is one).
@@ -22,6 +28,8 @@ export interface HttpRequest {
   signal?: AbortSignal;
   /** The connection pool to use (mutual TLS to the providers, shared/providers/tls.ts); the default one when absent. */
   dispatcher?: Dispatcher;
+  /** Error statuses that are an expected answer here, not a failure (the marketplace's 402 to a probe). */
+  expect?: number[];
 }
 
 /** How often a read (GET) is tried again at once on a 429, a 5xx or a network failure. */
@@ -62,7 +70,64 @@ export async function request(url: string, req: HttpRequest): Promise<HttpAnswer
   });
 }
 
+/**
+ * One try, measured (arp_provider_request_duration_seconds, arp_provider_errors_total) and, when tracing,
+ * in a client span named by the route template. The span carries the provider, the method, the route
+ * template and the server's host and port: never the URL's path or query (a token id travels in one),
+ * a header or a body.
+ */
 async function requestOnce(url: string, req: HttpRequest): Promise<HttpAnswer> {
+  const method = req.method ?? 'GET';
+  const operation = operationOf(req.route);
+  const started = performance.now();
+  const seconds = () => (performance.now() - started) / 1000;
+  const where = serverOf(url);
+  return inSpan(req.route, { kind: SpanKind.CLIENT, attributes: { [ATTR.provider]: req.provider, 'http.request.method': method, 'http.route': operation, ...where } }, async (span) => {
+    let answer: HttpAnswer;
+    try {
+      answer = await fetchOnce(url, req);
+    } catch (err) {
+      observeProviderCall(req.provider, operation, seconds(), (err as TransientError).code ?? 'unreachable');
+      throw err;
+    }
+    const code = answer.status >= 400 && !req.expect?.includes(answer.status) ? answerCode(answer) : undefined;
+    observeProviderCall(req.provider, operation, seconds(), code);
+    noteAnswer(span, answer.status, code);
+    return answer;
+  });
+}
+
+/** The status on the span; a failed answer marks it as an error with the provider's code. */
+function noteAnswer(span: Span | undefined, status: number, code: string | undefined): void {
+  if (!span) return;
+  span.setAttribute('http.response.status_code', status);
+  if (code === undefined) return;
+  span.setAttributes({ [ATTR.providerCode]: code, 'error.type': code });
+  span.setStatus({ code: SpanStatusCode.ERROR, message: `answered ${status} ${code}` });
+}
+
+/** The provider's error code in an answer (either error shape of DESIGN.md §4), else `http_<status>`. */
+function answerCode(answer: HttpAnswer): string {
+  const code = answer.body?.error?.code ?? answer.body?.errors?.[0]?.code;
+  return typeof code === 'string' ? code : `http_${answer.status}`;
+}
+
+/** `marketplace GET /company/basic` → `GET /company/basic`: the route template without the provider's name. */
+function operationOf(route: string): string {
+  return /\b(?:GET|POST|PUT|PATCH|DELETE) \S.*$/.exec(route)?.[0] ?? route;
+}
+
+/** The server's host and port, for the span (the semantic conventions' server.address, server.port). */
+function serverOf(url: string): Record<string, string | number> {
+  try {
+    const u = new URL(url);
+    return { 'server.address': u.hostname, 'server.port': Number(u.port || (u.protocol === 'https:' ? 443 : 80)) };
+  } catch {
+    return {};
+  }
+}
+
+async function fetchOnce(url: string, req: HttpRequest): Promise<HttpAnswer> {
   const signals = [AbortSignal.timeout(req.timeoutMs)];
   if (req.signal) signals.push(req.signal);
   let res: Awaited<ReturnType<typeof fetch>>;

@@ -95,6 +95,7 @@ export class IssuerClient {
   /** One call; `route` is its template (`POST /v1/tokens/:id/close`), which errors name instead of the path. */
   private call(route: `${'GET' | 'POST'} /${string}`, path: string, opts: { json?: unknown; idempotencyKey?: string; signal?: AbortSignal }): Promise<HttpAnswer> {
     return request(`${this.baseUrl}${path}`, {
+      provider: 'issuer',
       route: `issuer ${route}`,
       method: route.startsWith('POST') ? 'POST' : 'GET',
       headers: { authorization: `Bearer ${this.apiKey}`, ...(opts.idempotencyKey ? { 'idempotency-key': opts.idempotencyKey } : {}) },

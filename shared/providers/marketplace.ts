@@ -89,7 +89,7 @@ export class MarketplaceClient {
   /** Free keyword search. */
   async search(keyword: string, signal?: AbortSignal): Promise<BasicCompany[]> {
     const url = `${this.baseUrl}/company/basic?keyword=${encodeURIComponent(keyword)}`;
-    const answer = await request(url, { route: 'marketplace GET /company/basic', timeoutMs: this.timeoutMs, dispatcher: this.dispatcher, signal });
+    const answer = await request(url, { provider: 'marketplace', route: 'marketplace GET /company/basic', timeoutMs: this.timeoutMs, dispatcher: this.dispatcher, signal });
     if (answer.status !== 200) throw failure(answer, errorCode(answer.body), 'marketplace search');
     const parsed = basicList.safeParse(answer.body);
     if (!parsed.success) throw new TransientError('bad_response', `marketplace search returned an unexpected body: ${parsed.error.message}`);
@@ -110,7 +110,7 @@ export class MarketplaceClient {
 
   /** Asks for a detail record without proof: the 402 tells the price and the resource to pay for. */
   async probe(companyId: string, signal?: AbortSignal): Promise<DetailProbe> {
-    const answer = await request(this.detailUrl(companyId), { route: 'marketplace GET /company/detail', timeoutMs: this.timeoutMs, dispatcher: this.dispatcher, signal });
+    const answer = await request(this.detailUrl(companyId), { provider: 'marketplace', route: 'marketplace GET /company/detail', expect: [402], timeoutMs: this.timeoutMs, dispatcher: this.dispatcher, signal });
     if (answer.status === 402) {
       const parsed = paymentRequired.safeParse(answer.body);
       if (!parsed.success) throw new TransientError('bad_response', `marketplace 402 for ${companyId} is malformed`);
@@ -126,6 +126,7 @@ export class MarketplaceClient {
    */
   async pay(input: { tokenId: string; amount: string; resource: string; idempotencyKey: string }, signal?: AbortSignal): Promise<Receipt> {
     const answer = await request(`${this.baseUrl}/pay`, {
+      provider: 'marketplace',
       route: 'marketplace POST /pay',
       method: 'POST',
       headers: { 'idempotency-key': input.idempotencyKey },
@@ -150,7 +151,7 @@ export class MarketplaceClient {
 
   /** Fetches the paid record with its receipt. A 402 here means the receipt was not accepted. */
   async fetchDetail(companyId: string, receipt: string, signal?: AbortSignal): Promise<Record<string, unknown>> {
-    const answer = await request(this.detailUrl(companyId), { route: 'marketplace GET /company/detail (paid)', headers: { 'x-payment-receipt': receipt }, timeoutMs: this.timeoutMs, dispatcher: this.dispatcher, signal });
+    const answer = await request(this.detailUrl(companyId), { provider: 'marketplace', route: 'marketplace GET /company/detail (paid)', headers: { 'x-payment-receipt': receipt }, timeoutMs: this.timeoutMs, dispatcher: this.dispatcher, signal });
     if (answer.status === 402) throw new PermanentError('receipt_rejected', `marketplace did not accept the receipt for ${companyId}`);
     if (answer.status !== 200) throw failure(answer, errorCode(answer.body), `marketplace detail ${companyId}`);
     return this.parseDetail(answer.body, companyId);

@@ -57,7 +57,7 @@ export class VoiceIdClient {
   ) {}
 
   async verify(input: VoiceCheck, signal?: AbortSignal): Promise<VoiceVerdict> {
-    const res = await request(`${this.baseUrl}/v1/verify`, { route: 'voice ID POST /v1/verify', method: 'POST', json: input, timeoutMs: this.timeoutMs, dispatcher: this.dispatcher, signal });
+    const res = await request(`${this.baseUrl}/v1/verify`, { provider: 'voiceid', route: 'voice ID POST /v1/verify', method: 'POST', json: input, timeoutMs: this.timeoutMs, dispatcher: this.dispatcher, signal });
     if (res.status !== 200) throw failure(res, res.body?.error?.code, 'voice ID');
     const parsed = answer.safeParse(res.body);
     if (!parsed.success) throw new TransientError('bad_response', 'voice ID returned an unexpected body');

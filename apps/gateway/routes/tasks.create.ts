@@ -15,6 +15,7 @@ import { legacyRequestHash, requestHash } from '../request-hash.ts';
 import { BODY_PROBLEMS, problemResponses, V1_PROBLEMS } from '../schemas/problem.ts';
 import { TaskView } from '../schemas/task.ts';
 import type { TenantRateLimit } from '../tenant-rate.ts';
+import { noteTask } from '../observe.ts';
 import { jsonBody, ONE_LINE, oneLine, positiveAmount } from '../validate.ts';
 import { taskView } from '../view.ts';
 
@@ -137,6 +138,7 @@ export function createTaskRoute(deps: GatewayDeps, limits: SubmissionLimits) {
     const result = (await deps.repos.tasks.replayOf(row, legacyHash)) ?? (await admit(c, deps, limits, row, legacyHash));
     if (result.kind === 'conflict') throw new ApiError('idempotency_conflict', `Idempotency-Key "${key}" was used with a different task`);
     const task = result.task;
+    noteTask(c, task.id, { tenant, budget: formatMoney(task.budget_limit) });
     if (result.kind === 'created' || task.status === 'queued') {
       try {
         await withTimeout(ENQUEUE_TIMEOUT_MS, deps.producer.search(task.id), 'Redis');

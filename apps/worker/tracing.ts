@@ -1,0 +1,8 @@
+import { startTracing } from '../../shared/telemetry/sdk.ts';
+import { dieOnStartError } from '../runtime/signals.ts';
+
+/**
+ * The first import of `npm run worker`: starts tracing (when OTEL_EXPORTER_OTLP_ENDPOINT is set); the program's
+ * own code runs only once it is up (top-level await), so every span of the process is recorded.
+ */
+await startTracing('worker').catch(dieOnStartError('npm run worker'));
