@@ -30,6 +30,7 @@ async function main() {
     concurrency: { worker: config.WORKER_CONCURRENCY, detail: config.DETAIL_CONCURRENCY },
     lockMs: config.JOB_LOCK_MS,
     backoff: { baseMs: config.RETRY_BASE_MS, maxMs: config.RETRY_MAX_MS },
+    webhookBackoff: { baseMs: config.WEBHOOK_RETRY_BASE_MS, maxMs: config.WEBHOOK_RETRY_MAX_MS },
   });
   const sweeper = values['no-sweeper'] || config.SWEEP_INTERVAL_MS === 0 ? undefined : startSweeper(deps, config.SWEEP_INTERVAL_MS, config.STALE_TASK_MS);
   log.info({ stages, prefix: config.QUEUE_PREFIX }, 'worker started');
