@@ -37,7 +37,7 @@ async function main() {
   for (const note of developmentDefaults(config, process.env, PROGRAM_SECRETS.worker)) log.warn(note);
   onShutdown(async (signal) => {
     log.info({ signal }, 'worker stopping');
-    await closeAll([sweeper?.stop, () => stopWorkers(workers, config.SHUTDOWN_TIMEOUT_MS), () => producer.close(), () => quitRedis(producerRedis), () => quitRedis(workerRedis), database.close]);
+    await closeAll([sweeper?.stop, () => stopWorkers(workers, config.SHUTDOWN_TIMEOUT_MS), () => deps.webhooks.sender.close(), () => producer.close(), () => quitRedis(producerRedis), () => quitRedis(workerRedis), database.close]);
   }, config.SHUTDOWN_TIMEOUT_MS + 1_000);
 }
 
