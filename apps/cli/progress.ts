@@ -102,6 +102,10 @@ export function progressFor(out: NodeJS.WriteStream, limit: number): Progress {
       bar.update(Math.max(0, money.spent), { spent: formatMoney(money.spent), reserved: formatMoney(money.reserved), limit: formatMoney(limit) });
     },
     line: (text) => bars.log(`${text}\n`),
-    stop: () => bars.stop(),
+    stop: () => {
+      // MultiBar writes logged lines at its next redraw, and stop() does not redraw: flush them first.
+      (bars as unknown as { update(): void }).update();
+      bars.stop();
+    },
   };
 }
