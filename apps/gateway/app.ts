@@ -17,6 +17,9 @@ import { requestSpan, taskOf, taskScope } from './observe.ts';
 import { contractRoutes, serveOpenApi } from './openapi.ts';
 import { errorHandler, problem } from './problem.ts';
 import { operatorContext } from './operator.ts';
+import { adminConsoleRoutes } from '../console/admin.ts';
+import { CONSOLE_PATH } from '../console/paths.ts';
+import { consoleRoutes } from '../console/routes.ts';
 import { adminAuditRoutes } from './routes/admin.audit.ts';
 import { adminDashboardRoutes } from './routes/admin.dashboard.ts';
 import { adminKeyRoutes } from './routes/admin.keys.ts';
@@ -40,7 +43,7 @@ import { MAX_BODY_BYTES } from './validate.ts';
 
 /**
  * The gateway: the v1 API (DESIGN.md §5), health, its OpenAPI document (/openapi.json, /docs), Bull
- * Board and the operators' routes. Routes with a contract (`contractRoutes`, `.openapi()`) are in the
+ * Board, the operators' routes and the people's console (/console, apps/console). Routes with a contract (`contractRoutes`, `.openapi()`) are in the
  * document; the operators' routes are plain Hono routes and stay out of it on purpose.
  */
 export function createApp(deps: GatewayDeps): OpenAPIHono<BlankEnv> {
@@ -81,6 +84,8 @@ export function createApp(deps: GatewayDeps): OpenAPIHono<BlankEnv> {
   const keys = new ApiKeys(deps.config.API_KEYS, deps.repos.apiKeys, { log: deps.log }).follow(deps.revocations);
   const defaults = policyDefaults(deps.config);
   const who = (c: Context<AdminEnv>) => operatorContext(c, gate.addresses);
+  // The live follow of task stories, for the tenants' stream and the operators' view alike.
+  const streams = deps.eventStreams ?? new TaskEventStreams(deps.repos.events, undefined, deps.config.QUEUE_PREFIX, deps.log, { heartbeatMs: deps.config.EVENTS_HEARTBEAT_MS ?? 15_000 });
 
   app.route('/', healthRoutes(deps));
   app.route(BOARD_PATH, boardRoutes(deps.producer, admin, { audit: deps.repos.operatorAudit, who, log: deps.log }));
@@ -89,6 +94,7 @@ export function createApp(deps: GatewayDeps): OpenAPIHono<BlankEnv> {
   app.route('/admin', adminPolicyRoutes(deps, admin, gate.addresses, defaults));
   app.route('/admin', adminAuditRoutes(deps, admin));
   app.route('/admin', adminLedgerRoutes(deps, admin));
+  app.route('/admin', adminConsoleRoutes(deps, admin, streams));
   app.route('/metrics', metrics.routes(admin));
 
   // Every /v1 route has a contract: mount it here and it is served, validated and documented.
@@ -102,7 +108,6 @@ export function createApp(deps: GatewayDeps): OpenAPIHono<BlankEnv> {
   v1.route('/', paymentsRoute(deps));
   // Events the gateway writes (created, cancel_requested) wake every gateway's streams, as the workers' do.
   publishEventWakeups(deps.repos, deps.redis, deps.config.QUEUE_PREFIX);
-  const streams = deps.eventStreams ?? new TaskEventStreams(deps.repos.events, undefined, deps.config.QUEUE_PREFIX, deps.log, { heartbeatMs: deps.config.EVENTS_HEARTBEAT_MS ?? 15_000 });
   v1.route('/', taskEventsRoute(deps, streams));
   v1.route('/', taskWebhooksRoute(deps));
   v1.route('/', usageRoutes(deps));
@@ -113,5 +118,7 @@ export function createApp(deps: GatewayDeps): OpenAPIHono<BlankEnv> {
 
   serveOpenApi(app);
   app.route(DOCS_PATH, docsRoutes());
+  // The people's console: pages and their two files, no credentials (the script reads /v1 with the person's key).
+  app.route(CONSOLE_PATH, consoleRoutes());
   return app;
 }

@@ -2,7 +2,9 @@ import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { html, raw } from 'hono/html';
 import { z } from 'zod';
 import type { DailyTotal, TaskUsage } from '../../../shared/db/dashboard.ts';
-import { budgetView, CURRENCY, formatMoney } from '../../../shared/money.ts';
+import { budgetView, CURRENCY, formatMoney, parseMoney } from '../../../shared/money.ts';
+import { operatorTaskPath } from '../../console/paths.ts';
+import { budgetChart, chartModel } from '../budget-chart.ts';
 import type { AdminEnv } from '../admin-auth.ts';
 import { BOARD_PATH } from '../board.ts';
 import type { GatewayDeps } from '../deps.ts';
@@ -185,7 +187,38 @@ tr.differs .flag { color: var(--bad); font-weight: 600; }
 tr.foreign td { background: var(--bad-bg); }
 .foreign-charge { color: var(--bad); font-weight: 600; }
 .empty { padding: .75rem; color: var(--muted); }
+.chart-box { background: #fff; border: 1px solid var(--line); border-radius: 4px; padding: .5rem; margin-bottom: .75rem; }
+.chart { display: block; width: 100%; height: auto; }
+.chart .grid { stroke: var(--line); stroke-width: 1; }
+.chart .axis { font: 11px system-ui, sans-serif; fill: var(--muted); }
+.chart .slot { fill: transparent; }
+.chart .day:hover .slot { fill: #eef1f5; }
+.chart .spent { fill: #1a56b8; }
+.chart .refunded { fill: #2e9b6a; }
+.legend { display: flex; gap: 1rem; margin: .35rem 0 0; color: var(--muted); }
+.legend .key { display: inline-block; width: .8rem; height: .8rem; border-radius: 2px; vertical-align: -1px; margin-right: .3rem; }
+.legend .key.spent { background: #1a56b8; }
+.legend .key.refunded { background: #2e9b6a; }
+@media (prefers-color-scheme: dark) {
+  :root { color-scheme: dark; --line: #323b48; --muted: #9aa5b5; --warn: #f3bf5c; --warn-bg: #3a2c10; --bad: #ff8a8f; --bad-bg: #3a1d20; --ok: #6fd39a; }
+  body { color: #e4e8ee; background: #11151b; }
+  a { color: #7fb0ff; }
+  .table, .chart-box { background: #1a2029; }
+  thead th { background: #232a35; }
+  .chart .day:hover .slot { fill: #232a35; }
+  .chart .spent, .legend .key.spent { fill: #5d97f5; background: #5d97f5; }
+  .chart .refunded, .legend .key.refunded { fill: #46c08a; background: #46c08a; }
+}
 `;
+
+/** The chart of budget use per day: every day from the first with use (two weeks at least) to today, UTC. */
+function dailyChart(d: DashboardData) {
+  if (d.daily.length === 0) return '';
+  const days = d.daily.map((r) => ({ day: r.day, spent: parseMoney(r.spent), refunded: parseMoney(r.refunded), released: parseMoney(r.released) }));
+  const model = chartModel(days, d.generatedAt.slice(0, 10), { maxDays: d.days, minDays: 14 });
+  return html`<div class="chart-box">${budgetChart(model, d.currency)}
+<p class="legend" aria-hidden="true"><span><span class="key spent"></span>spent</span><span><span class="key refunded"></span>refunded (charged, then returned)</span></p></div>`;
+}
 
 function flagText(h: TaskHealth) {
   if (h.status === 'in_sync') return html`<span class="ok">in sync</span>`;
@@ -216,7 +249,7 @@ function tasksTable(d: DashboardData) {
 </thead>
 <tbody>${d.tasks.map(
     (t) => html`
-<tr id="task-${t.id}" class="${t.dashboard.status}${t.foreignCharged ? ' foreign' : ''}" data-status="${t.dashboard.status}"><td><code>${t.id}</code></td><td>${t.createdAt.slice(0, 19).replace('T', ' ')}</td><td><a href="${DASHBOARD_PATH}${queryString(t.tenant, d.limit)}">${t.tenant}</a></td><td class="theme" title="${t.theme}">${t.theme}</td><td>${t.status}${t.stage ? html` (${t.stage})` : ''}</td><td class="num">${t.budget.limit}</td>
+<tr id="task-${t.id}" class="${t.dashboard.status}${t.foreignCharged ? ' foreign' : ''}" data-status="${t.dashboard.status}"><td><a href="${operatorTaskPath(t.id)}" title="Open in the console (operator view)"><code>${t.id}</code></a></td><td>${t.createdAt.slice(0, 19).replace('T', ' ')}</td><td><a href="${DASHBOARD_PATH}${queryString(t.tenant, d.limit)}">${t.tenant}</a></td><td class="theme" title="${t.theme}">${t.theme}</td><td>${t.status}${t.stage ? html` (${t.stage})` : ''}</td><td class="num">${t.budget.limit}</td>
 <td class="num first">${t.budget.reserved}</td><td class="num">${t.budget.spent}</td><td class="num">${t.budget.refunded}</td><td class="num">${t.budget.released}</td><td class="num">${t.budget.remaining}</td>
 <td class="num first">${t.usage.reserved}</td><td class="num">${t.usage.captured}</td><td class="num">${t.usage.released}</td><td class="num">${t.usage.refunded}</td><td class="num">${t.usage.spent}</td><td class="num">${t.usage.events}</td>
 <td class="first flag">${flagText(t.dashboard)}${t.foreignCharged ? html`<br><span class="foreign-charge">charged by someone else: ${t.foreignCharged}</span>` : ''}</td>
@@ -256,10 +289,11 @@ ${d.tenant !== null ? html`<a href="${DASHBOARD_PATH}${queryString(null, d.limit
 
 <h2>Daily totals (last ${d.days} days with budget use)</h2>
 <p class="note">From the dashboard aggregates (budget_usage_daily), by UTC day of the ledger movement${d.tenant === null ? ', summed over all tenants' : ''}. Reserved, captured, released and refunded are totals of movements; spent = captured − refunded.</p>
+${dailyChart(d)}
 ${dailyTable(d)}
 
 <h2>Recent tasks (newest ${d.limit})</h2>
-<p class="note">Books: the task's live budget (reserved = held now; spent = captured − refunded; remaining = limit − spent − reserved). Aggregates: what the dashboard counted; "reserved (all)" totals every reservation ever made, so it equals the books' reserved + captured + released once counted.</p>
+<p class="note">Each task's id opens it in the console, read-only (operator view, any tenant): its stages, companies, money and report, followed live. Books: the task's live budget (reserved = held now; spent = captured − refunded; remaining = limit − spent − reserved). Aggregates: what the dashboard counted; "reserved (all)" totals every reservation ever made, so it equals the books' reserved + captured + released once counted.</p>
 ${tasksTable(d)}
 </body>
 </html>

@@ -1,4 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
 import { accepts } from 'hono/accepts';
 import { stream } from 'hono/streaming';
 import { ApiError } from '../../../shared/errors.ts';
@@ -83,53 +84,75 @@ export function taskEventsRoute(deps: GatewayDeps, streams: TaskEventStreams) {
   return contractRoutes<AuthEnv>().openapi(getTaskEvents, async (c) => {
     const task = await findTask(deps, c.req.valid('param').id, c.get('tenant'));
     const header = c.req.valid('header')['Last-Event-ID'];
-    const given = header ?? c.req.valid('query').after;
-    const from = Number(given ?? 0);
-    if (from > task.event_seq) {
-      const path = header !== undefined ? 'Last-Event-ID' : 'after';
-      throw new ApiError('validation_failed', `${path} ${from} is past the task's last event (${task.event_seq})`, [{ path, message: `must be at most ${task.event_seq}, the task's last event` }]);
-    }
-    const ended = task.status === 'completed' || task.status === 'failed' || task.status === 'cancelled';
-    if (accepts(c, { header: 'Accept', supports: ['text/event-stream', 'application/json'], default: 'text/event-stream' }) === 'application/json') {
-      const page = await deps.repos.events.since(task.id, from, PAGE);
-      return c.json({ taskId: task.id, data: page.map(eventJson), lastSeq: task.event_seq, ended }, 200);
-    }
-    c.header('content-type', 'text/event-stream; charset=utf-8');
-    c.header('cache-control', 'no-cache');
-    // Proxies that buffer answers (nginx) would hold the stream back.
-    c.header('x-accel-buffering', 'no');
-    return stream(c, async (out) => {
-      let finish!: () => void;
-      const finished = new Promise<void>((resolve) => (finish = resolve));
-      const sink: EventSink = {
-        position: from,
-        deliver(events) {
-          for (const e of events) {
-            if (e.seq <= sink.position) continue;
-            // Positions only move one at a time: a gap would mean an event not yet visible (never, as
-            // a task's events commit in seq order), so wait for the next read rather than skip it.
-            if (e.seq !== sink.position + 1) break;
-            sink.position = e.seq;
-            void out.write(sseMessage(e));
-            if (e.type === 'ended') {
-              finish();
-              break;
-            }
+    return storyAnswer(c, deps, streams, task, header !== undefined ? { from: header, path: 'Last-Event-ID' } : { from: c.req.valid('query').after, path: 'after' });
+  });
+}
+
+/** Where a reader resumes: the position it gave (`Last-Event-ID` or `?after=`, already checked as digits) and which it was. */
+export interface StoryPosition {
+  from: string | undefined;
+  path: 'Last-Event-ID' | 'after';
+}
+
+/** Validates `Last-Event-ID` / `?after=` of a route without a contract (the operators' view): the same rule as the v1 route. */
+export function storyPosition(header: string | undefined, after: string | undefined): StoryPosition {
+  const given = header !== undefined ? { from: header, path: 'Last-Event-ID' as const } : { from: after, path: 'after' as const };
+  if (given.from !== undefined && !position.safeParse(given.from).success) {
+    throw new ApiError('validation_failed', `${given.path} ${POSITION_RULE}`, [{ path: given.path, message: POSITION_RULE }]);
+  }
+  return given;
+}
+
+/**
+ * The answer to a reader of `task`'s story from a position: the stored events as one JSON page with
+ * `Accept: application/json`, else Server-Sent Events replayed from the table and followed live until
+ * `ended`. Shared by the tenant's route and the operators' read-only view (apps/console/admin.ts).
+ */
+export async function storyAnswer(c: Context, deps: GatewayDeps, streams: TaskEventStreams, task: { id: string; status: string; event_seq: number }, at: StoryPosition): Promise<Response> {
+  const from = Number(at.from ?? 0);
+  if (from > task.event_seq) {
+    throw new ApiError('validation_failed', `${at.path} ${from} is past the task's last event (${task.event_seq})`, [{ path: at.path, message: `must be at most ${task.event_seq}, the task's last event` }]);
+  }
+  const ended = task.status === 'completed' || task.status === 'failed' || task.status === 'cancelled';
+  if (accepts(c, { header: 'Accept', supports: ['text/event-stream', 'application/json'], default: 'text/event-stream' }) === 'application/json') {
+    const page = await deps.repos.events.since(task.id, from, PAGE);
+    return c.json({ taskId: task.id, data: page.map(eventJson), lastSeq: task.event_seq, ended }, 200);
+  }
+  c.header('content-type', 'text/event-stream; charset=utf-8');
+  c.header('cache-control', 'no-cache');
+  // Proxies that buffer answers (nginx) would hold the stream back.
+  c.header('x-accel-buffering', 'no');
+  return stream(c, async (out) => {
+    let finish!: () => void;
+    const finished = new Promise<void>((resolve) => (finish = resolve));
+    const sink: EventSink = {
+      position: from,
+      deliver(events) {
+        for (const e of events) {
+          if (e.seq <= sink.position) continue;
+          // Positions only move one at a time: a gap would mean an event not yet visible (never, as
+          // a task's events commit in seq order), so wait for the next read rather than skip it.
+          if (e.seq !== sink.position + 1) break;
+          sink.position = e.seq;
+          void out.write(sseMessage(e));
+          if (e.type === 'ended') {
+            finish();
+            break;
           }
-        },
-        heartbeat: () => void out.write(': heartbeat\n\n'),
-        close: () => finish(),
-      };
-      out.onAbort(() => finish());
-      c.req.raw.signal?.addEventListener('abort', () => finish(), { once: true });
-      // A task that has ended and whose story the client has: nothing to send, the stream closes.
-      if (ended && from >= task.event_seq) return;
-      const stop = await streams.follow(task.id, sink);
-      try {
-        await finished;
-      } finally {
-        stop();
-      }
-    });
+        }
+      },
+      heartbeat: () => void out.write(': heartbeat\n\n'),
+      close: () => finish(),
+    };
+    out.onAbort(() => finish());
+    c.req.raw.signal?.addEventListener('abort', () => finish(), { once: true });
+    // A task that has ended and whose story the client has: nothing to send, the stream closes.
+    if (ended && from >= task.event_seq) return;
+    const stop = await streams.follow(task.id, sink);
+    try {
+      await finished;
+    } finally {
+      stop();
+    }
   });
 }

@@ -1,5 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
 import { accepts } from 'hono/accepts';
+import type { Task } from '../../../shared/db/index.ts';
 import { ApiError } from '../../../shared/errors.ts';
 import { REPORT_CSP, reportPage } from '../../../shared/report/html.ts';
 import type { AuthEnv } from '../auth.ts';
@@ -43,20 +45,26 @@ export const getReport = createRoute({
  * or run. The report quotes third parties, so a browser is told not to sniff either (`nosniff`).
  */
 export function reportRoute(deps: GatewayDeps) {
-  return contractRoutes<AuthEnv>().openapi(getReport, async (c) => {
-    const task = await findTask(deps, c.req.valid('param').id, c.get('tenant'));
-    const report = task.status === 'completed' ? await deps.repos.reports.get(task.id) : undefined;
-    if (!report) throw new ApiError('report_not_ready', `task ${task.id} is ${task.status}; its report is written when it completes`);
-    c.header('vary', 'Accept');
-    c.header('x-content-type-options', 'nosniff');
-    const type = accepts(c, { header: 'Accept', supports: ['text/markdown', 'text/html'], default: 'text/markdown' });
-    if (type === 'text/html') {
-      return c.body(reportPage(report.markdown, `Research report: ${task.theme}`), 200, {
-        'content-type': 'text/html; charset=utf-8',
-        'content-security-policy': REPORT_CSP,
-        'referrer-policy': 'no-referrer',
-      });
-    }
-    return c.body(report.markdown, 200, { 'content-type': 'text/markdown; charset=utf-8' });
-  });
+  return contractRoutes<AuthEnv>().openapi(getReport, async (c) => reportAnswer(c, deps, await findTask(deps, c.req.valid('param').id, c.get('tenant'))));
+}
+
+/**
+ * The report of `task` as `Accept` asks (markdown, or the sanitised page under REPORT_CSP); 409
+ * report_not_ready before it completed. Shared by the tenant's route and the operators' read-only view
+ * (apps/console/admin.ts).
+ */
+export async function reportAnswer(c: Context, deps: GatewayDeps, task: Pick<Task, 'id' | 'status' | 'theme'>): Promise<Response> {
+  const report = task.status === 'completed' ? await deps.repos.reports.get(task.id) : undefined;
+  if (!report) throw new ApiError('report_not_ready', `task ${task.id} is ${task.status}; its report is written when it completes`);
+  c.header('vary', 'Accept');
+  c.header('x-content-type-options', 'nosniff');
+  const type = accepts(c, { header: 'Accept', supports: ['text/markdown', 'text/html'], default: 'text/markdown' });
+  if (type === 'text/html') {
+    return c.body(reportPage(report.markdown, `Research report: ${task.theme}`), 200, {
+      'content-type': 'text/html; charset=utf-8',
+      'content-security-policy': REPORT_CSP,
+      'referrer-policy': 'no-referrer',
+    });
+  }
+  return c.body(report.markdown, 200, { 'content-type': 'text/markdown; charset=utf-8' });
 }
