@@ -50,7 +50,7 @@ export class SseParser {
     /** @type {string | undefined} */ this.lastId = undefined;
     /** @type {string} */ this.event = '';
     /** @type {string[]} */ this.data = [];
-    /** @type {boolean} */ this.idSeen = false;
+    /** @type {boolean} */ this.afterCR = false;
   }
 
   /**
@@ -58,16 +58,19 @@ export class SseParser {
    * @returns {SseMessage[]}
    */
   push(chunk) {
-    this.buffer += chunk;
     /** @type {SseMessage[]} */
     const out = [];
+    if (chunk === '') return out;
+    // The last chunk ended with a CR: an LF starting this one is the rest of that line end.
+    if (this.afterCR && chunk.startsWith('\n')) chunk = chunk.slice(1);
+    this.afterCR = false;
+    this.buffer += chunk;
     for (;;) {
       const m = /\r\n|\r|\n/.exec(this.buffer);
       if (!m) break;
-      // A CR at the very end may be the first half of a CRLF: wait for the next chunk.
-      if (m[0] === '\r' && m.index === this.buffer.length - 1) break;
       const line = this.buffer.slice(0, m.index);
       this.buffer = this.buffer.slice(m.index + m[0].length);
+      if (m[0] === '\r' && this.buffer === '') this.afterCR = true;
       this.line(line, out);
     }
     return out;
