@@ -193,6 +193,25 @@ describe('budget dashboard at /admin/dashboard', () => {
         expect(rowCells(html, `day-${r.day}`)).toEqual([r.day, String(r.tenants), r.reserved, r.captured, r.released, r.refunded, r.spent, String(r.events)]);
       }
     });
+    it("charts each day's budget use (a day's bar tells its totals) and links the task to its console page", async () => {
+      await waitInSync(boughtId);
+      const data = await json('/admin/dashboard.json');
+      const html = await page();
+      const today = data.generatedAt.slice(0, 10);
+      // The newest day with use (today, unless the task ran just before midnight UTC).
+      const r = data.daily[0];
+      expect(r, 'a day in the daily totals').toBeDefined();
+      const chart = /<svg id="budget-chart"[\s\S]*?<\/svg>/.exec(html)?.[0];
+      expect(chart, 'the chart').toBeDefined();
+      expect(chart).toContain(`<g class="day" data-day="${r.day}"><title>${r.day}: spent ${r.spent}, refunded ${r.refunded}, released ${r.released} CNY</title>`);
+      // Two weeks at least, one bar per day, ending today.
+      const days = [...chart!.matchAll(/data-day="([\d-]+)"/g)].map((m) => m[1]);
+      expect(days.length).toBeGreaterThanOrEqual(14);
+      expect(days.at(-1)).toBe(today);
+      const spentHeight = Number(new RegExp(`data-day="${r.day}"[\\s\\S]*?<rect class="spent"[^>]*height="(\\d+)"`).exec(chart!)?.[1]);
+      expect(spentHeight).toBeGreaterThan(0);
+      expect(html).toContain(`<a href="/admin/console/tasks/${boughtId}"`);
+    });
   });
 
   describe('filters', () => {
