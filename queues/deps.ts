@@ -2,6 +2,7 @@ import type { Repositories } from '../shared/db/index.ts';
 import type { LanguageModel, PriceList } from '../shared/llm/index.ts';
 import type { Logger } from '../shared/log.ts';
 import type { SearchCache } from '../shared/memory/search-cache.ts';
+import type { WebhookSender } from '../shared/webhooks/send.ts';
 import type { Providers } from '../shared/providers/index.ts';
 import type { SpendingPolicy } from '../shared/tenants/policy.ts';
 import type { Producer } from './producer.ts';
@@ -26,6 +27,20 @@ export interface StageDeps {
   memory: MemorySettings;
   /** Free search results per tenant and query, in Redis (SEARCH_CACHE_TTL). */
   searchCache: SearchCache;
+  /** Announcing tasks' ends to their webhook URLs (issue 13). */
+  webhooks: WebhookSettings;
+}
+
+/** How the webhook stage signs, sends and gives up. */
+export interface WebhookSettings {
+  /** The HMAC key of X-Signature (WEBHOOK_SECRET). */
+  secret: string;
+  /** POSTs only to allowed hosts and addresses (WEBHOOK_ALLOWED_HOSTS). */
+  sender: WebhookSender;
+  /** A delivery is tried this long after its task ended, then given up (WEBHOOK_RETRY_WINDOW). */
+  retryWindowMs: number;
+  /** The task's final view, as GET /v1/tasks/:id answers it: the body of the POST. */
+  render(taskId: string): Promise<unknown>;
 }
 
 /** How the stages use the tenant's memory. */

@@ -1,5 +1,5 @@
-/** The five queues, by their plain names (DESIGN.md §2). */
-export const QUEUE_NAMES = ['search', 'authorize', 'detail', 'report', 'dashboard'] as const;
+/** The queues, by their plain names: the five of DESIGN.md §2, and `webhook` (issue 13: announcing a task's end). */
+export const QUEUE_NAMES = ['search', 'authorize', 'detail', 'report', 'dashboard', 'webhook'] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
 
 /** True when a string names one of the queues. */

@@ -12,13 +12,20 @@ export const jobId = {
   detail: (taskId: string, companyId: string) => `detail-${taskId}-${companyId.replace(/[^A-Za-z0-9_.-]/g, '_')}`,
   report: (taskId: string) => `report-${taskId}`,
   dashboard: (ledgerEntryId: number) => `dashboard-${ledgerEntryId}`,
+  webhook: (deliveryId: number) => `webhook-${deliveryId}`,
 };
 
-/** Attempts per queue: enough to ride out a provider or Postgres outage of a minute or so. */
-const ATTEMPTS: Record<QueueName, number> = { search: 6, authorize: 6, detail: 8, report: 8, dashboard: 12 };
+/**
+ * Attempts per queue: enough to ride out a provider or Postgres outage of a minute or so. A webhook is
+ * tried for WEBHOOK_RETRY_WINDOW (a day) whatever the count: its processor gives up when that is over.
+ */
+const ATTEMPTS: Record<QueueName, number> = { search: 6, authorize: 6, detail: 8, report: 8, dashboard: 12, webhook: 1_000 };
 
 /** The backoff type our workers implement (exponential with full jitter, or the server's Retry-After). */
 export const BACKOFF_TYPE = 'jittered';
+
+/** The webhook queue's backoff: the same shape on its own scale (WEBHOOK_RETRY_BASE_MS, WEBHOOK_RETRY_MAX_MS). */
+export const WEBHOOK_BACKOFF_TYPE = 'webhook';
 
 export interface Backoff {
   baseMs: number;
@@ -43,7 +50,7 @@ export function jobOptions(queue: QueueName, id: string): JobsOptions {
   return {
     jobId: id,
     attempts: ATTEMPTS[queue],
-    backoff: { type: BACKOFF_TYPE },
+    backoff: { type: queue === 'webhook' ? WEBHOOK_BACKOFF_TYPE : BACKOFF_TYPE },
     removeOnComplete: { age: 24 * 3600, count: 5_000 },
     removeOnFail: { age: 7 * 24 * 3600 },
     // A detail child that fails for good must not leave its report parent waiting forever.

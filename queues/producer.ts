@@ -63,6 +63,11 @@ export class Producer {
     );
   }
 
+  /** One job per webhook delivery; the id makes a second enqueue (the sweeper) a no-op while it exists. */
+  async webhook(deliveryId: number, taskId: string): Promise<void> {
+    await this.add('webhook', jobId.webhook(deliveryId), { deliveryId, taskId });
+  }
+
   private async add<Q extends QueueName>(queue: Q, id: string, data: Payload<Q>): Promise<void> {
     await this.queues[queue].add(queue, data, jobOptions(queue, id));
   }

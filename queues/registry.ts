@@ -8,6 +8,7 @@ import { QUEUE_NAMES, type QueueName } from './names.ts';
 import { PAYLOADS, type Payload } from './payloads.ts';
 import { processReport } from './report/processor.ts';
 import { processSearch } from './search/processor.ts';
+import { giveUpWebhook, processWebhook } from './webhook/processor.ts';
 import { failTask } from './settle.ts';
 
 /** One stage: its payload schema, its processor, and what to do when a job of it fails for good. */
@@ -43,6 +44,7 @@ export const STAGES: { [Q in QueueName]: StageEntry<Q> } = {
   },
   report: { schema: PAYLOADS.report, process: processReport, onFinalFailure: failWholeTask, concurrency: 'worker' },
   dashboard: { schema: PAYLOADS.dashboard, process: processDashboard, concurrency: 'worker' },
+  webhook: { schema: PAYLOADS.webhook, process: processWebhook, onFinalFailure: giveUpWebhook, concurrency: 'worker' },
 };
 
 /** Refuses to start when a queue has no handler (or the registry names one that is not a queue). */

@@ -3,6 +3,7 @@ import { isPaymentKeyOf, type Payment } from '../shared/db/index.ts';
 import { formatMoney } from '../shared/money.ts';
 import type { IssuerCharge } from '../shared/providers/index.ts';
 import type { StageDeps } from './deps.ts';
+import { announceEnd } from './webhook/processor.ts';
 
 /**
  * Asks the issuer whether a charge exists for this payment's idempotency key. This is the only way
@@ -110,10 +111,20 @@ async function noteForeignCharges(deps: StageDeps, taskId: string, tokenId: stri
   await deps.repos.tasks.noteForeignCharges(taskId, foreign);
 }
 
+/**
+ * Ends a task once (its `ended` event and any webhook delivery are written with it) and queues its webhook.
+ * Returns false when it had ended already.
+ */
+export async function endTask(deps: StageDeps, taskId: string, status: 'completed' | 'failed' | 'cancelled', error?: { code: string; message: string }): Promise<boolean> {
+  const ended = await deps.repos.tasks.end(taskId, status, error);
+  if (ended) await announceEnd(deps, taskId);
+  return ended;
+}
+
 /** Ends a task as failed with a reason, after closing its money. */
 export async function failTask(deps: StageDeps, taskId: string, code: string, message: string): Promise<void> {
   await closeTaskMoney(deps, taskId);
-  if (await deps.repos.tasks.end(taskId, 'failed', { code, message })) deps.log.warn({ taskId, code, message }, 'task failed');
+  if (await endTask(deps, taskId, 'failed', { code, message })) deps.log.warn({ taskId, code, message }, 'task failed');
 }
 
 /**
@@ -125,7 +136,7 @@ export async function stopIfCancelled(deps: StageDeps, taskId: string): Promise<
   if (!task) return { stopped: 'missing' };
   if (task.cancel_requested && (task.status === 'queued' || task.status === 'running')) {
     await closeTaskMoney(deps, taskId);
-    await deps.repos.tasks.end(taskId, 'cancelled', { code: 'cancelled', message: 'cancelled by the client' });
+    await endTask(deps, taskId, 'cancelled', { code: 'cancelled', message: 'cancelled by the client' });
     return { stopped: 'cancelled' };
   }
   return { stopped: task.status };

@@ -63,6 +63,10 @@ export async function sweep(
       deps.log.warn({ taskId: task.id, err: (err as Error).message }, 'sweeper could not drive a task');
     }
   }
+  // Webhook deliveries whose job was lost (a crash between a task's end and its enqueue, Redis restarted).
+  for (const d of await deps.repos.webhooks.stalePending(staleMs)) {
+    await deps.producer.webhook(Number(d.id), d.task_id).catch((err: Error) => deps.log.warn({ deliveryId: d.id, err: err.message }, 'sweeper could not queue a webhook'));
+  }
   const unapplied = await deps.repos.payments.unappliedLedger(Math.min(staleMs, 10_000));
   await deps.producer.dashboard(unapplied);
   const receiptsPurged = await deps.repos.payments.purgeExpiredReceipts();

@@ -7,7 +7,7 @@ import { observeJob, observeQueueWait, type JobOutcome } from '../shared/telemet
 import { annotate, ATTR, queueTelemetry } from '../shared/telemetry/tracing.ts';
 import type { StageDeps } from './deps.ts';
 import type { QueueName } from './names.ts';
-import { BACKOFF_TYPE, backoffDelay, DEPENDENCY_WAIT_MS, type Backoff } from './options.ts';
+import { BACKOFF_TYPE, backoffDelay, DEPENDENCY_WAIT_MS, WEBHOOK_BACKOFF_TYPE, type Backoff } from './options.ts';
 import { assertRegistryComplete, STAGES } from './registry.ts';
 
 export interface WorkerSettings {
@@ -16,6 +16,8 @@ export interface WorkerSettings {
   /** Lock of an active job; a crashed worker's jobs are recovered after it (default 30 s). */
   lockMs?: number;
   backoff?: Backoff;
+  /** The webhook queue's retry backoff (WEBHOOK_RETRY_BASE_MS, WEBHOOK_RETRY_MAX_MS). */
+  webhookBackoff?: Backoff;
   /** Stored on every job this process takes (Bull Board shows it): default `<host>:<pid>`. */
   name?: string;
 }
@@ -24,6 +26,7 @@ export interface WorkerSettings {
 export const workerName = () => `${hostname()}:${process.pid}`;
 
 const DEFAULT_BACKOFF: Backoff = { baseMs: 500, maxMs: 30_000 };
+const DEFAULT_WEBHOOK_BACKOFF: Backoff = { baseMs: 10_000, maxMs: 3_600_000 };
 
 /** A job may be orphaned by crashed workers this many times before BullMQ fails it as stalled. */
 const MAX_STALLED = 5;
@@ -141,7 +144,11 @@ export function startWorkers(queues: QueueName[], deps: StageDeps, connection: R
       ...(queueTelemetry() ? { telemetry: queueTelemetry() } : {}),
       settings: {
         backoffStrategy: (attemptsMade: number, type?: string, err?: Error) =>
-          type === BACKOFF_TYPE ? backoffDelay(attemptsMade, settings.backoff ?? DEFAULT_BACKOFF, err instanceof TransientError ? err.retryAfterMs : undefined) : 1_000,
+          type === BACKOFF_TYPE
+            ? backoffDelay(attemptsMade, settings.backoff ?? DEFAULT_BACKOFF, err instanceof TransientError ? err.retryAfterMs : undefined)
+            : type === WEBHOOK_BACKOFF_TYPE
+              ? backoffDelay(attemptsMade, settings.webhookBackoff ?? DEFAULT_WEBHOOK_BACKOFF)
+              : 1_000,
       },
     });
     worker.on('error', (err) => deps.log.error({ queue, err: err.message }, 'worker error'));

@@ -4,6 +4,7 @@ import { parseDataKeys, type DataKey } from './crypto/keyring.ts';
 import { MoneyFormatError, parseMoney } from './money.ts';
 import type { JwtSettings } from './jwt-settings.ts';
 import { readSecretFiles } from './secret-files.ts';
+import { allowListProblems } from './webhooks/allow-list.ts';
 import { clientTls, type ClientTls, type TlsFiles } from './tls-files.ts';
 import { parsePriceList, type PriceList } from './llm/prices.ts';
 import { productionRefusal, secretProblems, SECRET_USES, type SecretUse } from './secrets.ts';
@@ -137,6 +138,26 @@ const isEnrolment = (entry: string) => {
   return tenant.trim() !== '' && (voice.length === 0 || voice.join(':').trim() !== '');
 };
 
+/** `WEBHOOK_ALLOWED_HOSTS`: comma-separated names, `*.suffixes`, addresses and networks (shared/webhooks/allow-list.ts). */
+const allowedHosts = z.preprocess(
+  blankIsUnset,
+  z
+    .string()
+    .optional()
+    .transform((raw, ctx): string[] => {
+      const entries = (raw ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+      const problems = allowListProblems(entries);
+      if (problems.length) {
+        ctx.addIssue({ code: 'custom', message: problems.join('; ') });
+        return z.NEVER;
+      }
+      return entries;
+    }),
+);
+
+/** Signs webhooks when WEBHOOK_SECRET is unset (development only: production refuses it, shared/secrets.ts). */
+export const DEV_WEBHOOK_SECRET = 'dev-webhook-secret';
+
 /** The one schema for every process's configuration (DESIGN.md §6). */
 export const configSchema = z.object({
   PORT: int(0, 65535, 8000),
@@ -221,6 +242,22 @@ export const configSchema = z.object({
   MEMORY_MAX_AGE: int(0, MAX_AGE_LIMIT, 7 * 86_400),
   MEMORY_RETENTION: int(3_600, 10 * 365 * 86_400, 90 * 86_400),
   SEARCH_CACHE_TTL: int(0, 86_400, 300),
+  /**
+   * Following a task (issue 13): a comment line on every open event stream this often (and a look at
+   * the table for wake-ups that never came).
+   */
+  EVENTS_HEARTBEAT_MS: int(50, 300_000, 15_000),
+  /**
+   * Webhooks (issue 13): the HMAC key of X-Signature; where they may go (nothing listed: webhooks are
+   * off); the time limit of one POST; the retry backoff (exponential from the base, jittered, capped) and
+   * how long a delivery is tried before it is given up (seconds).
+   */
+  WEBHOOK_SECRET: z.preprocess(blankIsUnset, z.string().optional()),
+  WEBHOOK_ALLOWED_HOSTS: allowedHosts,
+  WEBHOOK_TIMEOUT_MS: int(100, 60_000, 10_000),
+  WEBHOOK_RETRY_BASE_MS: int(10, 3_600_000, 10_000),
+  WEBHOOK_RETRY_MAX_MS: int(100, 86_400_000, 3_600_000),
+  WEBHOOK_RETRY_WINDOW: int(1, 7 * 86_400, 86_400),
   /** How long a stopping process waits for in-flight jobs before handing them back. */
   SHUTDOWN_TIMEOUT_MS: int(100, 60_000, 4_000),
   /**

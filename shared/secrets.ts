@@ -7,9 +7,9 @@ import { DEVELOPMENT_KEY, type DataKey } from './crypto/keyring.ts';
  */
 
 /** What a process uses a secret for: the v1 API, the admin pages, the token issuer, the sealed books. */
-export type SecretUse = 'api' | 'admin' | 'issuer' | 'books';
+export type SecretUse = 'api' | 'admin' | 'issuer' | 'books' | 'webhook';
 
-export const SECRET_USES: readonly SecretUse[] = ['api', 'admin', 'issuer', 'books'];
+export const SECRET_USES: readonly SecretUse[] = ['api', 'admin', 'issuer', 'books', 'webhook'];
 
 /** Shortest secret production accepts. */
 export const MIN_SECRET_LENGTH = 16;
@@ -35,6 +35,9 @@ export interface SecretConfig {
   TOKEN_ISSUER_API_KEY: string;
   DATA_ENCRYPTION_KEYS?: DataKey[];
   JWT_SECRET?: string;
+  WEBHOOK_SECRET?: string;
+  /** Webhooks are on when it lists a host: only then is WEBHOOK_SECRET needed. */
+  WEBHOOK_ALLOWED_HOSTS?: readonly string[];
 }
 
 /** An HS256 key shorter than the hash (256 bits) is refused by RFC 7518 §3.2. */
@@ -83,6 +86,10 @@ export function secretProblems(config: SecretConfig, env: NodeJS.ProcessEnv, use
     const issuer = blank(env.TOKEN_ISSUER_API_KEY) ? 'is unset' : weakSecret(config.TOKEN_ISSUER_API_KEY);
     if (issuer) problems.push({ variable: 'TOKEN_ISSUER_API_KEY', problem: issuer, unsetMeans: 'the token issuer is called with the development key "dev-issuer-key"' });
   }
+  if (uses.includes('webhook') && (config.WEBHOOK_ALLOWED_HOSTS?.length ?? 0) > 0) {
+    const webhook = weakSecret(config.WEBHOOK_SECRET);
+    if (webhook) problems.push({ variable: 'WEBHOOK_SECRET', problem: webhook, unsetMeans: 'webhooks are signed with the development secret "dev-webhook-secret"' });
+  }
   if (uses.includes('books')) {
     const keys = config.DATA_ENCRYPTION_KEYS;
     if (!keys?.length) {
@@ -102,7 +109,7 @@ export function productionRefusal(p: SecretProblem): string {
 /** The secrets each program of the product uses, so it checks those (and only those) at start. */
 export const PROGRAM_SECRETS = {
   gateway: ['api', 'admin', 'books'],
-  worker: ['issuer', 'books'],
+  worker: ['issuer', 'books', 'webhook'],
   reconcile: ['issuer', 'books'],
   rotateKeys: ['books'],
   start: SECRET_USES,

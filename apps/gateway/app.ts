@@ -28,6 +28,10 @@ import { cancelTaskRoute } from './routes/tasks.cancel.ts';
 import { createTaskRoute } from './routes/tasks.create.ts';
 import { readTaskRoutes } from './routes/tasks.read.ts';
 import { paymentsRoute } from './routes/tasks.payments.ts';
+import { taskEventsRoute } from './routes/tasks.events.ts';
+import { taskWebhooksRoute } from './routes/tasks.webhooks.ts';
+import { TaskEventStreams } from './event-streams.ts';
+import { publishEventWakeups } from '../../shared/events/wakeups.ts';
 import { reportRoute } from './routes/tasks.report.ts';
 import { usageRoutes } from './routes/usage.ts';
 import { SignInGate } from './sign-in.ts';
@@ -96,6 +100,11 @@ export function createApp(deps: GatewayDeps): OpenAPIHono<BlankEnv> {
   v1.route('/', cancelTaskRoute(deps));
   v1.route('/', reportRoute(deps));
   v1.route('/', paymentsRoute(deps));
+  // Events the gateway writes (created, cancel_requested) wake every gateway's streams, as the workers' do.
+  publishEventWakeups(deps.repos, deps.redis, deps.config.QUEUE_PREFIX);
+  const streams = deps.eventStreams ?? new TaskEventStreams(deps.repos.events, undefined, deps.config.QUEUE_PREFIX, deps.log, { heartbeatMs: deps.config.EVENTS_HEARTBEAT_MS ?? 15_000 });
+  v1.route('/', taskEventsRoute(deps, streams));
+  v1.route('/', taskWebhooksRoute(deps));
   v1.route('/', usageRoutes(deps));
   v1.route('/', memoryRoutes(deps));
   app.use('/v1/tasks/:id', taskScope());

@@ -4,7 +4,7 @@ import { QUEUE_NAMES } from '../../queues/names.ts';
 
 /**
  * Bull Board at /admin/queues (DESIGN.md §5, §6 ADMIN_USER / ADMIN_PASSWORD): 200 without a redirect,
- * with or without the trailing slash, behind basic auth; its API lists the five queues by their
+ * with or without the trailing slash, behind basic auth; its API lists the six queues by their
  * plain names and sees the jobs this system queued.
  */
 describe('Bull Board at /admin/queues', () => {
@@ -78,13 +78,13 @@ describe('Bull Board at /admin/queues', () => {
   });
 
   describe('its API', () => {
-    it('/admin/queues/api/queues lists exactly the five queues by their plain names', async () => {
+    it('/admin/queues/api/queues lists exactly the six queues by their plain names (webhook deliveries among them)', async () => {
       const res = await get('/admin/queues/api/queues', admin);
       expect(res.status).toBe(200);
       expect(res.headers.get('content-type')).toMatch(/^application\/json/);
       const json = (await res.json()) as { queues: Array<{ name: string; type: string }> };
       expect(Array.isArray(json.queues)).toBe(true);
-      expect(json.queues.map((q) => q.name).sort()).toEqual(['authorize', 'dashboard', 'detail', 'report', 'search']);
+      expect(json.queues.map((q) => q.name).sort()).toEqual(['authorize', 'dashboard', 'detail', 'report', 'search', 'webhook']);
       for (const q of json.queues) expect(q.type).toBe('bullmq');
     });
 

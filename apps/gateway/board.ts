@@ -12,7 +12,7 @@ import { problem } from './problem.ts';
 
 export const BOARD_PATH = '/admin/queues';
 
-/** One Bull Board over the five queues, served at BOARD_PATH; `readOnly` hides and refuses every action. */
+/** One Bull Board over every queue (the five stages, the dashboard's and webhook deliveries), served at BOARD_PATH; `readOnly` hides and refuses every action. */
 function board(producer: Producer, readOnly: boolean): Hono {
   const adapter = new HonoAdapter(serveStatic);
   adapter.setBasePath(BOARD_PATH);

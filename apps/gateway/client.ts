@@ -4,6 +4,7 @@
  * that breaks a caller fails the type check. Errors are thrown as GatewayProblem with the answer's
  * RFC 9457 fields.
  */
+import { createParser } from 'eventsource-parser';
 import type { z } from 'zod';
 import type { healthz, readyz, Readiness } from './routes/health.ts';
 import type { CreateTaskBody, createTask } from './routes/tasks.create.ts';
@@ -12,10 +13,13 @@ import type { getPayments, PaymentTrail } from './routes/tasks.payments.ts';
 import type { getTask, listTasks } from './routes/tasks.read.ts';
 import type { getReport } from './routes/tasks.report.ts';
 import type { getTaskUsage, getUsage, TaskUsage, UsageByDay } from './routes/usage.ts';
+import type { getTaskEvents } from './routes/tasks.events.ts';
+import type { getTaskWebhooks } from './routes/tasks.webhooks.ts';
+import type { TaskEvent, TaskEventPage, WebhookDeliveries } from './schemas/events.ts';
 import type { Problem } from './schemas/problem.ts';
 import type { TaskList, TaskView } from './schemas/task.ts';
 
-export type { Problem, TaskList, TaskView };
+export type { Problem, TaskEvent, TaskEventPage, TaskList, TaskView, WebhookDeliveries };
 /** The body of POST /v1/tasks as a caller writes it (`budget` a string or a number, `maxCompanies` optional). */
 export type NewTask = CreateTaskBody;
 export type Payments = z.infer<typeof PaymentTrail>;
@@ -34,6 +38,8 @@ const PATHS: {
   cancelTask: (typeof cancelTask)['path'];
   getReport: (typeof getReport)['path'];
   getPayments: (typeof getPayments)['path'];
+  getTaskEvents: (typeof getTaskEvents)['path'];
+  getTaskWebhooks: (typeof getTaskWebhooks)['path'];
   getTaskUsage: (typeof getTaskUsage)['path'];
   getUsage: (typeof getUsage)['path'];
   healthz: (typeof healthz)['path'];
@@ -45,6 +51,8 @@ const PATHS: {
   cancelTask: '/tasks/{id}/cancel',
   getReport: '/tasks/{id}/report',
   getPayments: '/tasks/{id}/payments',
+  getTaskEvents: '/tasks/{id}/events',
+  getTaskWebhooks: '/tasks/{id}/webhooks',
   getTaskUsage: '/tasks/{id}/usage',
   getUsage: '/usage',
   healthz: '/healthz',
@@ -163,6 +171,75 @@ export class GatewayClient {
   /** GET /v1/tasks/{id}/payments: the audit trail. */
   async payments(id: string, signal?: AbortSignal): Promise<Payments> {
     return this.json(await this.call({ method: 'GET', path: `/v1${PATHS.getPayments}`, params: { id }, signal, ok: [200] }));
+  }
+
+  /** GET /v1/tasks/{id}/events as JSON: the stored events after `after` (at most 500), without following. */
+  async taskEvents(id: string, opts: { after?: number; signal?: AbortSignal } = {}): Promise<TaskEventPage> {
+    return this.json(await this.call({ method: 'GET', path: `/v1${PATHS.getTaskEvents}`, params: { id }, query: { after: opts.after }, signal: opts.signal, ok: [200] }));
+  }
+
+  /**
+   * GET /v1/tasks/{id}/events as a stream: every event after `after`, in order, then each new one as it
+   * is written, until `ended` (the last one yielded). A stream cut off before that (a gateway restarting,
+   * the network) is opened again from the last event received (`Last-Event-ID`), up to `reconnects`
+   * times in a row, `retryMs` apart; then the error is thrown. Refusals (404, 401…) throw GatewayProblem.
+   */
+  async *events(id: string, opts: { after?: number; signal?: AbortSignal; reconnects?: number; retryMs?: number } = {}): AsyncGenerator<TaskEvent> {
+    let position = opts.after ?? 0;
+    let failures = 0;
+    for (;;) {
+      let res: Response;
+      try {
+        res = await this.call({
+          method: 'GET',
+          path: `/v1${PATHS.getTaskEvents}`,
+          params: { id },
+          headers: position > 0 ? { 'Last-Event-ID': String(position) } : {},
+          accept: 'text/event-stream',
+          signal: opts.signal,
+          ok: [200],
+        });
+      } catch (err) {
+        if (err instanceof GatewayProblem || err instanceof UnexpectedAnswer || opts.signal?.aborted || ++failures > (opts.reconnects ?? 3)) throw err;
+        await new Promise((r) => setTimeout(r, opts.retryMs ?? 1_000));
+        continue;
+      }
+      const queue: TaskEvent[] = [];
+      const parser = createParser({
+        onEvent: (message) => {
+          if (message.data) queue.push(JSON.parse(message.data) as TaskEvent);
+        },
+      });
+      const decoder = new TextDecoder();
+      let cut: unknown;
+      try {
+        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+          parser.feed(decoder.decode(chunk, { stream: true }));
+          while (queue.length) {
+            const event = queue.shift()!;
+            if (event.seq <= position) continue;
+            position = event.seq;
+            failures = 0;
+            yield event;
+            if (event.type === 'ended') return;
+          }
+        }
+      } catch (err) {
+        cut = err;
+      }
+      // The stream ended without `ended`: the task had ended before and we have its story, or it was cut.
+      if (cut === undefined) {
+        const page = await this.taskEvents(id, { after: position, signal: opts.signal });
+        if (page.ended && page.lastSeq <= position) return;
+      }
+      if (opts.signal?.aborted || ++failures > (opts.reconnects ?? 3)) throw cut ?? new Error(`the event stream of task ${id} ended before the task did`);
+      await new Promise((r) => setTimeout(r, opts.retryMs ?? 1_000));
+    }
+  }
+
+  /** GET /v1/tasks/{id}/webhooks: the task's webhook deliveries and every attempt. */
+  async webhooks(id: string, signal?: AbortSignal): Promise<WebhookDeliveries> {
+    return this.json(await this.call({ method: 'GET', path: `/v1${PATHS.getTaskWebhooks}`, params: { id }, signal, ok: [200] }));
   }
 
   /** GET /v1/tasks/{id}/usage. */

@@ -3,6 +3,7 @@ import type { Producer } from '../../queues/producer.ts';
 import type { Config } from '../../shared/config.ts';
 import type { Db, Repositories } from '../../shared/db/index.ts';
 import type { Logger } from '../../shared/log.ts';
+import type { TaskEventStreams } from './event-streams.ts';
 import type { KeyRevocations } from './key-revocations.ts';
 
 /** What the gateway needs: the books, the queues, and its configuration. */
@@ -14,6 +15,8 @@ export interface GatewayDeps {
   log: Logger;
   /** Revocations announced by every gateway (Redis pub/sub); without it a revoked key's cache entry expires on its own (KEY_CACHE_MS). */
   revocations?: KeyRevocations;
+  /** The live follow of task stories (Redis-woken); without it the app makes one that polls the table every second. */
+  eventStreams?: TaskEventStreams;
   config: Pick<
     Config,
     | 'API_KEYS'
@@ -33,5 +36,6 @@ export interface GatewayDeps {
     | 'JWT_JWKS_URL'
     | 'JWT_ISSUER'
     | 'JWT_AUDIENCE'
-  >;
+  > &
+    Partial<Pick<Config, 'WEBHOOK_ALLOWED_HOSTS' | 'EVENTS_HEARTBEAT_MS'>>;
 }

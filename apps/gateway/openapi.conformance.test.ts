@@ -71,6 +71,15 @@ describe('the gateway answers as its OpenAPI document says', () => {
     expect(usage.spent).toBe(task.budget.spent);
     expect((await client.usage()).data.length).toBeGreaterThan(0);
 
+    // Its story: as one JSON page, and as the stream the typed client reads (the same events, in order).
+    const page = await client.taskEvents(task.id);
+    expect(page).toMatchObject({ taskId: task.id, ended: true, lastSeq: page.data.length });
+    const streamed = [];
+    for await (const e of client.events(task.id)) streamed.push(e);
+    expect(streamed).toEqual(page.data);
+    expect((await client.taskEvents(task.id, { after: page.lastSeq })).data).toEqual([]);
+    expect(await client.webhooks(task.id)).toEqual({ taskId: task.id, data: [] });
+
     const ended409 = await problemOf(client.cancelTask(task.id));
     expect(ended409).toMatchObject({ status: 409, code: 'task_already_ended' });
   });
@@ -94,7 +103,7 @@ describe('the gateway answers as its OpenAPI document says', () => {
     for (const call of [() => stranger.getTask(unknown), () => stranger.listTasks(), () => stranger.usage(), () => stranger.createTask(valid)]) {
       expect(await problemOf(call())).toMatchObject({ status: 401, code: 'unauthorized' });
     }
-    const calls = [() => client.getTask(unknown), () => client.getTask('not-a-uuid'), () => client.cancelTask(unknown), () => client.report(unknown), () => client.payments(unknown), () => client.taskUsage(unknown)];
+    const calls = [() => client.getTask(unknown), () => client.getTask('not-a-uuid'), () => client.cancelTask(unknown), () => client.report(unknown), () => client.payments(unknown), () => client.taskUsage(unknown), () => client.taskEvents(unknown), () => client.webhooks(unknown)];
     for (const call of calls) expect(await problemOf(call())).toMatchObject({ status: 404, code: 'not_found' });
     const invalid = await problemOf(client.createTask({ ...valid, budget: 0, colour: 'red' } as never));
     expect(invalid).toMatchObject({ status: 400, code: 'validation_failed' });

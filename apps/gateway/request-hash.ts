@@ -14,8 +14,8 @@ export function requestHash(body: Record<string, unknown>): string {
  * How a request was hashed before the whole body was (four named fields): a key used before that change
  * replays its task after it. Only a body that could have been sent then has one.
  */
-export function legacyRequestHash(body: { theme: string; budget: number; voiceId: string; maxCompanies: number; maxAge?: number }): string | undefined {
-  if (body.maxAge !== undefined) return undefined;
+export function legacyRequestHash(body: { theme: string; budget: number; voiceId: string; maxCompanies: number; maxAge?: number; webhookUrl?: string }): string | undefined {
+  if (body.maxAge !== undefined || body.webhookUrl !== undefined) return undefined;
   return sha256(JSON.stringify([body.theme, body.budget, body.voiceId, body.maxCompanies]));
 }
 

@@ -1,12 +1,16 @@
 import type { MemorySettings, StageDeps } from '../../queues/deps.ts';
 import type { Producer } from '../../queues/producer.ts';
-import { providerTls, type Config } from '../../shared/config.ts';
+import { DEV_WEBHOOK_SECRET, providerTls, type Config } from '../../shared/config.ts';
 import type { Repositories } from '../../shared/db/index.ts';
 import { createModel } from '../../shared/llm/index.ts';
 import type { Logger } from '../../shared/log.ts';
 import { SearchCache } from '../../shared/memory/search-cache.ts';
 import { createProviders } from '../../shared/providers/index.ts';
+import { publishEventWakeups } from '../../shared/events/wakeups.ts';
 import { policyDefaults } from '../../shared/tenants/policy.ts';
+import { WebhookAllowList } from '../../shared/webhooks/allow-list.ts';
+import { WebhookSender } from '../../shared/webhooks/send.ts';
+import { taskView, viewParts } from '../gateway/view.ts';
 
 export interface ProviderLocations {
   marketplaceUrl: string;
@@ -24,6 +28,8 @@ export function providerLocations(config: Config): ProviderLocations {
 
 /** Everything the stage processors use, from the configuration. */
 export function buildStageDeps(config: Config, repos: Repositories, producer: Producer, log: Logger, where: ProviderLocations): StageDeps {
+  // Every event the stages write wakes the gateways following its task (Redis pub/sub).
+  publishEventWakeups(repos, producer.connection, config.QUEUE_PREFIX);
   return {
     repos,
     producer,
@@ -43,6 +49,22 @@ export function buildStageDeps(config: Config, repos: Repositories, producer: Pr
     policyDefaults: policyDefaults(config),
     memory: memorySettings(config),
     searchCache: new SearchCache(producer.connection, config.QUEUE_PREFIX, config.SEARCH_CACHE_TTL, log),
+    webhooks: webhookSettings(config, repos),
+  };
+}
+
+/** How the webhook stage signs and sends: the secret, the allow-list, the window, and the view it POSTs. */
+export function webhookSettings(config: Pick<Config, 'WEBHOOK_SECRET' | 'WEBHOOK_ALLOWED_HOSTS' | 'WEBHOOK_TIMEOUT_MS' | 'WEBHOOK_RETRY_WINDOW'>, repos: Repositories) {
+  return {
+    secret: config.WEBHOOK_SECRET ?? DEV_WEBHOOK_SECRET,
+    sender: new WebhookSender(new WebhookAllowList(config.WEBHOOK_ALLOWED_HOSTS), config.WEBHOOK_TIMEOUT_MS),
+    retryWindowMs: config.WEBHOOK_RETRY_WINDOW * 1_000,
+    // The final task view, exactly as GET /v1/tasks/:id shows it to the tenant.
+    render: async (taskId: string) => {
+      const task = await repos.tasks.get(taskId);
+      if (!task) throw new Error(`task ${taskId} is gone`);
+      return taskView(task, ...(await viewParts(repos, taskId)));
+    },
   };
 }
 

@@ -10,6 +10,7 @@ import { loadConfig, redisTls } from '../../shared/config.ts';
 import { stopTracing } from '../../shared/telemetry/sdk.ts';
 import { PROGRAM_SECRETS } from '../../shared/secrets.ts';
 import { createApp } from '../gateway/app.ts';
+import { TaskEventStreams } from '../gateway/event-streams.ts';
 import { KeyRevocations } from '../gateway/key-revocations.ts';
 import { closeAll, developmentDefaults, openBooks, quitRedis } from '../runtime/infra.ts';
 import { processLogger } from '../runtime/logging.ts';
@@ -66,10 +67,12 @@ async function main() {
     concurrency: { worker: config.WORKER_CONCURRENCY, detail: config.DETAIL_CONCURRENCY },
     lockMs: config.JOB_LOCK_MS,
     backoff: { baseMs: config.RETRY_BASE_MS, maxMs: config.RETRY_MAX_MS },
+    webhookBackoff: { baseMs: config.WEBHOOK_RETRY_BASE_MS, maxMs: config.WEBHOOK_RETRY_MAX_MS },
   });
   const sweeper = config.SWEEP_INTERVAL_MS ? startSweeper(deps, config.SWEEP_INTERVAL_MS, config.STALE_TASK_MS) : undefined;
   const revocations = new KeyRevocations(redisConnection(redisUrl, 'worker', tls), config.QUEUE_PREFIX, log);
-  const server = await serveApp(createApp({ repos, database, producer, redis: producerRedis, log, config, revocations }), config.PORT, config.HOST);
+  const eventStreams = new TaskEventStreams(repos.events, redisConnection(redisUrl, 'worker', tls), config.QUEUE_PREFIX, log, { heartbeatMs: config.EVENTS_HEARTBEAT_MS });
+  const server = await serveApp(createApp({ repos, database, producer, redis: producerRedis, log, config, revocations, eventStreams }), config.PORT, config.HOST);
   // The gateway's /metrics shows the workers' metrics too here (one process); the worker port is for probes that expect one.
   let accepting = true;
   const http = await serveWorkerHttp(config.WORKER_HTTP_PORT, config.WORKER_HTTP_HOST, { redis: [producerRedis, workerRedis], database, log, accepting: () => accepting });
@@ -92,6 +95,7 @@ async function main() {
     log.info({ signal }, 'stopping');
     accepting = false;
     // Stop taking work first (HTTP and queues at once), then close what they used, Redis last.
+    await eventStreams.close();
     await Promise.all([server.close(), sweeper?.stop(), stopWorkers(workers, Math.min(config.SHUTDOWN_TIMEOUT_MS, 2_500))]);
     await closeAll([() => producer.close(), () => revocations.close(), () => quitRedis(producerRedis), () => quitRedis(workerRedis), mocks?.close, database.close, privateRedis?.stop, http?.close, stopTracing]);
   }, 4_500);

@@ -15,8 +15,8 @@ function run(program: string, args: string[], env: Record<string, string>) {
 
 describe('npm run worker -- <stage…>', () => {
   it('takes stage names, comma or space separated; none or "all" means every stage', () => {
-    expect(parseStages([])).toEqual(['search', 'authorize', 'detail', 'report', 'dashboard']);
-    expect(parseStages(['all'])).toEqual(['search', 'authorize', 'detail', 'report', 'dashboard']);
+    expect(parseStages([])).toEqual(['search', 'authorize', 'detail', 'report', 'dashboard', 'webhook']);
+    expect(parseStages(['all'])).toEqual(['search', 'authorize', 'detail', 'report', 'dashboard', 'webhook']);
     expect(parseStages(['detail'])).toEqual(['detail']);
     expect(parseStages(['search,authorize', 'report', 'search'])).toEqual(['search', 'authorize', 'report']);
   });

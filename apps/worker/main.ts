@@ -33,6 +33,7 @@ async function main() {
     concurrency: { worker: config.WORKER_CONCURRENCY, detail: config.DETAIL_CONCURRENCY },
     lockMs: config.JOB_LOCK_MS,
     backoff: { baseMs: config.RETRY_BASE_MS, maxMs: config.RETRY_MAX_MS },
+    webhookBackoff: { baseMs: config.WEBHOOK_RETRY_BASE_MS, maxMs: config.WEBHOOK_RETRY_MAX_MS },
   });
   const sweeper = values['no-sweeper'] || config.SWEEP_INTERVAL_MS === 0 ? undefined : startSweeper(deps, config.SWEEP_INTERVAL_MS, config.STALE_TASK_MS);
   let accepting = true;
@@ -42,7 +43,7 @@ async function main() {
   onShutdown(async (signal) => {
     log.info({ signal }, 'worker stopping');
     accepting = false;
-    await closeAll([sweeper?.stop, () => stopWorkers(workers, config.SHUTDOWN_TIMEOUT_MS), () => producer.close(), () => quitRedis(producerRedis), () => quitRedis(workerRedis), database.close, http?.close, stopTracing]);
+    await closeAll([sweeper?.stop, () => stopWorkers(workers, config.SHUTDOWN_TIMEOUT_MS), () => deps.webhooks.sender.close(), () => producer.close(), () => quitRedis(producerRedis), () => quitRedis(workerRedis), database.close, http?.close, stopTracing]);
   }, config.SHUTDOWN_TIMEOUT_MS + 1_000);
 }
 

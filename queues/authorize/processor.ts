@@ -1,6 +1,5 @@
 import { PermanentError } from '../../shared/errors.ts';
 import { formatMoney } from '../../shared/money.ts';
-import { tokenHint } from '../../shared/redact.ts';
 import type { Processor } from '../deps.ts';
 import type { Payload } from '../payloads.ts';
 import { standDown } from '../handoff.ts';
@@ -38,8 +37,8 @@ export const processAuthorize: Processor<Payload<'authorize'>> = async ({ taskId
       `arp-token-${taskId}`,
       ctx.signal,
     );
-    await deps.repos.tasks.setToken(taskId, token.id);
-    await deps.repos.tasks.addEvent(taskId, 'token_issued', { tokenHint: tokenHint(token.id), limit: formatMoney(token.limit), expiresAt: token.expiresAt });
+    // The story tells the token's limit and expiry, never its id nor a hint of it (finance has the hint).
+    await deps.repos.tasks.setToken(taskId, token.id, { limit: formatMoney(token.limit), expiresAt: token.expiresAt });
   }
   const chosen = await deps.repos.companies.chosen(taskId);
   task = await deps.repos.tasks.enterStage(taskId, 'detail');

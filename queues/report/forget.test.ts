@@ -11,7 +11,7 @@ const at = new Date('2026-11-01T00:00:00Z');
 const task: Task = {
   id: '6f1c2a4e-8a4b-4c1e-9d7e-0e6f7a1b2c3d', seq: 1, tenant: 'acme', idempotency_key: null, request_hash: null, theme: 'battery', voice_id: 'demo-voice',
   currency: 'CNY', max_companies: 5, status: 'completed', stage: null, budget_limit: 5000, reserved: 0, captured: 1200, refunded: 0, released: 0,
-  token_id: null, token_hint: null, foreign_charged: 0, cancel_requested: false, max_age_seconds: null, error_code: null, error_message: null, created_at: at, updated_at: at, ended_at: at,
+  token_id: null, token_hint: null, foreign_charged: 0, cancel_requested: false, max_age_seconds: null, error_code: null, error_message: null, created_at: at, updated_at: at, ended_at: at, event_seq: 0, webhook_url: null,
 };
 
 /** A record with a controlling shareholder (so "What stands out" names a person) and contacts. */

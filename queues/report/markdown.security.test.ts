@@ -33,7 +33,7 @@ function task(theme: string): Task {
   return {
     id: '6f1c2a4e-8a4b-4c1e-9d7e-0e6f7a1b2c3d', seq: 1, tenant: 'acme', idempotency_key: null, request_hash: null, theme, voice_id: 'demo-voice',
     currency: 'CNY', max_companies: 5, status: 'running', stage: 'report', budget_limit: 5000, reserved: 0, captured: 1200, refunded: 300, released: 0,
-    token_id: null, token_hint: null, foreign_charged: 0, cancel_requested: false, max_age_seconds: null, error_code: null, error_message: null, created_at: at, updated_at: at, ended_at: null,
+    token_id: null, token_hint: null, foreign_charged: 0, cancel_requested: false, max_age_seconds: null, error_code: null, error_message: null, created_at: at, updated_at: at, ended_at: null, event_seq: 0, webhook_url: null,
   };
 }
 

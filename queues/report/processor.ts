@@ -5,7 +5,7 @@ import type { JobContext, Processor, StageDeps } from '../deps.ts';
 import { standDown } from '../handoff.ts';
 import { consult } from '../model.ts';
 import type { Payload } from '../payloads.ts';
-import { closeTaskMoney } from '../settle.ts';
+import { closeTaskMoney, endTask } from '../settle.ts';
 import { renderReport, reportCompanies } from './markdown.ts';
 
 /**
@@ -19,7 +19,7 @@ export const processReport: Processor<Payload<'report'>> = async ({ taskId }, de
   await closeTaskMoney(deps, taskId, ctx.signal);
   const markdown = await writeReport(deps, taskId, ctx);
   await deps.repos.reports.save(taskId, markdown.text, markdown.writer);
-  await deps.repos.tasks.end(taskId, 'completed');
+  await endTask(deps, taskId, 'completed');
   return { writer: markdown.writer, bytes: markdown.text.length };
 };
 

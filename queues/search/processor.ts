@@ -68,10 +68,10 @@ export const processSearch: Processor<Payload<'search'>> = async ({ taskId }, de
   ];
 
   const candidates = candidatesOf(ranked, verdict.decisions);
-  await deps.repos.companies.saveCandidates(taskId, candidates);
-  await deps.repos.agent.noteDecision(taskId, decided?.value.proposal.by ?? 'rules', notes);
   const chosen = candidates.filter((c) => c.chosen).length;
-  await deps.repos.tasks.addEvent(taskId, 'searched', {
+  await deps.repos.agent.noteDecision(taskId, decided?.value.proposal.by ?? 'rules', notes);
+  // The candidates and the story of the search (searched, candidates, a decision each) in one transaction.
+  await deps.repos.companies.saveCandidates(taskId, candidates, {
     queries,
     plannedBy: plan.planned_by,
     decidedBy: decided?.value.proposal.by ?? 'rules',

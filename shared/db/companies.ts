@@ -1,5 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Decision } from '../agent/rules.ts';
+import { formatMoney } from '../money.ts';
+import { appendEvent, type TaskEventData, type TaskEventRepository } from './events.ts';
 import type { Company, CompanyStatus, Database } from './schema.ts';
 
 /** A candidate found by the free search, ranked. Money in fen. */
@@ -21,32 +23,29 @@ const TERMINAL: CompanyStatus[] = ['bought', 'reused', 'failed', 'refunded', 'sk
 
 /** The companies a task found, chose and bought. */
 export class CompanyRepository {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly events: TaskEventRepository,
+  ) {}
 
-  /** Stores the search result once; a redelivered search job changes nothing. */
-  async saveCandidates(taskId: string, candidates: Candidate[]): Promise<void> {
-    if (candidates.length === 0) return;
-    await this.db
-      .insertInto('companies')
-      .values(
-        candidates.map((c) => ({
-          task_id: taskId,
-          company_id: c.companyId,
-          rank: c.rank,
-          name: c.name,
-          industry: c.industry,
-          city: c.city,
-          price: c.price,
-          relevance: c.relevance,
-          status: c.chosen ? ('found' as const) : ('skipped' as const),
-          basic: JSON.stringify(c.basic),
-          decision_action: c.decision.action,
-          decision_reason: c.decision.reason,
-          decision_by: c.decision.by,
-        })),
-      )
-      .onConflict((oc) => oc.columns(['task_id', 'company_id']).doNothing())
-      .execute();
+  /**
+   * Stores the search result once; a redelivered search job changes nothing. In the same transaction the
+   * story tells it, once: `searched` (what was searched, when given), `candidates` (how many were found
+   * and chosen) and one `decision` per candidate, in ranking order — buy or skip, and why.
+   */
+  async saveCandidates(taskId: string, candidates: Candidate[], searched?: TaskEventData['searched']): Promise<void> {
+    const counts = { count: candidates.length, chosen: candidates.filter((c) => c.chosen).length };
+    const told = await this.db.transaction().execute(async (trx) => {
+      if (candidates.length) await insertCandidates(trx, taskId, candidates);
+      const first = searched ? await appendEvent(trx, taskId, 'searched', searched, { once: true }) : await appendEvent(trx, taskId, 'candidates', counts, { once: true });
+      if (first === undefined) return false;
+      if (searched) await appendEvent(trx, taskId, 'candidates', counts);
+      for (const c of [...candidates].sort((a, b) => a.rank - b.rank)) {
+        await appendEvent(trx, taskId, 'decision', { companyId: c.companyId, name: c.name, action: c.decision.action, reason: c.decision.reason, by: c.decision.by, price: formatMoney(c.price) });
+      }
+      return true;
+    });
+    if (told) this.events.written(taskId);
   }
 
   async list(taskId: string): Promise<Company[]> {
@@ -79,30 +78,82 @@ export class CompanyRepository {
     fields: { detail?: Record<string, unknown>; receiptId?: string | null; error?: { code: string; message: string } } = {},
     from: CompanyStatus[] = ['found'],
   ): Promise<boolean> {
-    const row = await this.db
-      .updateTable('companies')
-      .set({
-        status,
-        ...(fields.detail ? { detail: JSON.stringify(fields.detail) } : {}),
-        ...(fields.receiptId !== undefined ? { receipt_id: fields.receiptId } : {}),
-        ...(fields.error ? { error_code: fields.error.code, error_message: fields.error.message } : {}),
-        updated_at: sql<Date>`now()`,
-      })
-      .where('task_id', '=', taskId)
-      .where('company_id', '=', companyId)
-      .where('status', 'in', from)
-      .returning('company_id')
-      .executeTakeFirst();
+    const update = (db: Kysely<Database>) =>
+      db
+        .updateTable('companies')
+        .set({
+          status,
+          ...(fields.detail ? { detail: JSON.stringify(fields.detail) } : {}),
+          ...(fields.receiptId !== undefined ? { receipt_id: fields.receiptId } : {}),
+          ...(fields.error ? { error_code: fields.error.code, error_message: fields.error.message } : {}),
+          updated_at: sql<Date>`now()`,
+        })
+        .where('task_id', '=', taskId)
+        .where('company_id', '=', companyId)
+        .where('status', 'in', from)
+        .returning(['company_id', 'name', 'price', 'decision_by'])
+        .executeTakeFirst();
+    if (status !== 'skipped') return (await update(this.db)) !== undefined;
+    // A company chosen to buy and then not bought (over budget, price changed…): the story says so.
+    const row = await this.db.transaction().execute(async (trx) => {
+      const skipped = await update(trx);
+      if (skipped) await tellSkip(trx, taskId, skipped, fields.error);
+      return skipped;
+    });
+    if (row) this.events.written(taskId);
     return row !== undefined;
   }
 
-  /** Every chosen company that never reached an outcome becomes `skipped` (task ended first). */
+  /** Every chosen company that never reached an outcome becomes `skipped` (task ended first); the story says each. */
   async skipUnsettled(taskId: string, reason: { code: string; message: string }): Promise<void> {
-    await this.db
-      .updateTable('companies')
-      .set({ status: 'skipped', error_code: reason.code, error_message: reason.message, updated_at: sql<Date>`now()` })
-      .where('task_id', '=', taskId)
-      .where('status', 'not in', TERMINAL)
-      .execute();
+    const rows = await this.db.transaction().execute(async (trx) => {
+      const skipped = await trx
+        .updateTable('companies')
+        .set({ status: 'skipped', error_code: reason.code, error_message: reason.message, updated_at: sql<Date>`now()` })
+        .where('task_id', '=', taskId)
+        .where('status', 'not in', TERMINAL)
+        .returning(['company_id', 'name', 'price', 'decision_by', 'rank'])
+        .execute();
+      for (const row of skipped.sort((x, y) => x.rank - y.rank)) await tellSkip(trx, taskId, row, reason);
+      return skipped;
+    });
+    if (rows.length) this.events.written(taskId);
   }
+}
+
+/** A `decision` to skip a company that had been chosen, with the reason it was not bought. */
+async function tellSkip(trx: Kysely<Database>, taskId: string, c: Pick<Company, 'company_id' | 'name' | 'price' | 'decision_by'>, error?: { code: string; message: string }) {
+  await appendEvent(trx, taskId, 'decision', {
+    companyId: c.company_id,
+    name: c.name,
+    action: 'skip',
+    reason: error ? `${error.code}: ${error.message}` : 'not bought',
+    by: 'rules',
+    price: formatMoney(c.price),
+  });
+}
+
+/** The candidates' rows; ones already stored (a redelivered search) are left as they are. */
+async function insertCandidates(db: Kysely<Database>, taskId: string, candidates: Candidate[]): Promise<void> {
+  await db
+    .insertInto('companies')
+    .values(
+      candidates.map((c) => ({
+        task_id: taskId,
+        company_id: c.companyId,
+        rank: c.rank,
+        name: c.name,
+        industry: c.industry,
+        city: c.city,
+        price: c.price,
+        relevance: c.relevance,
+        status: c.chosen ? ('found' as const) : ('skipped' as const),
+        basic: JSON.stringify(c.basic),
+        decision_action: c.decision.action,
+        decision_reason: c.decision.reason,
+        decision_by: c.decision.by,
+      })),
+    )
+    .onConflict((oc) => oc.columns(['task_id', 'company_id']).doNothing())
+    .execute();
 }

@@ -10,6 +10,8 @@ import * as agentDecisions from './migrations/2026_11_29_020_agent_decisions.ts'
 import * as modelCalls from './migrations/2026_11_29_021_model_calls.ts';
 import * as memory from './migrations/2026_11_29_030_memory.ts';
 import * as refundIntent from './migrations/2026_11_29_032_refund_intent.ts';
+import * as taskEventSeq from './migrations/2026_11_29_040_task_event_seq.ts';
+import * as webhooks from './migrations/2026_11_29_041_webhooks.ts';
 
 /** Every migration, by its frozen date-stamped name. New ones are appended here. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -23,6 +25,8 @@ const MIGRATIONS: Record<string, Migration> = {
   '2026_11_29_021_model_calls': modelCalls,
   '2026_11_29_030_memory': memory,
   '2026_11_29_032_refund_intent': refundIntent,
+  '2026_11_29_040_task_event_seq': taskEventSeq,
+  '2026_11_29_041_webhooks': webhooks,
 };
 
 /** The names of every migration, in order. */

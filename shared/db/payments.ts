@@ -1,6 +1,8 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Keyring } from '../crypto/keyring.ts';
 import { moneyMovedNow, type MoneyKind } from '../telemetry/metrics.ts';
+import { formatMoney } from '../money.ts';
+import { appendEvent, type TaskEventRepository } from './events.ts';
 import { rememberPurchase } from './memory.ts';
 import type { Database, LedgerKind, Payment, PaymentState } from './schema.ts';
 
@@ -46,12 +48,15 @@ const OPEN: PaymentState[] = ['reserved', 'unknown'];
  * The payment ledger. Every method is one transaction that moves money between the task's buckets
  * (reserved → captured / released, captured → refunded), books one ledger row per movement under a
  * unique event key, and only acts from the states it names — so a redelivered job or two racing
- * workers can never book a movement twice.
+ * workers can never book a movement twice. Each movement also tells the task's story (a `payment` event)
+ * in the same transaction as its ledger row: the story never shows money the books do not have, and
+ * never misses money they do.
  */
 export class PaymentRepository {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly keyring: Keyring,
+    private readonly events: TaskEventRepository,
   ) {}
 
   async get(id: number): Promise<Payment | undefined> {
@@ -140,9 +145,13 @@ export class PaymentRepository {
           throw new Refused({ kind: 'over_daily_limit', remaining: Math.max(0, cap! - Number(today?.spend ?? 0)) });
         }
         const id = await book(trx, payment, 'reserve', input.amount, `${input.key}:reserve`);
+        if (id) await appendEvent(trx, input.taskId, 'payment', { companyId: input.companyId, movement: 'reserve', amount: formatMoney(input.amount) });
         return { kind: 'reserved', payment, ledgerEntryIds: id ? [id] : [] };
       });
-      if (result.kind === 'reserved' && result.ledgerEntryIds.length) moneyMovedNow('reserve', input.amount);
+      if (result.kind === 'reserved' && result.ledgerEntryIds.length) {
+        moneyMovedNow('reserve', input.amount);
+        this.events.written(input.taskId);
+      }
       return result;
     } catch (err) {
       if (err instanceof Refused) return err.result;
@@ -213,7 +222,8 @@ export class PaymentRepository {
   /**
    * Moves an open payment's reserved money into one bucket, in one statement (it runs for every
    * purchase): the payment's conditional state change, the task's buckets and the ledger row are
-   * data-modifying CTEs, atomic together. A concurrent second call waits on the payment row, then
+   * data-modifying CTEs, atomic together, and so is the `payment` event that tells it (its `seq` drawn
+   * from the same task-row update). A concurrent second call waits on the payment row, then
    * finds it no longer open and moves nothing. A release gives the money back to the tenant's day
    * too (tenant_spend_daily); a capture keeps it spent there.
    */
@@ -228,9 +238,16 @@ export class PaymentRepository {
         where id = ${id} and state in ('reserved', 'unknown')
         returning *
       ), t as (
-        update tasks set reserved = tasks.reserved - p.amount, ${sql.id(to.bucket)} = tasks.${sql.id(to.bucket)} + p.amount, updated_at = now()
+        update tasks set reserved = tasks.reserved - p.amount, ${sql.id(to.bucket)} = tasks.${sql.id(to.bucket)} + p.amount, updated_at = now(),
+          event_seq = tasks.event_seq + (case when p.amount > 0 then 1 else 0 end)
         from p where tasks.id = p.task_id
-        returning tasks.id, tasks.tenant, ${spendDayOf(sql`tasks.created_at`)} as day
+        returning tasks.id, tasks.tenant, tasks.event_seq, ${spendDayOf(sql`tasks.created_at`)} as day
+      ), e as (
+        insert into task_events (task_id, seq, kind, data)
+        select p.task_id, t.event_seq, 'payment', jsonb_build_object('companyId', p.company_id, 'movement', ${to.kind}::text,
+          'amount', (p.amount / 100)::text || '.' || lpad((p.amount % 100)::text, 2, '0'))
+        from p, t where p.amount > 0
+        returning 1
       ), d as (
         update tenant_spend_daily s set spend = s.spend - p.amount
         from p, t where ${to.bucket === 'released'}::boolean and s.tenant = t.tenant and s.day = t.day::date
@@ -244,7 +261,10 @@ export class PaymentRepository {
     const row = rows[0];
     if (!row) return undefined;
     const { ledger_entry_id, tasks_moved: _t, ...payment } = row as typeof row & { tasks_moved: unknown };
-    if (ledger_entry_id) moneyMovedNow(to.kind as MoneyKind, payment.amount);
+    if (ledger_entry_id) {
+      moneyMovedNow(to.kind as MoneyKind, payment.amount);
+      this.events.written(payment.task_id);
+    }
     return { payment: payment as Payment, ledgerEntryIds: ledger_entry_id ? [ledger_entry_id] : [] };
   }
 
@@ -313,9 +333,13 @@ export class PaymentRepository {
         .where('day', '=', task.day)
         .execute();
       const entry = await book(trx, payment, 'refund', amount, eventKey);
+      if (entry) await appendEvent(trx, payment.task_id, 'payment', { companyId: payment.company_id, movement: 'refund', amount: formatMoney(amount) });
       return { payment, ledgerEntryIds: entry ? [entry] : [] };
     });
-    if (moved?.ledgerEntryIds.length) moneyMovedNow('refund', amount);
+    if (moved?.ledgerEntryIds.length) {
+      moneyMovedNow('refund', amount);
+      this.events.written(moved.payment.task_id);
+    }
     return moved;
   }
 

@@ -49,14 +49,51 @@ export interface TasksTable {
   created_at: CreatedAt;
   updated_at: UpdatedAt;
   ended_at: Date | null;
+  /** The last event's `seq` (shared/db/events.ts draws the next one from it). */
+  event_seq: Generated<number>;
+  /** Where the task is announced when it ends (webhooks); null: nowhere. */
+  webhook_url: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
+/** One event of a task's story: `seq` is the task's own sequence, 1, 2, 3… in commit order. */
 export interface TaskEventsTable {
   id: Generated<number>;
   task_id: string;
+  seq: number;
   kind: string;
   data: Json<Record<string, unknown>>;
   created_at: CreatedAt;
+}
+
+export type WebhookState = 'pending' | 'delivered' | 'failed';
+
+/** The announcement of a task's end to its webhook URL: one per task, written when the task ends. */
+export interface WebhookDeliveriesTable {
+  id: Generated<number>;
+  task_id: string;
+  tenant: string;
+  url: string;
+  event: string;
+  state: Generated<WebhookState>;
+  attempts: Generated<number>;
+  /** The exact bytes sent (and signed), fixed at the first attempt. */
+  body: string | null;
+  last_status: number | null;
+  last_error: string | null;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+  delivered_at: Date | null;
+}
+
+/** One attempt at a delivery: the receiver's status, or why it was not reached. */
+export interface WebhookAttemptsTable {
+  id: Generated<number>;
+  delivery_id: number;
+  attempt: number;
+  at: CreatedAt;
+  status: number | null;
+  error: string | null;
+  duration_ms: number;
 }
 
 export interface CompaniesTable {
@@ -276,6 +313,8 @@ export interface Database {
   operator_audit: OperatorAuditTable;
   memory_records: MemoryRecordsTable;
   purchase_claims: PurchaseClaimsTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+  webhook_attempts: WebhookAttemptsTable;
 }
 
 export type Task = Selectable<TasksTable>;
@@ -289,3 +328,6 @@ export type ApiKey = Selectable<ApiKeysTable>;
 export type TenantPolicyRow = Selectable<TenantPoliciesTable>;
 export type OperatorAuditEntry = Selectable<OperatorAuditTable>;
 export type MemoryRecord = Selectable<MemoryRecordsTable>;
+export type TaskEventRow = Selectable<TaskEventsTable>;
+export type WebhookDelivery = Selectable<WebhookDeliveriesTable>;
+export type WebhookAttempt = Selectable<WebhookAttemptsTable>;

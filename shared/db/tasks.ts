@@ -3,6 +3,7 @@ import type { Keyring } from '../crypto/keyring.ts';
 import { formatMoney } from '../money.ts';
 import { tokenHint } from '../redact.ts';
 import { taskEnded } from '../telemetry/metrics.ts';
+import { appendEvent, type TaskEventData, type TaskEventRepository, type TaskEventType } from './events.ts';
 import type { Database, NewTask, Stage, Task, TaskStatus } from './schema.ts';
 
 export const ENDED_STATUSES: readonly TaskStatus[] = ['completed', 'failed', 'cancelled'];
@@ -29,18 +30,23 @@ export class TaskRepository {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly keyring: Keyring,
+    private readonly events: TaskEventRepository,
   ) {}
 
   /** Inserts a task; with an idempotency key, the same key and request give back the first task. */
   async create(task: NewTask): Promise<CreateTaskResult> {
-    const inserted = await this.db
-      .insertInto('tasks')
-      .values(task)
-      .onConflict((oc) => oc.columns(['tenant', 'idempotency_key']).doNothing())
-      .returningAll()
-      .executeTakeFirst();
+    const inserted = await this.db.transaction().execute(async (trx) => {
+      const row = await trx
+        .insertInto('tasks')
+        .values(task)
+        .onConflict((oc) => oc.columns(['tenant', 'idempotency_key']).doNothing())
+        .returningAll()
+        .executeTakeFirst();
+      if (row) row.event_seq = (await appendEvent(trx, row.id, 'created', { status: 'queued' }))!;
+      return row;
+    });
     if (inserted) {
-      await this.addEvent(inserted.id, 'created', { status: 'queued' });
+      this.events.written(inserted.id);
       return { kind: 'created', task: inserted };
     }
     const existing = await this.db
@@ -61,7 +67,7 @@ export class TaskRepository {
    * a replay is not a new submission.
    */
   async admit(task: NewTask, limits: AdmissionLimits, legacyRequestHash?: string): Promise<AdmitResult> {
-    return this.db.transaction().execute(async (trx): Promise<AdmitResult> => {
+    const result = await this.db.transaction().execute(async (trx): Promise<AdmitResult> => {
       await sql`select pg_advisory_xact_lock(${ADMISSION_LOCK}, hashtext(${task.tenant}))`.execute(trx);
       const earlier = await findReplay(trx, task, legacyRequestHash);
       if (earlier) return earlier;
@@ -83,9 +89,11 @@ export class TaskRepository {
         if (task.budget_limit > remaining) return { kind: 'over_daily_limit', remaining };
       }
       const inserted = await trx.insertInto('tasks').values(task).returningAll().executeTakeFirstOrThrow();
-      await trx.insertInto('task_events').values({ task_id: inserted.id, kind: 'created', data: JSON.stringify({ status: 'queued' }) }).execute();
+      inserted.event_seq = (await appendEvent(trx, inserted.id, 'created', { status: 'queued' }))!;
       return { kind: 'created', task: inserted };
     });
+    if (result.kind === 'created') this.events.written(result.task.id);
+    return result;
   }
 
   /**
@@ -117,16 +125,23 @@ export class TaskRepository {
    * Returns the task, or undefined when it has ended, a cancel was asked for, or it is past `stage`.
    */
   async enterStage(id: string, stage: Stage): Promise<Task | undefined> {
-    const task = await this.db
-      .updateTable('tasks')
-      .set({ status: 'running', stage, updated_at: sql<Date>`now()` })
-      .where('id', '=', id)
-      .where('status', 'in', UNFINISHED)
-      .where('cancel_requested', '=', false)
-      .where(sql<number>`case stage when 'search' then 1 when 'authorize' then 2 when 'detail' then 3 when 'report' then 4 else 0 end`, '<=', STAGE_ORDER[stage])
-      .returningAll()
-      .executeTakeFirst();
-    if (task) await this.addEvent(id, 'stage', { stage });
+    let told = false;
+    const task = await this.db.transaction().execute(async (trx) => {
+      // The stage it was in, under the row's lock: a retry entering the same stage again tells nothing new.
+      const before = await trx.selectFrom('tasks').select('stage').where('id', '=', id).forUpdate().executeTakeFirst();
+      const entered = await trx
+        .updateTable('tasks')
+        .set({ status: 'running', stage, updated_at: sql<Date>`now()` })
+        .where('id', '=', id)
+        .where('status', 'in', UNFINISHED)
+        .where('cancel_requested', '=', false)
+        .where(sql<number>`case stage when 'search' then 1 when 'authorize' then 2 when 'detail' then 3 when 'report' then 4 else 0 end`, '<=', STAGE_ORDER[stage])
+        .returningAll()
+        .executeTakeFirst();
+      if (entered && before?.stage !== stage) told = (await appendEvent(trx, id, 'stage', { stage })) !== undefined;
+      return entered;
+    });
+    if (told) this.events.written(id);
     return task;
   }
 
@@ -135,10 +150,18 @@ export class TaskRepository {
     await this.db.updateTable('tasks').set({ updated_at: sql<Date>`now()` }).where('id', '=', id).execute();
   }
 
-  /** Keeps the task's payment token id, sealed: it is a spending credential (shared/crypto). */
-  async setToken(id: string, tokenId: string): Promise<void> {
+  /**
+   * Keeps the task's payment token id, sealed: it is a spending credential (shared/crypto); with
+   * `issued`, tells the story `token_issued` in the same transaction — its limit and expiry only, never
+   * the id nor a hint of it (the hint is for finance, in the payments audit trail).
+   */
+  async setToken(id: string, tokenId: string, issued?: TaskEventData['token_issued']): Promise<void> {
     const sealed = this.keyring.seal(tokenId, tokenContext(id));
-    await this.db.updateTable('tasks').set({ token_id: sealed, token_hint: tokenHint(tokenId), updated_at: sql<Date>`now()` }).where('id', '=', id).execute();
+    const told = await this.db.transaction().execute(async (trx) => {
+      await trx.updateTable('tasks').set({ token_id: sealed, token_hint: tokenHint(tokenId), updated_at: sql<Date>`now()` }).where('id', '=', id).execute();
+      return issued ? (await appendEvent(trx, id, 'token_issued', { limit: issued.limit, expiresAt: issued.expiresAt }, { once: true })) !== undefined : false;
+    });
+    if (told) this.events.written(id);
   }
 
   /** The task's payment token id, opened — for the workers that pay and settle with it, nothing else. */
@@ -152,50 +175,72 @@ export class TaskRepository {
    */
   async noteForeignCharges(id: string, charges: Array<{ chargeId: string; amount: number }>): Promise<void> {
     const total = charges.reduce((s, c) => s + c.amount, 0);
-    const updated = await this.db
-      .updateTable('tasks')
-      .set({ foreign_charged: total, updated_at: sql<Date>`now()` })
-      .where('id', '=', id)
-      .where('foreign_charged', '!=', total)
-      .executeTakeFirst();
-    if (Number(updated.numUpdatedRows) > 0) {
-      await this.addEvent(id, 'foreign_charge', { total: formatMoney(total), charges: charges.map((c) => ({ chargeId: c.chargeId, amount: formatMoney(c.amount) })) });
-    }
+    const told = await this.db.transaction().execute(async (trx) => {
+      const updated = await trx
+        .updateTable('tasks')
+        .set({ foreign_charged: total, updated_at: sql<Date>`now()` })
+        .where('id', '=', id)
+        .where('foreign_charged', '!=', total)
+        .executeTakeFirst();
+      if (Number(updated.numUpdatedRows) === 0) return false;
+      return (await appendEvent(trx, id, 'foreign_charge', { total: formatMoney(total), charges: charges.map((c) => ({ chargeId: c.chargeId, amount: formatMoney(c.amount) })) })) !== undefined;
+    });
+    if (told) this.events.written(id);
   }
 
   /** Asks an unfinished task to stop. Returns false when it has already ended. */
   async requestCancel(id: string, tenant: string): Promise<boolean> {
-    const row = await this.db
-      .updateTable('tasks')
-      .set({ cancel_requested: true, updated_at: sql<Date>`now()` })
-      .where('id', '=', id)
-      .where('tenant', '=', tenant)
-      .where('status', 'in', UNFINISHED)
-      .returning('id')
-      .executeTakeFirst();
-    if (row) await this.addEvent(id, 'cancel_requested', {});
+    const row = await this.db.transaction().execute(async (trx) => {
+      const asked = await trx
+        .updateTable('tasks')
+        .set({ cancel_requested: true, updated_at: sql<Date>`now()` })
+        .where('id', '=', id)
+        .where('tenant', '=', tenant)
+        .where('status', 'in', UNFINISHED)
+        .returning('id')
+        .executeTakeFirst();
+      if (asked) await appendEvent(trx, id, 'cancel_requested', {}, { once: true });
+      return asked;
+    });
+    if (row) this.events.written(id);
     return row !== undefined;
   }
 
-  /** Ends a task once; a second call leaves the first outcome in place. */
+  /**
+   * Ends a task once; a second call leaves the first outcome in place. In the same transaction: the
+   * story's last event, `ended`, and — when the task carries a webhook URL — its delivery (sent by the
+   * webhook queue), so no ended task lacks either.
+   */
   async end(id: string, status: 'completed' | 'failed' | 'cancelled', error?: { code: string; message: string }): Promise<boolean> {
-    const row = await this.db
-      .updateTable('tasks')
-      .set({
-        status,
-        stage: null,
-        error_code: error?.code ?? null,
-        error_message: error?.message ?? null,
-        ended_at: sql<Date>`now()`,
-        updated_at: sql<Date>`now()`,
-      })
-      .where('id', '=', id)
-      .where('status', 'in', UNFINISHED)
-      .returning('id')
-      .executeTakeFirst();
+    const row = await this.db.transaction().execute(async (trx) => {
+      const ended = await trx
+        .updateTable('tasks')
+        .set({
+          status,
+          stage: null,
+          error_code: error?.code ?? null,
+          error_message: error?.message ?? null,
+          ended_at: sql<Date>`now()`,
+          updated_at: sql<Date>`now()`,
+        })
+        .where('id', '=', id)
+        .where('status', 'in', UNFINISHED)
+        .returning(['id', 'tenant', 'webhook_url'])
+        .executeTakeFirst();
+      if (!ended) return undefined;
+      await appendEvent(trx, id, 'ended', { status, ...(error ? { error } : {}) });
+      if (ended.webhook_url !== null) {
+        await trx
+          .insertInto('webhook_deliveries')
+          .values({ task_id: id, tenant: ended.tenant, url: ended.webhook_url, event: 'task.ended' })
+          .onConflict((oc) => oc.column('task_id').doNothing())
+          .execute();
+      }
+      return ended;
+    });
     if (row) {
       taskEnded(status);
-      await this.addEvent(id, 'ended', { status, ...(error ? { error } : {}) });
+      this.events.written(id);
     }
     return row !== undefined;
   }
@@ -247,9 +292,9 @@ export class TaskRepository {
     }
   }
 
-  /** Appends to the task's audit trail. */
-  async addEvent(taskId: string, kind: string, data: Record<string, unknown>): Promise<void> {
-    await this.db.insertInto('task_events').values({ task_id: taskId, kind, data: JSON.stringify(data) }).execute();
+  /** Appends an event to the task's story, in a transaction of its own (shared/db/events.ts). */
+  async addEvent<T extends TaskEventType>(taskId: string, type: T, data: TaskEventData[T]): Promise<void> {
+    await this.events.add(taskId, type, data);
   }
 }
 

@@ -63,7 +63,8 @@ describe('secrets never leave the workers', () => {
       seen.push([`API ${path}`, `${[...res.headers].join('\n')}\n${await res.text()}`]);
     };
     for (const id of ids) {
-      for (const sub of ['', '/payments', '/usage', '/report']) await api(`/v1/tasks/${id}${sub}`);
+      // …its story too: the event stream (the task has ended, so it is the whole story and closes) and webhooks.
+      for (const sub of ['', '/payments', '/usage', '/report', '/events', '/webhooks']) await api(`/v1/tasks/${id}${sub}`);
     }
     await api('/v1/tasks?limit=100');
     await api('/v1/usage');
@@ -105,6 +106,18 @@ describe('secrets never leave the workers', () => {
     expect(visible.filter(([where]) => where.startsWith('log line')).length).toBeGreaterThan(20);
     const leaks = visible.flatMap(([where, text]) => secrets.filter((s) => text.includes(s)).map((s) => `${where} shows ${s.slice(0, 12)}…`));
     expect(leaks).toEqual([]);
+  });
+
+  it("the story tells no hint of the token either: finance's hint stays in the payments audit trail", async () => {
+    const hints = (await h.database.db.selectFrom('tasks').select('token_hint').where('token_hint', 'is not', null).execute()).map((t) => t.token_hint!);
+    expect(hints.length).toBe(ids.length);
+    const events = await h.database.db.selectFrom('task_events').select(['kind', 'data']).execute();
+    expect(events.filter((e) => e.kind === 'token_issued')).toHaveLength(ids.length);
+    for (const id of ids) {
+      const story = await (await h.api(`/v1/tasks/${id}/events`)).text();
+      for (const hint of hints) expect(story).not.toContain(hint);
+    }
+    for (const e of events) for (const hint of hints) expect(JSON.stringify(e.data)).not.toContain(hint);
   });
 
   it('finance still recognises the token by its hint', async () => {

@@ -93,6 +93,10 @@ describe.skipIf(!databaseUrl)('crashes and provider faults (3 worker processes, 
 
     await cluster.waitAllEnded(ids, 60_000);
     const { statuses } = await cluster.checkInvariants(ids);
+    // A killed worker still leaves a complete story (issue 13): every event once, in order, ending in
+    // `ended`, and exactly the books' money movements — the events are written with what they tell.
+    const { events } = await cluster.checkStories(ids);
+    expect(events).toBeGreaterThan(ids.length * 5);
     await cluster.waitDashboardCaughtUp(ids, 15_000);
 
     expect(kills).toBeGreaterThanOrEqual(8);

@@ -203,6 +203,41 @@ export class Cluster {
     return { statuses };
   }
 
+  /**
+   * Every task's story is whole (issue 13): its events numbered 1..n with no gap and no repeat, `created`
+   * first and `ended` last and once (with the task's final status), and exactly one `payment` event per
+   * ledger row — same company, movement and amount, each company's in the order they were booked.
+   */
+  async checkStories(ids: string[]): Promise<{ events: number }> {
+    const problems: string[] = [];
+    let total = 0;
+    for (const id of ids) {
+      const events = await this.repos.events.since(id, 0, 100_000);
+      total += events.length;
+      const task = (await this.repos.tasks.get(id))!;
+      if (events.some((e, i) => e.seq !== i + 1)) problems.push(`${id}: seq not 1..${events.length}`);
+      if (task.event_seq !== events.length) problems.push(`${id}: event_seq ${task.event_seq}, ${events.length} events`);
+      if (events[0]?.type !== 'created') problems.push(`${id}: does not start with created`);
+      const ended = events.filter((e) => e.type === 'ended');
+      if (ended.length !== 1 || events.at(-1)?.type !== 'ended') problems.push(`${id}: ${ended.length} ended events, last is ${events.at(-1)?.type}`);
+      else if (ended[0]!.data.status !== task.status) problems.push(`${id}: ended says ${String(ended[0]!.data.status)}, task is ${task.status}`);
+      const stages = events.filter((e) => e.type === 'stage').map((e) => String(e.data.stage));
+      if (new Set(stages).size !== stages.length) problems.push(`${id}: a stage told twice (${stages.join(',')})`);
+      const payments = new Map((await this.repos.payments.forTask(id)).map((p) => [p.id, p.company_id]));
+      const books = (await this.repos.payments.ledger(id)).map((l) => `${payments.get(l.payment_id)} ${l.kind} ${(l.amount / 100).toFixed(2)}`);
+      const told = events.filter((e) => e.type === 'payment').map((e) => `${String(e.data.companyId)} ${String(e.data.movement)} ${String(e.data.amount)}`);
+      // The same movements (a ledger id is drawn before the task row's lock, so concurrent purchases may book
+      // in another order than they commit; the story's order is the commit order), and per company in the same order.
+      const same = (a: string[], b: string[]) => JSON.stringify(a) === JSON.stringify(b);
+      const perCompany = (list: string[]) => [...payments.values()].map((c) => list.filter((m) => m.startsWith(`${c} `)));
+      if (!same([...told].sort(), [...books].sort()) || !same(perCompany(told).flat(), perCompany(books).flat())) {
+        problems.push(`${id}: payment events ${JSON.stringify(told)} ≠ ledger ${JSON.stringify(books)}`);
+      }
+    }
+    if (problems.length) throw new Error(`stories broken:\n${problems.join('\n')}`);
+    return { events: total };
+  }
+
   /** The dashboard counted every ledger row of these tasks exactly once (waits for stragglers). */
   async waitDashboardCaughtUp(ids: string[], timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;

@@ -7,6 +7,7 @@ import type { Redis } from 'ioredis';
 import type { DestinationStream } from 'pino';
 import { inject } from 'vitest';
 import { createApp } from '../../apps/gateway/app.ts';
+import { TaskEventStreams } from '../../apps/gateway/event-streams.ts';
 import { buildStageDeps } from '../../apps/runtime/stage-deps.ts';
 import { startMocks, type FaultConfig, type MockTls, type RunningMocks } from '../../mocks/index.ts';
 import { deletePrefix, redisConnection } from '../../queues/connection.ts';
@@ -66,6 +67,8 @@ export interface Harness {
   /** The documented operations the gateway answered so far, with the statuses seen. */
   answers: AnswersSeen;
   workers: Worker[];
+  /** The gateway's live follow of task stories (GET /v1/tasks/:id/events). */
+  eventStreams: TaskEventStreams;
   /** A request to the gateway (in-process, through app.request). */
   api(path: string, init?: { method?: string; body?: unknown; headers?: Record<string, string> }): Promise<Response>;
   close(): Promise<void>;
@@ -126,8 +129,16 @@ export async function openHarness(opts: HarnessOptions = {}): Promise<Harness> {
     openaiBaseUrl: config.OPENAI_BASE_URL,
   });
   const stages = opts.workers === 'all' ? [...QUEUE_NAMES] : (opts.workers ?? []);
-  const workers = stages.length ? startWorkers(stages, deps, workerRedis, { prefix: config.QUEUE_PREFIX, concurrency: { worker: 4, detail: 8 }, backoff: { baseMs: config.RETRY_BASE_MS, maxMs: config.RETRY_MAX_MS } }) : [];
-  const app = createApp({ repos, database, producer, redis, log, config });
+  const workers = stages.length
+    ? startWorkers(stages, deps, workerRedis, {
+        prefix: config.QUEUE_PREFIX,
+        concurrency: { worker: 4, detail: 8 },
+        backoff: { baseMs: config.RETRY_BASE_MS, maxMs: config.RETRY_MAX_MS },
+        webhookBackoff: { baseMs: config.WEBHOOK_RETRY_BASE_MS, maxMs: config.WEBHOOK_RETRY_MAX_MS },
+      })
+    : [];
+  const eventStreams = new TaskEventStreams(repos.events, redisConnection(config.REDIS_URL!, 'worker', tls), config.QUEUE_PREFIX, log, { heartbeatMs: config.EVENTS_HEARTBEAT_MS });
+  const app = createApp({ repos, database, producer, redis, log, config, eventStreams });
   const answers = holdToContract(app);
 
   return {
@@ -151,8 +162,11 @@ export async function openHarness(opts: HarnessOptions = {}): Promise<Harness> {
       }
       return app.request(path, { method: init.method ?? (body ? 'POST' : 'GET'), headers, body });
     },
+    eventStreams,
     close: async () => {
+      await eventStreams.close();
       await stopWorkers(workers, 2_000);
+      await deps.webhooks.sender.close();
       await producer.close();
       await deletePrefix(redis, config.QUEUE_PREFIX);
       await redis.quit();

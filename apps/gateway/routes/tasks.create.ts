@@ -16,6 +16,8 @@ import { BODY_PROBLEMS, problemResponses, V1_PROBLEMS } from '../schemas/problem
 import { TaskView } from '../schemas/task.ts';
 import type { TenantRateLimit } from '../tenant-rate.ts';
 import { noteTask } from '../observe.ts';
+import { WebhookAllowList } from '../../../shared/webhooks/allow-list.ts';
+import { urlRefusal } from '../../../shared/webhooks/send.ts';
 import { jsonBody, ONE_LINE, oneLine, positiveAmount } from '../validate.ts';
 import { taskView } from '../view.ts';
 
@@ -49,6 +51,16 @@ export const CreateTaskBody = z
       .max(MAX_AGE_LIMIT, `must be at most ${MAX_AGE_LIMIT} (a year)`)
       .optional()
       .openapi({ description: 'How old, in seconds, a record the tenant already owns may be to be used instead of buying it again (0 = always buy); unset: MEMORY_MAX_AGE.', example: 604800 }),
+    webhookUrl: z
+      .string()
+      .max(2_000, 'must be at most 2000 characters')
+      .refine((u) => URL.canParse(u), 'must be an absolute http or https URL')
+      .optional()
+      .openapi({
+        description:
+          "Where the task's final view is POSTed when it ends, signed with `X-Signature` (see `GET /v1/tasks/{id}/webhooks`). Its host must be in the gateway's WEBHOOK_ALLOWED_HOSTS (else 400 naming `webhookUrl`); it joins the idempotency hash like every field.",
+        example: 'https://hooks.example.com/arp',
+      }),
   })
   .openapi('CreateTask');
 export type CreateTaskBody = z.input<typeof CreateTaskBody>;
@@ -110,10 +122,13 @@ export interface SubmissionLimits {
  * A replay of an idempotency key already used is answered before any of these: it submits nothing.
  */
 export function createTaskRoute(deps: GatewayDeps, limits: SubmissionLimits) {
+  const webhookHosts = new WebhookAllowList(deps.config.WEBHOOK_ALLOWED_HOSTS ?? []);
   return contractRoutes<AuthEnv>().openapi(createTask, async (c) => {
     const tenant = c.get('tenant');
     const key = c.req.valid('header')['Idempotency-Key'] ?? null;
     const body = c.req.valid('json');
+    const refusal = body.webhookUrl === undefined ? undefined : urlRefusal(body.webhookUrl, webhookHosts);
+    if (refusal) throw new ApiError('validation_failed', `the body is not valid: webhookUrl: ${refusal}`, [{ path: 'webhookUrl', message: refusal }]);
     // The whole validated body, defaults applied, is the request an idempotency key stands for.
     const hash = requestHash({ ...body, currency: body.currency ?? CURRENCY });
     const legacyHash = legacyRequestHash(body);
@@ -127,6 +142,7 @@ export function createTaskRoute(deps: GatewayDeps, limits: SubmissionLimits) {
       currency: CURRENCY,
       max_companies: body.maxCompanies,
       max_age_seconds: body.maxAge ?? null,
+      webhook_url: body.webhookUrl ?? null,
       status: 'queued' as const,
       stage: null,
       budget_limit: body.budget,

@@ -1,0 +1,139 @@
+import { sql, type Kysely } from 'kysely';
+import type { Database, Stage, TaskEventRow } from './schema.ts';
+
+/**
+ * What each kind of event of a task's story says (issue 13). No secret in any of them: never a token id
+ * (nor a hint of one), a receipt, a key or a webhook URL. Money is a decimal string of CNY.
+ */
+export interface TaskEventData {
+  created: { status: 'queued' };
+  stage: { stage: Stage };
+  searched: { queries: string[]; plannedBy: string; decidedBy: string; found: number; chosen: number; owned: number; cachedSearches: number; clipped: number };
+  candidates: { count: number; chosen: number };
+  decision: { companyId: string; name: string; action: 'buy' | 'skip'; reason: string; by: 'model' | 'rules'; price: string };
+  voice_checked: { verified: boolean; score: number | null; mismatch?: string[] };
+  token_issued: { limit: string; expiresAt: string };
+  payment: { companyId: string; movement: 'reserve' | 'capture' | 'release' | 'refund'; amount: string };
+  foreign_charge: { total: string; charges: Array<{ chargeId: string; amount: string }> };
+  cancel_requested: Record<string, never>;
+  report_ready: { writer: string };
+  ended: { status: 'completed' | 'failed' | 'cancelled'; error?: { code: string; message: string } };
+}
+
+export type TaskEventType = keyof TaskEventData;
+
+/** Every kind of event, in the order a story usually tells them. */
+export const TASK_EVENT_TYPES = [
+  'created',
+  'stage',
+  'searched',
+  'candidates',
+  'decision',
+  'voice_checked',
+  'token_issued',
+  'payment',
+  'foreign_charge',
+  'cancel_requested',
+  'report_ready',
+  'ended',
+] as const satisfies readonly TaskEventType[];
+
+/** One event as readers see it. */
+export interface TaskEvent {
+  seq: number;
+  taskId: string;
+  type: string;
+  at: Date;
+  data: Record<string, unknown>;
+}
+
+/**
+ * Appends an event to a task's story with the task's next `seq`, in one statement: the sequence is drawn
+ * by updating the task row, which holds that row until the surrounding transaction commits — so a
+ * task's events commit one after the other in `seq` order, and whoever has read `seq` n has every event
+ * before it. Call it inside the transaction that makes the change the event tells (the payment's ledger
+ * row, the task's end…): the story then never tells what the books do not hold, nor misses what they do.
+ * `once`: only when the task has no event of this type yet (checked under the task row's lock, so two
+ * racing writers add one). Returns the seq, or undefined when nothing was written.
+ */
+export async function appendEvent<T extends TaskEventType>(
+  db: Kysely<Database>,
+  taskId: string,
+  type: T,
+  data: TaskEventData[T],
+  opts: { once?: boolean } = {},
+): Promise<number | undefined> {
+  if (opts.once) {
+    if (!db.isTransaction) return db.transaction().execute((trx) => appendEvent(trx, taskId, type, data, opts));
+    const locked = await sql<{ id: string }>`select id from tasks where id = ${taskId} for update`.execute(db);
+    if (locked.rows.length === 0) return undefined;
+    const seen = await db.selectFrom('task_events').select('seq').where('task_id', '=', taskId).where('kind', '=', type).limit(1).executeTakeFirst();
+    if (seen) return undefined;
+  }
+  const { rows } = await sql<{ seq: number }>`
+    with t as (update tasks set event_seq = event_seq + 1 where id = ${taskId} returning id, event_seq)
+    insert into task_events (task_id, seq, kind, data)
+    select id, event_seq, ${type}, ${JSON.stringify(data)}::jsonb from t
+    returning seq`.execute(db);
+  return rows[0] ? Number(rows[0].seq) : undefined;
+}
+
+/** Told the id of a task whose story has grown, once the write has committed. */
+export type EventListener = (taskId: string) => void;
+
+/**
+ * Reading a task's story, and the after-commit signal that it grew: each repository that writes events
+ * calls `written(taskId)` once its transaction has committed, and whoever listens (the processes wire
+ * it to a Redis publish, apps/runtime/event-wakeups.ts) wakes the streams that follow the task. The
+ * signal is only a wake-up: the table is the story, and a reader always reads it from there.
+ */
+export class TaskEventRepository {
+  private listener: EventListener | undefined;
+
+  constructor(private readonly db: Kysely<Database>) {}
+
+  /** Who is told (one listener per process; a second call replaces the first). */
+  onWritten(listener: EventListener | undefined): void {
+    this.listener = listener;
+  }
+
+  /** Called by writers after their transaction committed. Never throws. */
+  written(taskId: string): void {
+    try {
+      this.listener?.(taskId);
+    } catch {
+      // a wake-up is best effort: readers also look again on their own
+    }
+  }
+
+  /** Appends one event in a transaction of its own and signals it. */
+  async add<T extends TaskEventType>(taskId: string, type: T, data: TaskEventData[T], opts: { once?: boolean } = {}): Promise<number | undefined> {
+    const seq = await appendEvent(this.db, taskId, type, data, opts);
+    if (seq !== undefined) this.written(taskId);
+    return seq;
+  }
+
+  /** A task's events after `after`, in order, at most `limit`. */
+  async since(taskId: string, after: number, limit = 500): Promise<TaskEvent[]> {
+    const rows = await this.db
+      .selectFrom('task_events')
+      .select(['task_id', 'seq', 'kind', 'data', 'created_at'])
+      .where('task_id', '=', taskId)
+      .where('seq', '>', after)
+      .orderBy('seq')
+      .limit(limit)
+      .execute();
+    return rows.map(toEvent);
+  }
+
+  /** The last seq of each of these tasks (0 when it has none), for readers checking they missed nothing. */
+  async heads(taskIds: string[]): Promise<Map<string, number>> {
+    if (taskIds.length === 0) return new Map();
+    const rows = await this.db.selectFrom('tasks').select(['id', 'event_seq']).where('id', 'in', taskIds).execute();
+    return new Map(rows.map((r) => [r.id, Number(r.event_seq)]));
+  }
+}
+
+function toEvent(row: Pick<TaskEventRow, 'task_id' | 'seq' | 'kind' | 'data' | 'created_at'>): TaskEvent {
+  return { seq: Number(row.seq), taskId: row.task_id, type: row.kind, at: row.created_at, data: row.data };
+}
