@@ -112,7 +112,7 @@ export function createApp(deps: GatewayDeps): OpenAPIHono<BlankEnv> {
   v1.route('/', taskWebhooksRoute(deps));
   v1.route('/', usageRoutes(deps));
   v1.route('/', memoryRoutes(deps));
-  app.use('/v1/tasks/:id', taskScope());
+  // `/:id/*` matches `/v1/tasks/:id` itself too.
   app.use('/v1/tasks/:id/*', taskScope());
   app.route('/v1', v1);
 

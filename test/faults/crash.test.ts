@@ -68,11 +68,11 @@ describe.skipIf(!databaseUrl)('crashes and provider faults (3 worker processes, 
     let kills = 0;
     let killsMidPurchase = 0;
     const inFlightAtKill = new Set<string>();
-    // At least 16 s, 8 kills and 3 of them mid-purchase (a loaded machine makes each round slower and
-    // the workers slower to come back), at most 40 s.
+    // At least 16 s, 6 kills and 3 of them mid-purchase (a loaded machine makes each round slower and
+    // the workers slower to come back, and a worker is only killed again once it takes jobs), at most 60 s.
     const chaosUntil = Date.now() + 16_000;
-    const chaosLimit = Date.now() + 40_000;
-    while ((Date.now() < chaosUntil || kills < 8 || killsMidPurchase < 3) && Date.now() < chaosLimit) {
+    const chaosLimit = Date.now() + 60_000;
+    while ((Date.now() < chaosUntil || kills < 6 || killsMidPurchase < 3) && Date.now() < chaosLimit) {
       await new Promise((r) => setTimeout(r, 500 + random() * 700));
       const inFlight = await waitForPurchasesInFlight(cluster, ids, 1_500);
       // The worker holding one of those purchases, when we can tell (else any worker).
@@ -99,7 +99,7 @@ describe.skipIf(!databaseUrl)('crashes and provider faults (3 worker processes, 
     expect(events).toBeGreaterThan(ids.length * 5);
     await cluster.waitDashboardCaughtUp(ids, 15_000);
 
-    expect(kills).toBeGreaterThanOrEqual(8);
+    expect(kills).toBeGreaterThanOrEqual(6);
     expect(killsMidPurchase).toBeGreaterThanOrEqual(3);
     // Proof that kills hit purchases in flight: detail jobs whose payment was mid-way at a kill were
     // orphaned by their dead worker (BullMQ counts the stall) and finished by another — and every
