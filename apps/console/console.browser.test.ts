@@ -172,6 +172,7 @@ describe('the console in a real browser', () => {
     expect(await page.locator('#report table').count()).toBeGreaterThan(0);
     // The list shows it, completed.
     await expect.poll(() => page.locator(`#task-list li:has(a[data-task="${id}"]) .badge`).innerText()).toBe('completed');
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(1440);
     await page.screenshot({ path: join(SCREENSHOTS, 'console.png') });
 
     // Light and dark: the colours follow prefers-color-scheme.
