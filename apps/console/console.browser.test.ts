@@ -102,6 +102,10 @@ describe('the console in a real browser', () => {
       }).observe(document, { subtree: true, attributes: true, attributeFilter: ['width'] });
     });
 
+    // Every request the page makes: this origin only (no CDN), and the key never in an address.
+    const requested: string[] = [];
+    page.on('request', (r) => void requested.push(r.url()));
+
     await page.goto(`${base}/console`);
     // The page holds no inline script or style; its CSP says so.
     const csp = (await page.request.get(`${base}/console`)).headers()['content-security-policy'];
@@ -217,6 +221,9 @@ describe('the console in a real browser', () => {
 
     expect(trouble.violations).toEqual([]);
     expect(trouble.errors).toEqual([]);
+    expect(requested.filter((url) => !url.startsWith(`${base}/`))).toEqual([]);
+    expect(requested.filter((url) => url.includes(API_KEY))).toEqual([]);
+    expect(requested.some((url) => url.includes('/events'))).toBe(true);
     await context.close();
   }, 90_000);
 
