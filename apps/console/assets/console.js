@@ -1,7 +1,7 @@
 // @ts-check
 /**
  * The research console's one script (served as-is at /console/console.js: no build step). Plain ES module,
- * type-checked by `npm run typecheck` (JSDoc, checkJs). The top half is pure — money in integer fen, a
+ * type-checked by `npm run typecheck` (JSDoc, `// @ts-check`). The top half is pure — money in integer fen, a
  * Server-Sent Events parser, the budget a task's payment events add up to, the lines of its story — and
  * is unit-tested in Node (console.lib.test.ts); the bottom half wires the page and runs only in a browser.
  *
