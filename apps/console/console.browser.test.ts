@@ -1,3 +1,4 @@
+import { tmpdir } from 'node:os';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type ConsoleMessage, type Page } from 'playwright-core';
@@ -12,15 +13,15 @@ import { API_KEY, openHarness, waitForEnd, type Harness } from '../../test/suppo
  * gets a readable problem for a bad budget, submits a task, watches the bar move with the payment
  * events while the task runs, reads the report, cancels a second task; the operators' dashboard charts
  * the day and opens the task in the read-only operator console. No console error and no CSP violation
- * anywhere on our pages. Screenshots of the console, the dashboard and Bull Board go to docs/screenshots/
- * (SCREENSHOTS_DIR elsewhere), which README shows.
+ * anywhere on our pages. Screenshots of the console, the dashboard and Bull Board go to SCREENSHOTS_DIR
+ * (`npm run screenshots` sets it to docs/screenshots/, which README shows), else to a scratch directory.
  */
 
 /** Where chromium is: CHROMIUM_PATH, else Debian's package. */
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 /** The launch options DEVELOPERS.md documents: headless, no sandbox (root in CI containers), nothing phoning home. */
 export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
-const SCREENSHOTS = resolve(process.env.SCREENSHOTS_DIR || join(import.meta.dirname, '../../docs/screenshots'));
+const SCREENSHOTS = resolve(process.env.SCREENSHOTS_DIR || join(tmpdir(), 'arp-screenshots'));
 const SKIP_NOTE = `no chromium at ${CHROMIUM}: install it (apt-get install chromium) or set CHROMIUM_PATH — the console's browser test is skipped`;
 
 /** What a page reported that should never happen: console errors, uncaught exceptions, CSP violations. */
