@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { freePort } from '../start/redis.ts';
 import { formatMoney, parseMoney } from '../../shared/money.ts';
 import { runCli as runProgram } from '../../test/support/cli.ts';
+import { runReconcile } from './reconcile-command.ts';
 import { ISSUER_KEY, openHarness, postTask, runningTask, waitForEnd, type Harness } from '../../test/support/harness.ts';
 
 /**
@@ -20,7 +21,15 @@ describe.skipIf(!inject('databaseUrl'))('npm run reconcile', () => {
   let spentA: number;
   let spentB: number;
 
-  const cli = (args: string[], overrides: Record<string, string> = {}) => runProgram('apps/cli/reconcile.ts', args, { ...env, ...overrides });
+  /** The command in-process (its code, output and exit code are the program's; reconcile.ts only runs it). */
+  async function cli(args: string[], overrides: Record<string, string> = {}) {
+    let stdout = '';
+    let stderr = '';
+    const code = await runReconcile(args, { ...env, ...overrides }, { out: { write: (t: string) => (stdout += t) }, err: { write: (t: string) => (stderr += t) } });
+    return { code, stdout, stderr };
+  }
+  /** `npm run reconcile` as its own process, as an operator runs it. */
+  const program = (args: string[], overrides: Record<string, string> = {}) => runProgram('apps/cli/reconcile.ts', args, { ...env, ...overrides });
 
   /** A call to the issuer mock's own API, as a party outside our system would make it. */
   async function issuerCall(path: string, body: unknown, headers: Record<string, string> = {}): Promise<any> {
@@ -59,7 +68,7 @@ describe.skipIf(!inject('databaseUrl'))('npm run reconcile', () => {
   });
 
   it('exits 0 and says the books agree when every task matches the issuer', async () => {
-    const run = await cli([]);
+    const run = await program([]);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     const total = formatMoney(spentA + spentB);
