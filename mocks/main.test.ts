@@ -35,7 +35,8 @@ describe('npm run mocks (mocks/main.ts)', () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'mocks-main-'));
     const proc = run({ DATA_DIR: dataDir, MOCK_FAULTS: '' });
     try {
-      await until(() => (proc.out().match(/listening on/g) ?? []).length === 4, 10_000);
+      // A start through tsx takes about a second; on a loaded 2-core machine, many.
+      await until(() => (proc.out().match(/listening on/g) ?? []).length === 4, 45_000);
       const lines = proc.out().trim().split('\n').map((l) => JSON.parse(l));
       const urls = Object.fromEntries(lines.filter((l) => l.mock).map((l) => [l.mock, l.url]));
       expect(Object.keys(urls).sort()).toEqual(['llm', 'marketplace', 'tokenIssuer', 'voiceid']);
@@ -51,7 +52,7 @@ describe('npm run mocks (mocks/main.ts)', () => {
       proc.child.kill('SIGKILL');
       rmSync(dataDir, { recursive: true, force: true });
     }
-  }, 20_000);
+  }, 60_000);
 
   it('exits 1 naming the variable on a bad value', async () => {
     const proc = run({ MARKETPLACE_URL: 'nonsense' });
