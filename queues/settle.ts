@@ -39,14 +39,14 @@ export async function settleByIssuer(deps: StageDeps, tokenId: string | null, pa
  */
 export async function refundPayment(deps: StageDeps, payment: Payment, target: number = payment.amount, signal?: AbortSignal): Promise<Payment> {
   if (!payment.charge_id) throw new PermanentError('no_charge', `payment ${payment.id} has no charge to refund`);
-  // Each turn books a refund or stops: another process's intent found on the way is finished first.
+  // Each turn finishes the intent the payment holds (ours from the turn before, or another process's),
+  // then decides again from what is booked; it ends once the target is reached.
   for (let current = payment; ; ) {
     current = await finishPendingRefund(deps, current, signal);
     const want = Math.min(target, current.amount) - current.refunded_amount;
     if (want <= 0) return current;
     const key = `${current.idempotency_key}-refund-${current.refunded_amount}-${want}`;
     current = await deps.repos.payments.intendRefund(current.id, key, want, current.refunded_amount);
-    if (current.pending_refund_key === key) return finishPendingRefund(deps, current, signal);
   }
 }
 
