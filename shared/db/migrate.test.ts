@@ -24,6 +24,33 @@ describe.skipIf(!databaseUrl)('migrations at start', () => {
       await Promise.all(handles.map((h) => h.close()));
     }
   });
+
+  it('are not upset by other schemas of the database being dropped meanwhile, without our lock', async () => {
+    const schema = `t_mig_${randomBytes(4).toString('hex')}`;
+    const ours = await openDatabase({ databaseUrl, schema, dataDir: '/tmp', poolSize: 2 });
+    const other = await openDatabase({ databaseUrl, schema: 'public', dataDir: '/tmp', poolSize: 2 });
+    // Someone else's schemas come and go as fast as they can (a tool, another team, a test run):
+    // kysely's own check read every table of every schema and failed on one dropped under it.
+    let churning = true;
+    const churn = (async () => {
+      for (let i = 0; churning && i < 500; i++) {
+        const name = sql.id(`t_churn_${randomBytes(4).toString('hex')}`);
+        await sql`create schema ${name}`.execute(other.db);
+        await sql`create table ${name}.t (id serial primary key, note text)`.execute(other.db);
+        await sql`drop schema ${name} cascade`.execute(other.db);
+      }
+    })();
+    try {
+      await migrate(ours);
+      expect(await isMigrated(ours)).toBe(true);
+    } finally {
+      churning = false;
+      await churn;
+      await dropSchema(ours);
+      await ours.close();
+      await other.close();
+    }
+  });
 });
 
 describe.skipIf(!databaseUrl)('migration 2026_11_29_020_agent_decisions', () => {

@@ -39,7 +39,7 @@ const MIGRATION_LOCK = 7_242_024;
 
 async function runMigrator(db: Kysely<any>, schema: string): Promise<void> {
   await sql`create schema if not exists ${sql.id(schema)}`.execute(db);
-  const migrator = new Migrator({ db, provider, migrationTableSchema: schema });
+  const migrator = new Migrator({ db: lookingOnlyAt(db, schema), provider, migrationTableSchema: schema });
   const { error, results } = await migrator.migrateToLatest();
   const failed = results?.find((r) => r.status === 'Error');
   if (error || failed) {
@@ -65,6 +65,34 @@ export async function migrate(database: Db): Promise<void> {
 }
 
 /**
+ * The database as kysely's migrator sees it, with its introspection narrowed to our schema. The
+ * migrator asks whether its own tables exist by introspecting every column of every table of every
+ * schema in the database: slow in a database many schemas share, and it fails outright ("schema … does
+ * not exist") when any other schema is dropped meanwhile — by anyone, under our lock or not.
+ */
+function lookingOnlyAt(db: Kysely<any>, schema: string): Kysely<any> {
+  const introspection = {
+    getSchemas: async () => {
+      const { rows } = await sql<{ name: string }>`select nspname as name from pg_catalog.pg_namespace where nspname = ${schema}`.execute(db);
+      return rows;
+    },
+    getTables: async () => {
+      const { rows } = await sql<{ name: string }>`select table_name as name from information_schema.tables where table_schema = ${schema}`.execute(db);
+      return rows.map((r) => ({ name: r.name, schema, isView: false, columns: [] }));
+    },
+    getMetadata: async () => ({ tables: await introspection.getTables() }),
+  };
+  // A proxy, not a subclass: kysely's methods use private fields, so they run on the real instance.
+  return new Proxy(db, {
+    get(target, key) {
+      if (key === 'introspection') return introspection;
+      const value = Reflect.get(target, key, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
+/**
  * True when the schema holds every migration this code knows (read-only tools refuse otherwise). A
  * plain read of kysely's migration table: the migrator's own check introspects every table of the
  * database and trips over a schema dropped meanwhile.
@@ -80,18 +108,8 @@ export async function isMigrated(database: Db): Promise<boolean> {
   }
 }
 
-/**
- * Drops a schema and everything in it (test and benchmark clean-up), under the migration lock: kysely's
- * migrator introspects every table of the database, and a schema dropped meanwhile makes that fail.
- */
+/** Drops a schema and everything in it (test and benchmark clean-up). */
 export async function dropSchema(database: Db): Promise<void> {
   if (database.kind === 'pglite') return;
-  await database.db.connection().execute(async (conn) => {
-    await sql`select pg_advisory_lock(${MIGRATION_LOCK})`.execute(conn);
-    try {
-      await sql`drop schema if exists ${sql.id(database.schema)} cascade`.execute(conn);
-    } finally {
-      await sql`select pg_advisory_unlock(${MIGRATION_LOCK})`.execute(conn);
-    }
-  });
+  await sql`drop schema if exists ${sql.id(database.schema)} cascade`.execute(database.db);
 }
