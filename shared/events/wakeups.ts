@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { Repositories } from '../db/index.ts';
 
 /** The Redis channel that says a task's story grew (per system and task): the message is only a wake-up. */
@@ -13,7 +13,7 @@ export const taskEventChannelPrefix = (prefix: string) => `${prefix}:task-events
  * publish that fails (Redis down, a process killed between commit and publish) is caught up by the
  * gateways' own look at the table on every heartbeat (apps/gateway/event-streams.ts).
  */
-export function publishEventWakeups(repos: Pick<Repositories, 'events'>, redis: Redis, prefix: string): void {
+export function publishEventWakeups(repos: Pick<Repositories, 'events'>, redis: Redis | Cluster, prefix: string): void {
   repos.events.onWritten((taskId) => {
     redis.publish(taskEventChannel(prefix, taskId), '1').catch(() => undefined);
   });
