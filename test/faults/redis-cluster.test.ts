@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Cluster as RedisCluster } from 'ioredis';
-import { deletePrefix } from '../../queues/connection.ts';
+import { announceRevocation, KeyRevocations } from '../../apps/gateway/key-revocations.ts';
+import { deletePrefix, redisConnection } from '../../queues/connection.ts';
+import { loadConfig, redisTarget } from '../../shared/config.ts';
+import { publishEventWakeups, taskEventChannel } from '../../shared/events/wakeups.ts';
 import { Cluster } from '../support/cluster.ts';
 import { redisClusterUnavailable, RedisClusterServers } from '../support/redis-cluster.ts';
 
@@ -49,8 +52,11 @@ describe.skipIf(!databaseUrl || unavailable)('on a Redis Cluster', () => {
     const queueKeys = await servers.on<string[]>(holder, 'KEYS', `{${cluster.prefix}}:*`);
     expect(queueKeys.some((k) => k.startsWith(`{${cluster.prefix}}:report:`))).toBe(true);
     for (const key of queueKeys.slice(0, 50)) expect(await servers.keySlot(key)).toBe(slot);
-    // Elsewhere only our own single-key entries (the search cache), never a queue's.
-    for (const m of masters.filter((n) => n.port !== holder)) expect((await servers.on<string[]>(m.port, 'KEYS', `*${cluster.prefix}*`)).filter((k) => !k.startsWith(`${cluster.prefix}:search-cache:`))).toEqual([]);
+    // Elsewhere only our own single-key entries (search cache, submission counts: `<prefix>:…`), never a queue's.
+    for (const m of masters.filter((n) => n.port !== holder)) {
+      const keys = await servers.on<string[]>(m.port, 'KEYS', `*${cluster.prefix}*`);
+      expect(keys.filter((k) => !k.startsWith(`${cluster.prefix}:search-cache:`) && !k.startsWith(`${cluster.prefix}:tenant-submissions:`))).toEqual([]);
+    }
   });
 
   it('keeps every task going when the master of the queues is killed and its replica takes over', async () => {
@@ -82,6 +88,29 @@ describe.skipIf(!databaseUrl || unavailable)('on a Redis Cluster', () => {
     console.info(`redis cluster failover: master :${victim} killed, replica :${promoted} serving after ${failoverMs} ms; ${open.length} tasks open at the kill all ended ${endedMs} ms after it; ${interrupted} jobs recovered as stalled`);
   });
 
+  it('carries wake-ups and key revocations (classic pub/sub) to subscribers on any node, after the failover too', async () => {
+    const target = redisTarget(loadConfig({ REDIS_CLUSTER_NODES: servers.seeds }))!;
+    const log = { warn() {} } as never;
+    const revocations = new KeyRevocations(redisConnection(target, 'worker'), cluster.prefix, log);
+    const subscriber = redisConnection(target, 'worker');
+    try {
+      const heard = new Promise<string>((resolve) => revocations.onRevoked(resolve));
+      await revocations.subscribed;
+      await announceRevocation(cluster.redis, cluster.prefix, 'key_17', log);
+      expect(await heard).toBe('key_17');
+
+      await subscriber.subscribe(taskEventChannel(cluster.prefix, 'task_17'));
+      const woken = new Promise<string>((resolve) => subscriber.on('message', (channel: string) => resolve(channel)));
+      let written: (taskId: string) => void = () => {};
+      publishEventWakeups({ events: { onWritten: (fn: (taskId: string) => void) => (written = fn) } } as never, cluster.redis, cluster.prefix);
+      written('task_17');
+      expect(await woken).toBe(taskEventChannel(cluster.prefix, 'task_17'));
+    } finally {
+      await revocations.close();
+      subscriber.disconnect();
+    }
+  });
+
   it('cleans up a prefix on every master', async () => {
     const redis = cluster.redis as RedisCluster;
     // Our own keys (the search cache, rate limits) are spread over the slots; the queues sit under the tag.
@@ -91,6 +120,7 @@ describe.skipIf(!databaseUrl || unavailable)('on a Redis Cluster', () => {
       return (await Promise.all(masters.map((m) => servers.on<string[]>(m.port, 'KEYS', `*${cluster.prefix}*`)))).map((keys) => keys.length);
     };
     expect((await holding()).filter((n) => n > 0).length).toBeGreaterThan(1);
+    await cluster.stopWorkers(); // a running worker writes its queues' keys again at once
     await deletePrefix(redis, cluster.prefix);
     expect(await holding()).toEqual([0, 0, 0]);
   });
