@@ -151,12 +151,16 @@ export class RedisClusterServers {
     return (await this.topology()).find((n) => n.master && !n.failed && n.slots.some(([a, b]) => slot >= a && slot <= b))?.port;
   }
 
-  /** Every running node says the cluster is ok and every slot has a healthy master. */
+  /**
+   * Every running node says the cluster is ok, and every replica's link to its master is up (a replica
+   * still in its first sync would not be elected when its master dies).
+   */
   async waitHealthy(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const states = await Promise.all(this.alive().map((n) => this.on<string>(n.port, 'CLUSTER', 'INFO').catch(() => '')));
-      if (states.every((s) => /cluster_state:ok/.test(s))) return;
+      const links = await Promise.all(this.alive().map((n) => this.on<string>(n.port, 'INFO', 'replication').catch(() => '')));
+      if (states.every((s) => /cluster_state:ok/.test(s)) && links.every((l) => /role:master/.test(l) || /master_link_status:up/.test(l))) return;
       if (Date.now() > deadline) throw new Error(`the Redis Cluster is not ok after ${timeoutMs} ms`);
       await new Promise((r) => setTimeout(r, 100));
     }
