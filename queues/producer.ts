@@ -1,5 +1,5 @@
 import { FlowProducer, Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import { queuePrefix, type RedisClient } from './connection.ts';
 import { QUEUE_NAMES, type QueueName } from './names.ts';
 import { jobId, jobOptions } from './options.ts';
 import type { Payload } from './payloads.ts';
@@ -9,12 +9,15 @@ import { queueTelemetry } from '../shared/telemetry/tracing.ts';
 export class Producer {
   readonly queues: Record<QueueName, Queue>;
   private readonly flows: FlowProducer;
+  /** The BullMQ prefix: QUEUE_PREFIX, or on a cluster QUEUE_PREFIX as a hash tag (`{arp}`, see queuePrefix). */
+  readonly prefix: string;
 
   constructor(
     /** The producer's Redis connection (also the search cache's). */
-    readonly connection: Redis,
-    readonly prefix: string,
+    readonly connection: RedisClient,
+    systemPrefix: string,
   ) {
+    const prefix = (this.prefix = queuePrefix(connection, systemPrefix));
     // When tracing, each job carries the trace context of the span that added it (bullmq-otel), so the
     // worker that takes it continues the same trace: one trace per task, across processes and flows.
     const telemetry = queueTelemetry();

@@ -1,16 +1,17 @@
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { hostname } from 'node:os';
-import type { Redis } from 'ioredis';
 import { isDependencyDown, PermanentError, TransientError } from '../shared/errors.ts';
 import { childWith } from '../shared/log.ts';
 import { observeJob, observeQueueWait, type JobOutcome } from '../shared/telemetry/metrics.ts';
 import { annotate, ATTR, queueTelemetry } from '../shared/telemetry/tracing.ts';
+import { queuePrefix, type RedisClient } from './connection.ts';
 import type { StageDeps } from './deps.ts';
 import type { QueueName } from './names.ts';
 import { BACKOFF_TYPE, backoffDelay, DEPENDENCY_WAIT_MS, WEBHOOK_BACKOFF_TYPE, type Backoff } from './options.ts';
 import { assertRegistryComplete, STAGES } from './registry.ts';
 
 export interface WorkerSettings {
+  /** QUEUE_PREFIX (on a cluster the queues live under it as a hash tag, see queuePrefix). */
   prefix: string;
   concurrency: { worker: number; detail: number };
   /** Lock of an active job; a crashed worker's jobs are recovered after it (default 30 s). */
@@ -128,13 +129,13 @@ async function runStage<Q extends QueueName>(queue: Q, stage: (typeof STAGES)[Q]
  * Starts a BullMQ worker for each named stage on a blocking connection. Retries wait per
  * backoffDelay: the provider's Retry-After when it sent one, else exponential with jitter.
  */
-export function startWorkers(queues: QueueName[], deps: StageDeps, connection: Redis, settings: WorkerSettings): Worker[] {
+export function startWorkers(queues: QueueName[], deps: StageDeps, connection: RedisClient, settings: WorkerSettings): Worker[] {
   assertRegistryComplete();
   return queues.map((queue) => {
     const running: Running = new Map();
     const worker = new Worker(queue, handlerFor(queue, deps, running), {
       connection,
-      prefix: settings.prefix,
+      prefix: queuePrefix(connection, settings.prefix),
       name: settings.name ?? workerName(),
       concurrency: settings.concurrency[STAGES[queue].concurrency],
       lockDuration: settings.lockMs ?? 30_000,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, tracingSettings } from './config.ts';
+import { ConfigError, loadConfig, redisTarget, tracingSettings } from './config.ts';
 
 /** Runs loadConfig and returns the ConfigError it throws (fails the test when it does not throw one). */
 function configError(env: Record<string, string>): ConfigError {
@@ -242,5 +242,44 @@ describe('loadConfig: operating (issue 15): log format, tracing, the worker port
     expect(tracingSettings({})).toEqual({});
     expect(() => tracingSettings({ OTEL_EXPORTER_OTLP_ENDPOINT: 'ftp://x' })).toThrow(ConfigError);
     expect(() => tracingSettings({ OTEL_EXPORTER_OTLP_ENDPOINT: 'ftp://x' })).toThrow(/OTEL_EXPORTER_OTLP_ENDPOINT/);
+  });
+});
+
+describe('loadConfig: REDIS_CLUSTER_NODES (issue 17)', () => {
+  it('host:port entries become the seed nodes of a cluster, which wins over REDIS_URL', () => {
+    const c = loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379', REDIS_CLUSTER_NODES: ' 10.0.0.1:7000, redis-1.internal:7001,' });
+    expect(c.REDIS_CLUSTER_NODES).toEqual({ nodes: [{ host: '10.0.0.1', port: 7000 }, { host: 'redis-1.internal', port: 7001 }], tls: false });
+    expect(redisTarget(c)).toBe(c.REDIS_CLUSTER_NODES);
+    expect(redisTarget(loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379', REDIS_CLUSTER_NODES: '' }))).toBe('redis://127.0.0.1:6379');
+  });
+
+  it('rediss:// entries turn TLS on for every node, and carry the cluster user and password', () => {
+    const c = loadConfig({ REDIS_CLUSTER_NODES: 'rediss://app:s%40cret@a:6380,rediss://app:s%40cret@b:6380' });
+    expect(c.REDIS_CLUSTER_NODES).toEqual({ nodes: [{ host: 'a', port: 6380 }, { host: 'b', port: 6380 }], tls: true, username: 'app', password: 's@cret' });
+  });
+
+  it('REDIS_CA_FILE and friends need rediss:// nodes, as they need a rediss:// REDIS_URL', () => {
+    expect(configError({ REDIS_CLUSTER_NODES: 'a:7000', REDIS_CA_FILE: '/ca.crt' }).message).toMatch(/REDIS_CLUSTER_NODES as rediss:\/\//);
+    expect(loadConfig({ REDIS_CLUSTER_NODES: 'rediss://a:7000', REDIS_CA_FILE: '/ca.crt' }).REDIS_CA_FILE).toBe('/ca.crt');
+  });
+
+  it.each([
+    ['a', /needs a host and a port/],
+    ['a:0', /needs a host and a port/],
+    [':7000', /not host:port|needs a host and a port/],
+    ['http://a:7000', /redis:\/\/ or rediss:\/\/ only/],
+    ['redis://a:7000/2', /database 0 only/],
+    ['redis://a:7000,rediss://b:7000', /all rediss/],
+    [' , ', /at least one node/],
+  ])('REDIS_CLUSTER_NODES=%j is refused, naming the variable', (value, problem) => {
+    const message = configError({ REDIS_CLUSTER_NODES: value }).message;
+    expect(message).toContain('REDIS_CLUSTER_NODES');
+    expect(message).toMatch(problem);
+  });
+
+  it('a refusal never repeats a password', () => {
+    const message = configError({ REDIS_CLUSTER_NODES: 'redis://:hunter22@a:7000,redis://:other-pass@b:7000' }).message;
+    expect(message).toMatch(/same user and password/);
+    expect(message).not.toMatch(/hunter22|other-pass/);
   });
 });

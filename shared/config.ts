@@ -163,6 +163,11 @@ export const configSchema = z.object({
   PORT: int(0, 65535, 8000),
   HOST: z.string().default('127.0.0.1'),
   REDIS_URL: z.preprocess((v) => (v === '' ? undefined : v), z.url({ protocol: /^rediss?$/ }).optional()),
+  /**
+   * Redis Cluster seed nodes, `host:port` (or `redis://…` / `rediss://…` with credentials), comma-separated;
+   * when given, every process uses a cluster client and takes precedence over REDIS_URL (queues/connection.ts).
+   */
+  REDIS_CLUSTER_NODES: z.preprocess(blankIsUnset, z.string().transform(parseClusterNodes).optional()),
   QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only').default('arp'),
   DATABASE_URL: z.preprocess((v) => (v === '' ? undefined : v), z.url({ protocol: /^postgres(ql)?$/ }).optional()),
   DATABASE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]*$/, 'a lower-case SQL identifier').default('public'),
@@ -310,8 +315,12 @@ export function loadConfig(given: NodeJS.ProcessEnv = process.env, opts: { uses?
     }
   }
   const redisTlsGiven = config.REDIS_CA_FILE ?? config.REDIS_CERT_FILE ?? config.REDIS_KEY_FILE;
-  if (redisTlsGiven !== undefined && !config.REDIS_URL?.startsWith('rediss://')) {
-    lines.push('  REDIS_CA_FILE, REDIS_CERT_FILE, REDIS_KEY_FILE: apply to TLS only: REDIS_URL must be rediss://');
+  if (redisTlsGiven !== undefined && !(config.REDIS_CLUSTER_NODES ? config.REDIS_CLUSTER_NODES.tls : config.REDIS_URL?.startsWith('rediss://'))) {
+    lines.push(
+      config.REDIS_CLUSTER_NODES
+        ? '  REDIS_CA_FILE, REDIS_CERT_FILE, REDIS_KEY_FILE: apply to TLS only: write the REDIS_CLUSTER_NODES as rediss://host:port'
+        : '  REDIS_CA_FILE, REDIS_CERT_FILE, REDIS_KEY_FILE: apply to TLS only: REDIS_URL must be rediss://',
+    );
   }
   if (config.NODE_ENV === 'production') {
     for (const p of secretProblems(config, env, opts.uses ?? SECRET_USES)) lines.push(`  ${productionRefusal(p)}`);
@@ -333,6 +342,56 @@ export function tracingSettings(env: NodeJS.ProcessEnv): Pick<Config, 'OTEL_EXPO
 /** The provider TLS files of a configuration (shared/providers/tls.ts). */
 export function providerTls(config: Config): TlsFiles {
   return { caFile: config.PROVIDER_CA_FILE, certFile: config.PROVIDER_CERT_FILE, keyFile: config.PROVIDER_KEY_FILE };
+}
+
+/** A Redis Cluster to connect to: its seed nodes (the client learns the rest), TLS, and the credentials of every node. */
+export interface ClusterNodes {
+  nodes: Array<{ host: string; port: number }>;
+  tls: boolean;
+  username?: string;
+  password?: string;
+}
+
+/**
+ * REDIS_CLUSTER_NODES: `host:port,host:port` (plain) or the same as `redis://` / `rediss://` addresses, which may
+ * carry a user and password. Every node must agree on TLS and credentials (a cluster has one of each); no
+ * database number (a cluster has database 0 only). A problem is named without repeating a password.
+ */
+export function parseClusterNodes(text: string, ctx: z.RefinementCtx): ClusterNodes {
+  const problems: string[] = [];
+  const parsed = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((entry) => {
+      let url: URL;
+      try {
+        url = new URL(/^[a-z]+:\/\//i.test(entry) ? entry : `redis://${entry}`);
+      } catch {
+        problems.push(`"${entry.replace(/\/\/[^@/]*@/, '//…@')}" is not host:port`);
+        return undefined;
+      }
+      const where = `${url.hostname}:${url.port}`;
+      if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') problems.push(`${where}: redis:// or rediss:// only`);
+      else if (!url.hostname || !/^\d+$/.test(url.port) || Number(url.port) < 1 || Number(url.port) > 65535) problems.push(`"${url.hostname}${url.port ? `:${url.port}` : ''}" needs a host and a port (host:port)`);
+      else if (url.pathname !== '' && url.pathname !== '/' && url.pathname !== '/0') problems.push(`${where}: a cluster has database 0 only`);
+      return { host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(url.port), tls: url.protocol === 'rediss:', username: decodeURIComponent(url.username) || undefined, password: decodeURIComponent(url.password) || undefined };
+    });
+  const nodes = parsed.filter((n) => n !== undefined);
+  if (nodes.length === 0 && problems.length === 0) problems.push('name at least one node (host:port)');
+  if (new Set(nodes.map((n) => n.tls)).size > 1) problems.push('all nodes redis:// or all rediss:// (TLS is the same for every node)');
+  if (new Set(nodes.map((n) => `${n.username ?? ''}\0${n.password ?? ''}`)).size > 1) problems.push('every node must carry the same user and password (or none)');
+  if (problems.length) {
+    ctx.addIssue({ code: 'custom', message: problems.join('; ') });
+    return z.NEVER;
+  }
+  const first = nodes[0]!;
+  return { nodes: nodes.map(({ host, port }) => ({ host, port })), tls: first.tls, ...(first.username ? { username: first.username } : {}), ...(first.password ? { password: first.password } : {}) };
+}
+
+/** The Redis every process shares: a cluster (REDIS_CLUSTER_NODES, which wins) or one server (REDIS_URL); undefined when neither is set. */
+export function redisTarget(config: Pick<Config, 'REDIS_URL' | 'REDIS_CLUSTER_NODES'>): string | ClusterNodes | undefined {
+  return config.REDIS_CLUSTER_NODES ?? config.REDIS_URL;
 }
 
 /** TLS options for Redis connections, read from REDIS_*_FILE; undefined when none is given. */

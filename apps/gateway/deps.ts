@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../queues/connection.ts';
 import type { Producer } from '../../queues/producer.ts';
 import type { Config } from '../../shared/config.ts';
 import type { Db, Repositories } from '../../shared/db/index.ts';
@@ -11,7 +11,7 @@ export interface GatewayDeps {
   repos: Repositories;
   database: Db;
   producer: Producer;
-  redis: Redis;
+  redis: RedisClient;
   log: Logger;
   /** Revocations announced by every gateway (Redis pub/sub); without it a revoked key's cache entry expires on its own (KEY_CACHE_MS). */
   revocations?: KeyRevocations;

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../queues/connection.ts';
 import type { TaskEvent } from '../../shared/db/index.ts';
 import type { TaskEventRepository } from '../../shared/db/events.ts';
 import { taskEventChannel, taskEventChannelPrefix } from '../../shared/events/wakeups.ts';
@@ -93,7 +93,7 @@ export class TaskEventStreams {
 
   constructor(
     private readonly events: TaskEventRepository,
-    private readonly subscriber: Redis | undefined,
+    private readonly subscriber: RedisClient | undefined,
     private readonly prefix: string,
     private readonly log: Logger,
     private readonly settings: EventStreamSettings,

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../queues/connection.ts';
 import type { Logger } from '../../shared/log.ts';
 import { withTimeout } from '../../shared/timeout.ts';
 
@@ -13,7 +13,7 @@ const PUBLISH_BUDGET_MS = 1_000;
  * auth.ts). Best effort: when Redis does not answer, the key is still refused by every gateway within
  * the cache's lifetime (a second), because the revocation is in Postgres already.
  */
-export async function announceRevocation(redis: Redis, prefix: string, keyId: string, log: Logger): Promise<void> {
+export async function announceRevocation(redis: RedisClient, prefix: string, keyId: string, log: Logger): Promise<void> {
   try {
     await withTimeout(PUBLISH_BUDGET_MS, redis.publish(revocationChannel(prefix), keyId), 'Redis');
   } catch (err) {
@@ -31,7 +31,7 @@ export class KeyRevocations {
   private readonly resetListeners: Array<() => void> = [];
 
   constructor(
-    private readonly subscriber: Redis,
+    private readonly subscriber: RedisClient,
     prefix: string,
     log: Logger,
   ) {

@@ -15,16 +15,16 @@ import { KeyRevocations } from './key-revocations.ts';
 /** `npm run gateway`: the HTTP API and Bull Board, as a process of its own. */
 async function main() {
   const config = loadConfig(process.env, { uses: PROGRAM_SECRETS.gateway });
-  const { redisUrl } = requireSharedServices(config, 'gateway');
+  const { redis: redisAt } = requireSharedServices(config, 'gateway');
   const log = await processLogger(config, 'gateway', 'gateway');
   const { database, repos } = await openBooks(config, { onWait: (err) => log.warn({ err: err.message }, 'waiting for Postgres') });
   const tls = redisTls(config);
-  const redis = redisConnection(redisUrl, 'producer', tls);
+  const redis = redisConnection(redisAt, 'producer', tls);
   const producer = new Producer(redis, config.QUEUE_PREFIX);
   // A connection of its own: a subscribed connection can do nothing else.
-  const revocations = new KeyRevocations(redisConnection(redisUrl, 'worker', tls), config.QUEUE_PREFIX, log);
+  const revocations = new KeyRevocations(redisConnection(redisAt, 'worker', tls), config.QUEUE_PREFIX, log);
   // The live follow of task stories, woken by Redis pub/sub on a connection of its own.
-  const eventStreams = new TaskEventStreams(repos.events, redisConnection(redisUrl, 'worker', tls), config.QUEUE_PREFIX, log, { heartbeatMs: config.EVENTS_HEARTBEAT_MS });
+  const eventStreams = new TaskEventStreams(repos.events, redisConnection(redisAt, 'worker', tls), config.QUEUE_PREFIX, log, { heartbeatMs: config.EVENTS_HEARTBEAT_MS });
   const server = await serveApp(createApp({ repos, database, producer, redis, log, config, revocations, eventStreams }), config.PORT, config.HOST);
   log.info({ port: server.port }, `gateway listening on http://${config.HOST}:${server.port}`);
   for (const note of developmentDefaults(config, process.env, PROGRAM_SECRETS.gateway)) log.warn(note);

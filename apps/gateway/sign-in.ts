@@ -1,5 +1,5 @@
 import type { Context } from 'hono';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../queues/connection.ts';
 import type { Config } from '../../shared/config.ts';
 import type { Logger } from '../../shared/log.ts';
 import { ClientAddresses } from './client-address.ts';
@@ -15,7 +15,7 @@ export class SignInGate {
   readonly addresses: ClientAddresses;
   private readonly throttle: AuthThrottle;
 
-  constructor(deps: { redis: Redis; log: Logger; config: Pick<Config, 'QUEUE_PREFIX' | 'TRUSTED_PROXIES' | 'AUTH_FAILURE_LIMIT'> }) {
+  constructor(deps: { redis: RedisClient; log: Logger; config: Pick<Config, 'QUEUE_PREFIX' | 'TRUSTED_PROXIES' | 'AUTH_FAILURE_LIMIT'> }) {
     this.addresses = new ClientAddresses(deps.config.TRUSTED_PROXIES);
     this.throttle = new AuthThrottle(deps.redis, deps.config.QUEUE_PREFIX, deps.config.AUTH_FAILURE_LIMIT, deps.log);
   }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../queues/connection.ts';
 import type { Logger } from '../../shared/log.ts';
 import { withTimeout } from '../../shared/timeout.ts';
 
@@ -35,7 +35,7 @@ const REDIS_BUDGET_MS = 1_000;
  */
 export class TenantRateLimit {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     private readonly log: Logger,
     private readonly windowMs = 60_000,

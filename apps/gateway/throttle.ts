@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../queues/connection.ts';
 import type { Logger } from '../../shared/log.ts';
 import { withTimeout } from '../../shared/timeout.ts';
 
@@ -27,7 +27,7 @@ const REDIS_BUDGET_MS = 1_000;
  */
 export class AuthThrottle {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     private readonly limit: number,
     private readonly log: Logger,

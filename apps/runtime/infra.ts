@@ -1,5 +1,5 @@
-import type { Redis } from 'ioredis';
-import type { Config } from '../../shared/config.ts';
+import type { RedisClient, RedisTarget } from '../../queues/connection.ts';
+import { redisTarget, type Config } from '../../shared/config.ts';
 import { isDependencyDown } from '../../shared/errors.ts';
 import { migrate, openDatabase, repositories, type Db, type Repositories } from '../../shared/db/index.ts';
 import { keyringFrom } from '../../shared/crypto/keyring.ts';
@@ -46,15 +46,16 @@ export function requireSharedServices(
   config: Config,
   program: string,
   needs: Array<'redis' | 'database'> = ['redis', 'database'],
-): { redisUrl: string; databaseUrl: string } {
-  const missing = [needs.includes('redis') && !config.REDIS_URL && 'REDIS_URL', needs.includes('database') && !config.DATABASE_URL && 'DATABASE_URL'].filter(Boolean);
+): { redis: RedisTarget; databaseUrl: string } {
+  const redis = redisTarget(config);
+  const missing = [needs.includes('redis') && !redis && 'REDIS_URL (or REDIS_CLUSTER_NODES)', needs.includes('database') && !config.DATABASE_URL && 'DATABASE_URL'].filter(Boolean);
   if (missing.length) {
     throw new Error(
       `${program} shares its queues and books with the other processes, so it needs ${missing.join(' and ')} ` +
         '(embedded PGlite serves one process only). Set them, or run everything in one process with `npm start`.',
     );
   }
-  return { redisUrl: config.REDIS_URL!, databaseUrl: config.DATABASE_URL! };
+  return { redis: redis!, databaseUrl: config.DATABASE_URL! };
 }
 
 /** Closes what a process opened, each step on its own, so one failure does not keep the rest open. */
@@ -65,7 +66,7 @@ export async function closeAll(steps: Array<(() => Promise<unknown>) | undefined
   }
 }
 
-export async function quitRedis(redis: Redis): Promise<void> {
+export async function quitRedis(redis: RedisClient): Promise<void> {
   await redis.quit().catch(() => redis.disconnect());
 }
 

@@ -1,5 +1,5 @@
 import { Hono } from 'hono';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../queues/connection.ts';
 import { sql } from 'kysely';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { Db } from '../../shared/db/index.ts';
@@ -10,7 +10,7 @@ import { serveApp } from './serve.ts';
 
 export interface WorkerHttpDeps {
   /** The connections the workers use: each must answer for the process to be ready. */
-  redis: Redis[];
+  redis: RedisClient[];
   database: Db;
   log: Logger;
   /** False once the process is stopping: it is still alive, but no longer ready to take work. */

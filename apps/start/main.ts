@@ -6,7 +6,7 @@ import { Producer } from '../../queues/producer.ts';
 import { redisConnection } from '../../queues/connection.ts';
 import { startSweeper } from '../../queues/sweeper.ts';
 import { startWorkers, stopWorkers } from '../../queues/worker.ts';
-import { loadConfig, redisTls } from '../../shared/config.ts';
+import { loadConfig, redisTarget, redisTls } from '../../shared/config.ts';
 import { stopTracing } from '../../shared/telemetry/sdk.ts';
 import { PROGRAM_SECRETS } from '../../shared/secrets.ts';
 import { createApp } from '../gateway/app.ts';
@@ -28,8 +28,9 @@ import { startPrivateRedis } from './redis.ts';
 async function main() {
   const config = loadConfig(process.env, { uses: PROGRAM_SECRETS.start });
   const log = await processLogger(config, 'arp', 'start');
-  const privateRedis = config.REDIS_URL ? undefined : await startPrivateRedis(join(config.DATA_DIR, 'redis'));
-  const redisUrl = config.REDIS_URL ?? privateRedis!.url;
+  const givenRedis = redisTarget(config);
+  const privateRedis = givenRedis ? undefined : await startPrivateRedis(join(config.DATA_DIR, 'redis'));
+  const redisAt = givenRedis ?? privateRedis!.url;
 
   const wanted: MockName[] = [];
   if (!config.TOKEN_ISSUER_URL) wanted.push('tokenIssuer');
@@ -58,8 +59,8 @@ async function main() {
   };
 
   const tls = redisTls(config);
-  const producerRedis = redisConnection(redisUrl, 'producer', tls);
-  const workerRedis = redisConnection(redisUrl, 'worker', tls);
+  const producerRedis = redisConnection(redisAt, 'producer', tls);
+  const workerRedis = redisConnection(redisAt, 'worker', tls);
   const producer = new Producer(producerRedis, config.QUEUE_PREFIX);
   const deps = buildStageDeps(config, repos, producer, log, where);
   const workers = startWorkers([...QUEUE_NAMES], deps, workerRedis, {
@@ -70,8 +71,8 @@ async function main() {
     webhookBackoff: { baseMs: config.WEBHOOK_RETRY_BASE_MS, maxMs: config.WEBHOOK_RETRY_MAX_MS },
   });
   const sweeper = config.SWEEP_INTERVAL_MS ? startSweeper(deps, config.SWEEP_INTERVAL_MS, config.STALE_TASK_MS) : undefined;
-  const revocations = new KeyRevocations(redisConnection(redisUrl, 'worker', tls), config.QUEUE_PREFIX, log);
-  const eventStreams = new TaskEventStreams(repos.events, redisConnection(redisUrl, 'worker', tls), config.QUEUE_PREFIX, log, { heartbeatMs: config.EVENTS_HEARTBEAT_MS });
+  const revocations = new KeyRevocations(redisConnection(redisAt, 'worker', tls), config.QUEUE_PREFIX, log);
+  const eventStreams = new TaskEventStreams(repos.events, redisConnection(redisAt, 'worker', tls), config.QUEUE_PREFIX, log, { heartbeatMs: config.EVENTS_HEARTBEAT_MS });
   const server = await serveApp(createApp({ repos, database, producer, redis: producerRedis, log, config, revocations, eventStreams }), config.PORT, config.HOST);
   // The gateway's /metrics shows the workers' metrics too here (one process); the worker port is for probes that expect one.
   let accepting = true;
@@ -81,7 +82,7 @@ async function main() {
     {
       gateway: `http://${config.HOST}:${server.port}`,
       board: `http://${config.HOST}:${server.port}/admin/queues`,
-      redis: privateRedis ? `private ${redisUrl}` : redisUrl,
+      redis: privateRedis ? `private ${privateRedis.url}` : typeof redisAt === 'string' ? redisAt : `cluster ${redisAt.nodes.map((n) => `${n.host}:${n.port}`).join(',')}`,
       postgres: database.kind === 'pglite' ? `embedded PGlite in ${join(config.DATA_DIR, 'pglite')}` : 'DATABASE_URL',
       providers: where,
       writer: deps.model?.name ?? 'offline',

@@ -19,13 +19,13 @@ async function main() {
   const { positionals, values } = parseArgs({ allowPositionals: true, options: { 'no-sweeper': { type: 'boolean' } } });
   const stages = parseStages(positionals);
   const config = loadConfig(process.env, { uses: PROGRAM_SECRETS.worker });
-  const { redisUrl } = requireSharedServices(config, 'worker');
+  const { redis: redisAt } = requireSharedServices(config, 'worker');
   const where = providerLocations(config);
   const log = await processLogger(config, `worker:${stages.join('+')}`, 'worker');
   const { database, repos } = await openBooks(config, { onWait: (err) => log.warn({ err: err.message }, 'waiting for Postgres') });
   const tls = redisTls(config);
-  const producerRedis = redisConnection(redisUrl, 'producer', tls);
-  const workerRedis = redisConnection(redisUrl, 'worker', tls);
+  const producerRedis = redisConnection(redisAt, 'producer', tls);
+  const workerRedis = redisConnection(redisAt, 'worker', tls);
   const producer = new Producer(producerRedis, config.QUEUE_PREFIX);
   const deps = buildStageDeps(config, repos, producer, log, where);
   const workers = startWorkers(stages, deps, workerRedis, {

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { Repositories } from '../db/index.ts';
 
 /** The Redis channel that says a task's story grew (per system and task): the message is only a wake-up. */
@@ -12,8 +12,14 @@ export const taskEventChannelPrefix = (prefix: string) => `${prefix}:task-events
  * the task's channel, so every gateway following that task reads the table again at once. Best effort: a
  * publish that fails (Redis down, a process killed between commit and publish) is caught up by the
  * gateways' own look at the table on every heartbeat (apps/gateway/event-streams.ts).
+ *
+ * On a Redis Cluster this stays classic PUBLISH/SUBSCRIBE (the key revocations too): a channel is no key,
+ * the message is relayed over the cluster bus to every node, so a gateway subscribed on any node hears
+ * it, and ioredis moves a Cluster's subscription to another node when its node fails (a wake-up missed
+ * meanwhile costs one heartbeat). Sharded pub/sub (SPUBLISH) would spare the bus that relay, but needs a
+ * subscription per shard that owns a channel's slot; one small message per story write is not worth it.
  */
-export function publishEventWakeups(repos: Pick<Repositories, 'events'>, redis: Redis, prefix: string): void {
+export function publishEventWakeups(repos: Pick<Repositories, 'events'>, redis: Redis | Cluster, prefix: string): void {
   repos.events.onWritten((taskId) => {
     redis.publish(taskEventChannel(prefix, taskId), '1').catch(() => undefined);
   });

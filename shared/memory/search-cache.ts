@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from '../log.ts';
 import type { BasicCompany } from '../providers/index.ts';
 import { withTimeout } from '../timeout.ts';
@@ -17,7 +17,7 @@ const REDIS_BUDGET_MS = 500;
  */
 export class SearchCache {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: Redis | Cluster,
     private readonly prefix: string,
     private readonly ttlSeconds: number,
     private readonly log: Logger,

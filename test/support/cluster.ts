@@ -3,13 +3,12 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import { createApp } from '../../apps/gateway/app.ts';
 import { startMocks, type FaultConfig, type RunningMocks } from '../../mocks/index.ts';
 import { Producer } from '../../queues/producer.ts';
-import { deletePrefix, redisConnection } from '../../queues/connection.ts';
+import { deletePrefix, redisConnection, type RedisClient } from '../../queues/connection.ts';
 import { reconcile } from '../../shared/audit/reconcile.ts';
-import { loadConfig } from '../../shared/config.ts';
+import { loadConfig, redisTarget } from '../../shared/config.ts';
 import { dropSchema, migrate, openDatabase, repositories, type Db, type Repositories } from '../../shared/db/index.ts';
 import { createLogger } from '../../shared/log.ts';
 import { TransientError } from '../../shared/errors.ts';
@@ -22,6 +21,8 @@ const ISSUER_KEY = 'cluster-issuer-key';
 
 export interface ClusterOptions {
   redisUrl: string;
+  /** A Redis Cluster's nodes (REDIS_CLUSTER_NODES): when given, every process here and in the workers uses it instead of redisUrl. */
+  redisClusterNodes?: string;
   databaseUrl: string;
   /** Database URL the worker processes use (e.g. through a proxy that a test cuts); default databaseUrl. */
   workerDatabaseUrl?: string;
@@ -52,7 +53,7 @@ export class Cluster {
   repos!: Repositories;
   issuer!: IssuerClient;
   app!: ReturnType<typeof createApp>;
-  private redis!: Redis;
+  redis!: RedisClient;
   producer!: Producer;
   private workerEnv!: Record<string, string>;
   readonly logs: string[] = [];
@@ -65,14 +66,15 @@ export class Cluster {
     await migrate(this.database);
     this.repos = repositories(this.database, keyringFrom(undefined));
     this.issuer = new IssuerClient(this.mocks.urls.tokenIssuer!, ISSUER_KEY, 5_000);
-    this.redis = redisConnection(this.opts.redisUrl, 'producer');
+    const redisEnv = { REDIS_URL: this.opts.redisUrl, ...(this.opts.redisClusterNodes ? { REDIS_CLUSTER_NODES: this.opts.redisClusterNodes } : {}) };
+    const config = loadConfig({ API_KEYS: `acme:${CLUSTER_KEY}`, LOG_LEVEL: 'silent', QUEUE_PREFIX: this.prefix, ...redisEnv });
+    this.redis = redisConnection(redisTarget(config)!, 'producer');
     this.producer = new Producer(this.redis, this.prefix);
-    const config = loadConfig({ API_KEYS: `acme:${CLUSTER_KEY}`, LOG_LEVEL: 'silent' });
     this.app = createApp({ repos: this.repos, database: this.database, producer: this.producer, redis: this.redis, log: createLogger('silent'), config });
     this.workerEnv = {
       PATH: process.env.PATH ?? '',
       HOME: process.env.HOME ?? '/tmp',
-      REDIS_URL: this.opts.redisUrl,
+      ...redisEnv,
       DATABASE_URL: this.opts.workerDatabaseUrl ?? this.opts.databaseUrl,
       DATABASE_SCHEMA: this.schema,
       QUEUE_PREFIX: this.prefix,
