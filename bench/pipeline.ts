@@ -543,12 +543,19 @@ async function sizing(input: {
 
   const post = async (base: string, i: number): Promise<string> => {
     if (i >= SIZING_TENANTS) throw new CannotRun(`sizing: more than ${SIZING_TENANTS} tasks; use fewer or smaller --levels`);
-    const res = await fetch(`${base}/v1/tasks`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${API_KEY}-${i}`, 'content-type': 'application/json', 'idempotency-key': `bench-${input.runId}-sizing-${i}` },
-      body: JSON.stringify({ theme: THEMES[i % THEMES.length], budget: '200.00', voiceId: 'demo-voice', maxCompanies: SIZING_COMPANIES }),
-      signal: AbortSignal.timeout(10_000),
-    });
+    let res: Response;
+    // A 503 (a dependency slow to answer on a loaded machine) is retried, as a client would, with the same Idempotency-Key.
+    for (let attempt = 1; ; attempt++) {
+      res = await fetch(`${base}/v1/tasks`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${API_KEY}-${i}`, 'content-type': 'application/json', 'idempotency-key': `bench-${input.runId}-sizing-${i}` },
+        body: JSON.stringify({ theme: THEMES[i % THEMES.length], budget: '200.00', voiceId: 'demo-voice', maxCompanies: SIZING_COMPANIES }),
+        signal: AbortSignal.timeout(10_000),
+      });
+      if (res.status !== 503 || attempt === 5) break;
+      await res.body?.cancel();
+      await new Promise((r) => setTimeout(r, 500 * attempt));
+    }
     if (res.status !== 202) throw new CannotRun(`sizing: POST /v1/tasks answered ${res.status}: ${await res.text()}`);
     return ((await res.json()) as { id: string }).id;
   };
@@ -570,10 +577,10 @@ async function sizing(input: {
   const jobS = single ? 1 / single.rate : NaN;
   const lines = [
     `sizing: detail stage, every provider call ${flags.latencyMs} ms (one detail job = ${single ? (jobS * 1000).toFixed(0) : '?'} ms alone); ideal = processes × concurrency ÷ that`,
-    '  processes × concurrency | jobs | detail jobs/s | ideal | of ideal | CPU (cores) | CPU ms/job | peak RSS/process',
+    '  processes × concurrency | jobs | detail jobs/s | ideal | of ideal | CPU (cores) | CPU ms/job | peak RSS/process | bench process (cores)',
     ...results.map((r) => {
       const ideal = (r.processes * r.concurrency) / jobS;
-      return `  ${`${r.processes} × ${r.concurrency}`.padEnd(23)} | ${String(r.jobs).padStart(4)} | ${r.rate.toFixed(1).padStart(13)} | ${ideal.toFixed(1).padStart(5)} | ${`${((100 * r.rate) / ideal).toFixed(0)} %`.padStart(8)} | ${r.cores.toFixed(2).padStart(11)} | ${r.cpuMsPerJob.toFixed(1).padStart(10)} | ${r.peakRssMiB.toFixed(0)} MiB`;
+      return `  ${`${r.processes} × ${r.concurrency}`.padEnd(23)} | ${String(r.jobs).padStart(4)} | ${r.rate.toFixed(1).padStart(13)} | ${ideal.toFixed(1).padStart(5)} | ${`${((100 * r.rate) / ideal).toFixed(0)} %`.padStart(8)} | ${r.cores.toFixed(2).padStart(11)} | ${r.cpuMsPerJob.toFixed(1).padStart(10)} | ${`${r.peakRssMiB.toFixed(0)} MiB`.padStart(16)} | ${r.benchCores.toFixed(2)}`;
     }),
     `gateway process: ${tasksPosted} POST /v1/tasks in ${wallS.toFixed(0)} s, CPU ${gatewayCpu.toFixed(2)} s (${((gatewayCpu * 1000) / tasksPosted).toFixed(1)} ms a task, with its reads of the books), peak RSS ${gatewayRss.toFixed(0)} MiB`,
     `books: ${completed}/${rows.length} tasks completed, ${rows.filter((r) => r.reserved !== 0).length} still holding money, ledger = issuer: ${differences.length === 0 && checked.length === rows.length ? 'yes' : `NO (${differences.length} difference(s))`}`,

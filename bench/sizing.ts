@@ -12,6 +12,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { Queue } from 'bullmq';
 import type { Db } from '../shared/db/index.ts';
@@ -33,6 +34,8 @@ export interface SizingResult extends SizingLevel {
   peakRssMiB: number;
   /** CPU time per detail job, ms. */
   cpuMsPerJob: number;
+  /** CPU of the bench's own process meanwhile (the provider stand-ins, the other stages), in cores. */
+  benchCores: number;
 }
 
 export interface SizingInput {
@@ -139,12 +142,14 @@ export async function runDetailSizing(input: SizingInput, gatewayBase: string, f
       // Timed from the first job taken to the last one done.
       await until('first detail job taken', 60_000, async () => (await input.detail.getWaitingCount()) < queued, 5);
       const t0 = performance.now();
+      const own0 = process.cpuUsage();
       const cpu0 = children.map((c) => cpuSeconds(c.child.pid!));
       await until('detail queue drained', 300_000, async () => {
         const counts = await input.detail.getJobCounts('wait', 'active', 'delayed', 'prioritized');
         return counts.wait + counts.active + counts.delayed + counts.prioritized === 0;
       }, 20);
       const seconds = (performance.now() - t0) / 1000;
+      const own = process.cpuUsage(own0);
       const cpu = children.reduce((s, c, i) => s + cpuSeconds(c.child.pid!) - cpu0[i]!, 0);
       const result: SizingResult = {
         ...level,
@@ -154,9 +159,10 @@ export async function runDetailSizing(input: SizingInput, gatewayBase: string, f
         cores: cpu / seconds,
         peakRssMiB: Math.max(...children.map((c) => peakRssMiB(c.child.pid!))),
         cpuMsPerJob: (cpu * 1000) / queued,
+        benchCores: (own.user + own.system) / 1e6 / seconds,
       };
       results.push(result);
-      input.log(`  detail × ${level.processes} process(es) at concurrency ${level.concurrency}: ${queued} jobs in ${seconds.toFixed(2)} s = ${result.rate.toFixed(1)} jobs/s, ${result.cores.toFixed(2)} cores, peak RSS ${result.peakRssMiB.toFixed(0)} MiB`);
+      input.log(`  detail × ${level.processes} process(es) at concurrency ${level.concurrency}: ${queued} jobs in ${seconds.toFixed(2)} s = ${result.rate.toFixed(1)} jobs/s, ${result.cores.toFixed(2)} cores (bench process ${result.benchCores.toFixed(2)}), load average ${loadavg()[0]!.toFixed(1)}, peak RSS ${result.peakRssMiB.toFixed(0)} MiB`);
     } finally {
       await Promise.all(children.map((c) => c.stop()));
     }
