@@ -133,12 +133,15 @@ export async function runDetailSizing(input: SizingInput, gatewayBase: string, f
       return Number(row.n) === ids.length;
     });
     const queued = await input.detail.getWaitingCount();
-    const children = await Promise.all(
+    const started = await Promise.allSettled(
       Array.from({ length: level.processes }, () =>
         startProgram(['apps/worker/main.ts', 'detail', '--no-sweeper'], { ...input.env, DETAIL_CONCURRENCY: String(level.concurrency) }, /"msg":"worker started"/),
       ),
     );
+    const children = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
     try {
+      // One that could not start: the others stop too (finally), and the run says why.
+      for (const s of started) if (s.status === 'rejected') throw s.reason;
       // Timed from the first job taken to the last one done.
       await until('first detail job taken', 60_000, async () => (await input.detail.getWaitingCount()) < queued, 5);
       const t0 = performance.now();
