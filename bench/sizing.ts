@@ -81,7 +81,10 @@ export async function startProgram(args: string[], env: NodeJS.ProcessEnv, ready
   child.stderr!.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-4000)));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const line = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${args.join(' ')} did not start in ${CHILD_START_MS / 1000} s: ${stderr}`)), CHILD_START_MS);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${args.join(' ')} did not start in ${CHILD_START_MS / 1000} s: ${stderr}`));
+    }, CHILD_START_MS);
     let buffered = '';
     child.stdout!.on('data', (b: Buffer) => {
       buffered += b.toString();
