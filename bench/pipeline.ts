@@ -576,11 +576,12 @@ async function sizing(input: {
   const single = results.find((r) => r.processes === 1 && r.concurrency === 1);
   const jobS = single ? 1 / single.rate : NaN;
   const lines = [
-    `sizing: detail stage, every provider call ${flags.latencyMs} ms (one detail job = ${single ? (jobS * 1000).toFixed(0) : '?'} ms alone); ideal = processes × concurrency ÷ that`,
+    `sizing: detail stage, every provider call ${flags.latencyMs} ms (one detail job = ${single ? `${(jobS * 1000).toFixed(0)} ms alone); ideal = processes × concurrency ÷ that` : '?: add level 1 to --levels for the ideal)'}`,
     '  processes × concurrency | jobs | detail jobs/s | ideal | of ideal | CPU (cores) | CPU ms/job | peak RSS/process | bench process (cores)',
     ...results.map((r) => {
       const ideal = (r.processes * r.concurrency) / jobS;
-      return `  ${`${r.processes} × ${r.concurrency}`.padEnd(23)} | ${String(r.jobs).padStart(4)} | ${r.rate.toFixed(1).padStart(13)} | ${ideal.toFixed(1).padStart(5)} | ${`${((100 * r.rate) / ideal).toFixed(0)} %`.padStart(8)} | ${r.cores.toFixed(2).padStart(11)} | ${r.cpuMsPerJob.toFixed(1).padStart(10)} | ${`${r.peakRssMiB.toFixed(0)} MiB`.padStart(16)} | ${r.benchCores.toFixed(2)}`;
+      const [idealText, share] = Number.isFinite(ideal) ? [ideal.toFixed(1), `${((100 * r.rate) / ideal).toFixed(0)} %`] : ['n/a', 'n/a'];
+      return `  ${`${r.processes} × ${r.concurrency}`.padEnd(23)} | ${String(r.jobs).padStart(4)} | ${r.rate.toFixed(1).padStart(13)} | ${idealText.padStart(5)} | ${share.padStart(8)} | ${r.cores.toFixed(2).padStart(11)} | ${r.cpuMsPerJob.toFixed(1).padStart(10)} | ${`${r.peakRssMiB.toFixed(0)} MiB`.padStart(16)} | ${r.benchCores.toFixed(2)}`;
     }),
     `gateway process: ${tasksPosted} POST /v1/tasks in ${wallS.toFixed(0)} s, CPU ${gatewayCpu.toFixed(2)} s (${((gatewayCpu * 1000) / tasksPosted).toFixed(1)} ms a task, with its reads of the books), peak RSS ${gatewayRss.toFixed(0)} MiB`,
     `books: ${completed}/${rows.length} tasks completed, ${rows.filter((r) => r.reserved !== 0).length} still holding money, ledger = issuer: ${differences.length === 0 && checked.length === rows.length ? 'yes' : `NO (${differences.length} difference(s))`}`,
