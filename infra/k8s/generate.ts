@@ -227,7 +227,10 @@ export function manifests(): Map<string, { header: string; objects: Array<{ toJS
     const s = STAGE_SIZING[stage];
     const spec = podSpec('worker', stage, [stage], { WORKER_HTTP_PORT: String(WORKER_HTTP_PORT), WORKER_HTTP_HOST: '0.0.0.0' }, { name: 'metrics', number: WORKER_HTTP_PORT }, s.size, 0);
     files.set(`stage-${stage}.yaml`, {
-      header: `The ${stage} stage: its workers (probes and /metrics on WORKER_HTTP_PORT), PodDisruptionBudget, and KEDA ScaledObject on the backlog of its queue (${waitListKey(stage)}).`,
+      header: [
+        `The ${stage} stage: its workers (probes and /metrics on WORKER_HTTP_PORT), PodDisruptionBudget, and KEDA ScaledObject on the backlog of its queue (${waitListKey(stage)}).`,
+        `On a Redis Cluster (REDIS_CLUSTER_NODES): trigger type redis-cluster, listName "{${QUEUE_PREFIX}}:${stage}:wait" (the prefix is the hash tag), addresses from arp-keda-redis.`,
+      ].join('\n'),
       objects: [
         deployment(`arp-${stage}`, stage, spec, undefined, { 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(WORKER_HTTP_PORT), 'prometheus.io/path': '/metrics' }),
         pdb(`arp-${stage}`, stage),
