@@ -29,8 +29,11 @@ import { formatMoney } from '../shared/money.ts';
 import { withTimeout } from '../shared/timeout.ts';
 import { IssuerClient } from '../shared/providers/issuer.ts';
 import { keyringFrom } from '../shared/crypto/keyring.ts';
+import { cpuSeconds, peakRssMiB, runDetailSizing, startProgram, type SizingLevel } from './sizing.ts';
 
 const USAGE = `usage: npm run bench [-- --tasks N (1-2000, default 200)] [--concurrency C (1-256, default 16)] [--time-limit S (1-600, default 120)]
+       npm run bench -- --latency MS [--levels 1,4,8,16,32,2x16]   the sizing run: every provider answers in MS ms (0-5000);
+         the detail stage's throughput per level (C = DETAIL_CONCURRENCY in one process, PxC = P processes), CPU and RSS
   needs DATABASE_URL (a real Postgres; the bench creates and drops its own schema); REDIS_URL defaults to redis://127.0.0.1:6379
   exit 0: every check passed; 1: a check failed; 2: could not run`;
 
@@ -58,6 +61,8 @@ function readFlags() {
         tasks: { type: 'string' },
         concurrency: { type: 'string' },
         'time-limit': { type: 'string' },
+        latency: { type: 'string' },
+        levels: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -70,7 +75,20 @@ function readFlags() {
     tasks: intFlag('tasks', v.tasks, 200, 1, 2000),
     concurrency: intFlag('concurrency', v.concurrency, 16, 1, 256),
     timeLimitMs: intFlag('time-limit', v['time-limit'], 120, 1, 600) * 1000,
+    latencyMs: v.latency === undefined ? undefined : intFlag('latency', v.latency, 0, 0, 5000),
+    levels: parseLevels(v.levels ?? '1,4,8,16,32,2x16'),
   };
+}
+
+/** `--levels 1,4,2x8`: DETAIL_CONCURRENCY alone (one process) or processes x concurrency. */
+function parseLevels(raw: string): SizingLevel[] {
+  return raw.split(',').map((entry) => {
+    const m = /^(?:(\d{1,2})x)?(\d{1,3})$/.exec(entry.trim());
+    const processes = Number(m?.[1] ?? 1);
+    const concurrency = Number(m?.[2]);
+    if (!m || processes < 1 || processes > 8 || concurrency < 1 || concurrency > 256) throw new CannotRun(`--levels: "${entry}" is not C or PxC (P 1-8 processes, C 1-256)\n${USAGE}`);
+    return { processes, concurrency };
+  });
 }
 
 /** Nearest-rank percentile of sorted values. */
@@ -107,7 +125,9 @@ async function main(): Promise<number> {
       issuerApiKey: ISSUER_KEY,
       receiptSecret: `bench-${runId}`,
       voiceEnrolled: ['demo-voice'],
-      faults: {},
+      // --latency: the marketplace and the issuer answer every call after that long (the mocks' latency fault).
+      faults: flags.latencyMs ? { latency_ms: flags.latencyMs } : {},
+      ...(flags.latencyMs ? { issuerFaults: { latency_ms: flags.latencyMs } } : {}),
     });
     cleanup.push(() => mocks.close());
 
@@ -125,7 +145,7 @@ async function main(): Promise<number> {
         TOKEN_ISSUER_API_KEY: ISSUER_KEY,
         // A tenant per task: receipts are reused within a tenant, and the bench must measure paying.
         API_KEYS: [
-          ...Array.from({ length: flags.tasks }, (_, i) => `bench${i}:${API_KEY}-${i}`),
+          ...Array.from({ length: flags.latencyMs === undefined ? flags.tasks : SIZING_TENANTS }, (_, i) => `bench${i}:${API_KEY}-${i}`),
           ...Array.from({ length: SHUTDOWN_TASKS }, (_, i) => `shutdown${i}:${API_KEY}-shutdown-${i}`),
           ...Array.from({ length: REPEAT_TENANTS }, (_, i) => `repeat${i}:${API_KEY}-repeat-${i}`),
         ].join(','),
@@ -170,6 +190,9 @@ async function main(): Promise<number> {
       voiceIdUrl: mocks.urls.voiceid!,
     });
     const concurrency = { worker: config.WORKER_CONCURRENCY, detail: config.DETAIL_CONCURRENCY };
+    if (flags.latencyMs !== undefined) {
+      return await sizing({ flags: { ...flags, latencyMs: flags.latencyMs }, config, deps, workerRedis, concurrency, database, producer, cleanup, redisUrl, databaseUrl, mocks, runId });
+    }
     const workers: Worker[] = startWorkers([...QUEUE_NAMES], deps, workerRedis, {
       prefix: config.QUEUE_PREFIX,
       concurrency,
@@ -470,6 +493,102 @@ async function timeShutdownUnderLoad(input: {
   const t = performance.now();
   await stopWorkers(workers, config.SHUTDOWN_TIMEOUT_MS);
   return { ms: performance.now() - t, inFlight };
+}
+
+/** Tenants of the sizing run (a tenant per task, so each one pays rather than reusing a record). */
+const SIZING_TENANTS = 600;
+/** Companies each sizing task buys (budget ample for all of them). */
+const SIZING_COMPANIES = 5;
+
+/**
+ * `--latency MS`: the sizing run (bench/sizing.ts). The gateway runs as a child process (its CPU and RSS
+ * are measured while it takes every task), search/authorize/report/dashboard/webhook in this process, and
+ * the detail stage in child processes per level. Exit 0 when every level ran and the books reconcile.
+ */
+async function sizing(input: {
+  flags: ReturnType<typeof readFlags> & { latencyMs: number };
+  config: ReturnType<typeof loadConfig>;
+  deps: Parameters<typeof startWorkers>[1];
+  workerRedis: Parameters<typeof startWorkers>[2];
+  concurrency: { worker: number; detail: number };
+  database: Db;
+  producer: Producer;
+  cleanup: Array<() => Promise<unknown>>;
+  redisUrl: string;
+  databaseUrl: string;
+  mocks: RunningMocks;
+  runId: string;
+}): Promise<number> {
+  const { flags, config, mocks } = input;
+  const others = QUEUE_NAMES.filter((q) => q !== 'detail');
+  const workers = startWorkers(others, input.deps, input.workerRedis, { prefix: config.QUEUE_PREFIX, concurrency: input.concurrency, lockMs: config.JOB_LOCK_MS });
+  input.cleanup.push(() => stopWorkers(workers, 3_000));
+  const env: NodeJS.ProcessEnv = {
+    REDIS_URL: input.redisUrl,
+    DATABASE_URL: input.databaseUrl,
+    DATABASE_SCHEMA: config.DATABASE_SCHEMA,
+    QUEUE_PREFIX: config.QUEUE_PREFIX,
+    MARKETPLACE_URL: mocks.urls.marketplace,
+    TOKEN_ISSUER_URL: mocks.urls.tokenIssuer,
+    VOICEID_URL: mocks.urls.voiceid,
+    TOKEN_ISSUER_API_KEY: ISSUER_KEY,
+    OPENAI_API_KEY: '',
+  };
+  const apiKeys = Array.from({ length: SIZING_TENANTS }, (_, i) => `bench${i}:${API_KEY}-${i}`).join(',');
+  const gateway = await startProgram(['apps/gateway/main.ts'], { ...env, API_KEYS: apiKeys, PORT: '0', HOST: '127.0.0.1' }, /gateway listening/);
+  input.cleanup.push(() => gateway.stop());
+  const port = Number(/"port":(\d+)/.exec(gateway.line)?.[1]);
+  const gatewayCpu0 = cpuSeconds(gateway.child.pid!);
+  process.stderr.write(`bench ${input.runId}: sizing with every provider call taking ${flags.latencyMs} ms; gateway pid ${gateway.child.pid} on port ${port}\n`);
+
+  const post = async (base: string, i: number): Promise<string> => {
+    if (i >= SIZING_TENANTS) throw new CannotRun(`sizing: more than ${SIZING_TENANTS} tasks; use fewer or smaller --levels`);
+    let res: Response;
+    // A 503 (a dependency slow to answer on a loaded machine) is retried, as a client would, with the same Idempotency-Key.
+    for (let attempt = 1; ; attempt++) {
+      res = await fetch(`${base}/v1/tasks`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${API_KEY}-${i}`, 'content-type': 'application/json', 'idempotency-key': `bench-${input.runId}-sizing-${i}` },
+        body: JSON.stringify({ theme: THEMES[i % THEMES.length], budget: '200.00', voiceId: 'demo-voice', maxCompanies: SIZING_COMPANIES }),
+        signal: AbortSignal.timeout(10_000),
+      });
+      if (res.status !== 503 || attempt === 5) break;
+      await res.body?.cancel();
+      await new Promise((r) => setTimeout(r, 500 * attempt));
+    }
+    if (res.status !== 202) throw new CannotRun(`sizing: POST /v1/tasks answered ${res.status}: ${await res.text()}`);
+    return ((await res.json()) as { id: string }).id;
+  };
+  const t0 = performance.now();
+  const { results, tasksPosted } = await runDetailSizing(
+    { env, levels: flags.levels, post, detail: input.producer.queues.detail, database: input.database, jobsPerTask: SIZING_COMPANIES, log: (l) => process.stderr.write(`${l}\n`) },
+    `http://127.0.0.1:${port}`,
+    0,
+  );
+  const gatewayCpu = cpuSeconds(gateway.child.pid!) - gatewayCpu0;
+  const gatewayRss = peakRssMiB(gateway.child.pid!);
+  const wallS = (performance.now() - t0) / 1000;
+  await stopWorkers(workers, 3_000);
+
+  const { checked, differences } = await reconcile(input.deps.repos, new IssuerClient(mocks.urls.tokenIssuer!, ISSUER_KEY, 10_000));
+  const rows = await input.database.db.selectFrom('tasks').select(['status', 'reserved']).execute();
+  const completed = rows.filter((r) => r.status === 'completed').length;
+  const single = results.find((r) => r.processes === 1 && r.concurrency === 1);
+  const jobS = single ? 1 / single.rate : NaN;
+  const lines = [
+    `sizing: detail stage, every provider call ${flags.latencyMs} ms (one detail job = ${single ? `${(jobS * 1000).toFixed(0)} ms alone); ideal = processes × concurrency ÷ that` : '?: add level 1 to --levels for the ideal)'}`,
+    '  processes × concurrency | jobs | detail jobs/s | ideal | of ideal | CPU (cores) | CPU ms/job | peak RSS/process | bench process (cores)',
+    ...results.map((r) => {
+      const ideal = (r.processes * r.concurrency) / jobS;
+      const [idealText, share] = Number.isFinite(ideal) ? [ideal.toFixed(1), `${((100 * r.rate) / ideal).toFixed(0)} %`] : ['n/a', 'n/a'];
+      return `  ${`${r.processes} × ${r.concurrency}`.padEnd(23)} | ${String(r.jobs).padStart(4)} | ${r.rate.toFixed(1).padStart(13)} | ${idealText.padStart(5)} | ${share.padStart(8)} | ${r.cores.toFixed(2).padStart(11)} | ${r.cpuMsPerJob.toFixed(1).padStart(10)} | ${`${r.peakRssMiB.toFixed(0)} MiB`.padStart(16)} | ${r.benchCores.toFixed(2)}`;
+    }),
+    `gateway process: ${tasksPosted} POST /v1/tasks in ${wallS.toFixed(0)} s, CPU ${gatewayCpu.toFixed(2)} s (${((gatewayCpu * 1000) / tasksPosted).toFixed(1)} ms a task, with its reads of the books), peak RSS ${gatewayRss.toFixed(0)} MiB`,
+    `books: ${completed}/${rows.length} tasks completed, ${rows.filter((r) => r.reserved !== 0).length} still holding money, ledger = issuer: ${differences.length === 0 && checked.length === rows.length ? 'yes' : `NO (${differences.length} difference(s))`}`,
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+  const ok = results.length === flags.levels.length && completed === rows.length && differences.length === 0 && checked.length === rows.length;
+  return ok ? 0 : 1;
 }
 
 main().then(
