@@ -24,7 +24,9 @@ export const CONFIG_VARIABLES: readonly string[] = Object.keys(configSchema.shap
 
 /** The variables a refusal message names (whole words only: `API_KEYS` is not found in `TOKEN_ISSUER_API_KEY`). */
 function namedVariables(message: string): string[] {
-  return CONFIG_VARIABLES.filter((name) => new RegExp(`(^|[^A-Z0-9_])${name}([^A-Z0-9_]|$)`).test(message));
+  // An alternative a refusal offers ("REDIS_URL (or REDIS_CLUSTER_NODES)") is another way, not a requirement.
+  const required = message.replace(/\(or [^)]*\)/g, '');
+  return CONFIG_VARIABLES.filter((name) => new RegExp(`(^|[^A-Z0-9_])${name}([^A-Z0-9_]|$)`).test(required));
 }
 
 /**
