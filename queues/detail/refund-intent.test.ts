@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reconcile } from '../../shared/audit/reconcile.ts';
 import type { PaymentRepository } from '../../shared/db/payments.ts';
-import { PermanentError } from '../../shared/errors.ts';
+import { PermanentError, TransientError } from '../../shared/errors.ts';
+import { createProviders } from '../../shared/providers/index.ts';
 import { formatMoney } from '../../shared/money.ts';
 import { openHarness, type Harness } from '../../test/support/harness.ts';
 import { budgetOf, capturedByHand, FIRST_ATTEMPT, issuerCharges, LAST_ATTEMPT, marketplaceWith, readyForDetail } from '../../test/support/stages.ts';
@@ -122,6 +123,21 @@ describe('a refund interrupted between the issuer and our books', () => {
     expect(await h.repos.payments.get(payment.id)).toMatchObject({ pending_refund_key: null, pending_refund_amount: null, refunded_amount: 0 });
     const refunded = await refundPayment(h.deps, (await h.repos.payments.get(payment.id))!);
     expect(refunded).toMatchObject({ state: 'refunded', refunded_amount: payment.amount });
+    await booksAgree(taskId);
+  });
+
+  it('an intent whose refund call got no answer is kept: the refund may have been made', async () => {
+    const { taskId, companyIds } = await readyForDetail(h, { budget: '60.00', theme: 'biotech' });
+    const payment = await capturedPayment(taskId, companyIds[0]!);
+    const intended = await h.repos.payments.intendRefund(payment.id, 'no-answer', 100, 0);
+    const unreachable: StageDeps = {
+      ...h.deps,
+      providers: { ...h.deps.providers, issuer: createProviders({ marketplaceUrl: 'http://127.0.0.1:9', tokenIssuerUrl: 'http://127.0.0.1:9', voiceIdUrl: 'http://127.0.0.1:9', issuerApiKey: 'k', timeoutMs: 500 }).issuer },
+    };
+    await expect(finishPendingRefund(unreachable, intended, undefined)).rejects.toBeInstanceOf(TransientError);
+    expect(await h.repos.payments.get(payment.id)).toMatchObject({ pending_refund_key: 'no-answer', pending_refund_amount: 100, refunded_amount: 0 });
+    // The issuer answers again: the same intent is carried out and booked.
+    expect(await finishPendingRefund(h.deps, intended, undefined)).toMatchObject({ pending_refund_key: null, refunded_amount: 100 });
     await booksAgree(taskId);
   });
 
