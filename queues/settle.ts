@@ -67,8 +67,9 @@ export async function finishPendingRefund(deps: StageDeps, payment: Payment, sig
     throw err;
   }
   const moved = await deps.repos.payments.refund(payment.id, refund.id, refund.amount, key);
-  if (moved) await deps.producer.dashboard(moved.ledgerEntryIds);
-  return (await deps.repos.payments.get(payment.id))!;
+  if (!moved) return (await deps.repos.payments.get(payment.id))!; // booked before: read it as it is now
+  await deps.producer.dashboard(moved.ledgerEntryIds);
+  return moved.payment;
 }
 
 /**
