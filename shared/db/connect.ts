@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import type { Database } from './schema.ts';
+import { countStatements } from './statements.ts';
 import { tracedDialect } from './traced.ts';
 
 /** An open database: the kysely handle and how it is served. */
@@ -56,7 +57,10 @@ export async function openDatabase(opts: DbOptions): Promise<Db> {
     // A client losing its server (Postgres restart, network cut) must not crash the process: idle
     // clients report to the pool, busy ones to themselves; their queries fail and the pool replaces them.
     pool.on('error', () => {});
-    pool.on('connect', (client) => client.on('error', () => {}));
+    pool.on('connect', (client) => {
+      client.on('error', () => {});
+      countStatements(client);
+    });
     const db = new Kysely<Database>({ dialect: tracedDialect(new PostgresDialect({ pool })) });
     return { db, kind: 'postgres', schema: opts.schema, close: () => db.destroy() };
   }

@@ -105,3 +105,16 @@ export function taskEnded(status: 'completed' | 'failed' | 'cancelled'): void {
   tasksEnded.inc({ status });
   activeSpan()?.addEvent('task.ended', { 'arp.task.status': status });
 }
+
+const dbStatements = new Counter({
+  name: 'arp_db_statements_total',
+  help: 'SQL statements this process sent to Postgres, by kind: query (anything but transaction control), begin, commit, rollback',
+  labelNames: ['kind'],
+  registers: [pipelineRegistry],
+});
+const dbStatementKinds = { query: dbStatements.labels('query'), begin: dbStatements.labels('begin'), commit: dbStatements.labels('commit'), rollback: dbStatements.labels('rollback') };
+
+/** One statement sent to Postgres (shared/db/statements.ts counts them at the client). */
+export function statementSent(kind: keyof typeof dbStatementKinds): void {
+  dbStatementKinds[kind].inc();
+}
