@@ -1,0 +1,65 @@
+/**
+ * The two ways to deploy the product that the bench compares:
+ * - `split`: the gateway and one worker process per stage (QUEUE_NAMES), as the Kubernetes manifests run them;
+ * - `one`: `npm start`'s program (apps/start): the gateway and every stage in one process.
+ * Every process serves its metrics: the workers and apps/start on WORKER_HTTP_PORT (no login, no queries),
+ * the split gateway on its own /metrics (admin login; a scrape reads the queues and the books once).
+ * The sweeper is off (a periodic cost, not a per-task one).
+ */
+import { QUEUE_NAMES } from '../../queues/names.ts';
+import { programArgs, startProgram, type Program, type Runner } from './programs.ts';
+
+export type LayoutKind = 'split' | 'one';
+
+export interface RunningProcess {
+  name: string;
+  program: Program;
+  metricsUrl: string;
+  authorization?: string;
+}
+
+export interface Layout {
+  kind: LayoutKind;
+  /** The gateway's base URL. */
+  base: string;
+  processes: RunningProcess[];
+  stop(): Promise<void>;
+}
+
+export const LAYOUT_TITLE: Record<LayoutKind, string> = {
+  split: `split processes (gateway + one worker process per stage: ${QUEUE_NAMES.join(', ')})`,
+  one: 'one process (apps/start: gateway + every stage)',
+};
+
+const portOf = (url: unknown) => Number(/:(\d+)\/?$/.exec(String(url))?.[1]);
+
+/** Starts a layout; on failure stops what did start. `env` holds what every process shares. */
+export async function startLayout(kind: LayoutKind, runner: Runner, env: NodeJS.ProcessEnv, admin: { user: string; password: string }): Promise<Layout> {
+  const started: RunningProcess[] = [];
+  const stop = async () => {
+    await Promise.all(started.map((p) => p.program.stop()));
+  };
+  try {
+    if (kind === 'one') {
+      const program = await startProgram('start', programArgs(runner, 'start'), { ...env, PORT: '0', HOST: '127.0.0.1', WORKER_HTTP_PORT: '0', SWEEP_INTERVAL_MS: '0' }, /is up on/);
+      const gateway = String(program.ready.gateway);
+      started.push({ name: 'start (all)', program, metricsUrl: `${String(program.ready.workerHttp)}/metrics` });
+      return { kind, base: gateway, processes: started, stop };
+    }
+    // The gateway first: it migrates the schema before the workers look at it.
+    const gateway = await startProgram('gateway', programArgs(runner, 'gateway'), { ...env, PORT: '0', HOST: '127.0.0.1', ADMIN_USER: admin.user, ADMIN_PASSWORD: admin.password }, /gateway listening/);
+    const base = `http://127.0.0.1:${Number(gateway.ready.port)}`;
+    started.push({ name: 'gateway', program: gateway, metricsUrl: `${base}/metrics`, authorization: `Basic ${Buffer.from(`${admin.user}:${admin.password}`).toString('base64')}` });
+    const workers = await Promise.allSettled(
+      QUEUE_NAMES.map((stage) => startProgram(`worker ${stage}`, [...programArgs(runner, 'worker'), stage, '--no-sweeper'], { ...env, WORKER_HTTP_PORT: '0' }, /^worker started$/)),
+    );
+    for (const [i, w] of workers.entries()) {
+      if (w.status === 'fulfilled') started.push({ name: `worker ${QUEUE_NAMES[i]}`, program: w.value, metricsUrl: `http://127.0.0.1:${portOf(w.value.ready.http)}/metrics` });
+    }
+    for (const w of workers) if (w.status === 'rejected') throw w.reason;
+    return { kind, base, processes: started, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
