@@ -162,7 +162,15 @@ export async function ourWal(db: BenchDatabase, fromLsn: string, toLsn: string):
     [fromLsn, toLsn],
   );
   const names = new Map(
-    (await db.own.query<{ node: string; name: string }>("select c.relfilenode::text as node, n.nspname || '.' || c.relname as name from pg_class c join pg_namespace n on n.oid = c.relnamespace where c.relfilenode <> 0")).map((r) => [r.node, r.name]),
+    // A TOAST table is named after the table whose long values it holds.
+    (
+      await db.own.query<{ node: string; name: string }>(
+        `select c.relfilenode::text as node, coalesce(o.nspname || '.' || owner.relname || ' (TOAST)', n.nspname || '.' || c.relname) as name
+         from pg_class c join pg_namespace n on n.oid = c.relnamespace
+         left join pg_class owner on owner.reltoastrelid = c.oid left join pg_namespace o on o.oid = owner.relnamespace
+         where c.relfilenode <> 0`,
+      )
+    ).map((r) => [r.node, r.name]),
   );
   const out: OurWal = { bytes: 0, records: 0, commits: 0, tables: new Map(), indexInserts: 0, fpiBytes: 0 };
   for (const r of rows) {

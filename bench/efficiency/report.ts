@@ -41,7 +41,11 @@ export function formatReport(bare: BareFigures | undefined, layouts: LayoutFigur
   section('product CPU per task, core-ms (warm; /proc and INFO)');
   rows.push(['total: processes + Redis + Postgres backends', each((l) => `${f(l.productCpuMs)} ${mark(l.productCpuMs <= TARGETS.cpuMsPerTask)}`), `≤ ${TARGETS.cpuMsPerTask}`]);
   const names = [...new Set(layouts.flatMap((l) => l.processes.map((p) => p.name)))];
-  for (const name of names) rows.push([`  ${name}`, each((l) => f(l.processes.find((p) => p.name === name)?.cpuMsPerTask ?? NaN))]);
+  const ofProcess = (l: LayoutFigures, name: string, figure: (p: LayoutFigures['processes'][number]) => number) => {
+    const p = l.processes.find((x) => x.name === name);
+    return p ? f(figure(p)) : '—';
+  };
+  for (const name of names) rows.push([`  ${name}`, each((l) => ofProcess(l, name, (p) => p.cpuMsPerTask))]);
   rows.push(['  Redis (server)', each((l) => f(l.redisCpuMs))]);
   rows.push(['  Postgres backends of the product', each((l) => `${f(l.postgresCpuMs)} (${l.postgresBackends} backends)`)]);
   rows.push(['  not counted: Postgres background, cluster-wide', each((l) => f(l.postgresBackgroundCpuMs))]);
@@ -49,7 +53,7 @@ export function formatReport(bare: BareFigures | undefined, layouts: LayoutFigur
 
   section('Postgres per task');
   rows.push(['SQL statements (not BEGIN/COMMIT/ROLLBACK)', each((l) => `${f(l.statements.query)} ${mark(l.statements.query <= TARGETS.statementsPerTask)}`), `≤ ${TARGETS.statementsPerTask}`]);
-  for (const name of names) rows.push([`  ${name}`, each((l) => f(l.processes.find((p) => p.name === name)?.statementsPerTask ?? NaN))]);
+  for (const name of names) rows.push([`  ${name}`, each((l) => ofProcess(l, name, (p) => p.statementsPerTask))]);
   rows.push(['BEGIN / COMMIT / ROLLBACK sent', each((l) => `${f(l.statements.begin)} / ${f(l.statements.commit)} / ${f(l.statements.rollback)}`)]);
   rows.push([
     'WAL-flushing commits (our commit records)',

@@ -12,7 +12,7 @@ import { postAtRate, postTasks, Tenants, waitDone, type Posted } from './load.ts
 import { schemaSizes } from './postgres.ts';
 import { rssMiB } from './proc.ts';
 import { redisInfo } from './redis.ts';
-import { linearFit, percentile } from './stats.ts';
+import { percentile, verdict } from './stats.ts';
 
 interface Sample {
   s: number;
@@ -23,22 +23,6 @@ interface Sample {
   indexes: number;
   byTable: Map<string, number>;
   rss: number[];
-}
-
-/** A series read over the samples: flat, or growing by so much per task. */
-function verdict(xs: number[], ys: number[], unit: (n: number) => string): string {
-  // The first fifth is the start (caches, pools, JIT filling); the verdict is on the rest.
-  const from = Math.floor(xs.length / 5);
-  const x = xs.slice(from);
-  const y = ys.slice(from);
-  if (x.length < 3 || x.at(-1)! === x[0]) return 'n/a (too few samples)';
-  const { b } = linearFit(x, y);
-  const mean = y.reduce((s, v) => s + v, 0) / y.length;
-  const growth = b * (x.at(-1)! - x[0]!);
-  const share = mean ? growth / mean : 0;
-  return Math.abs(share) < 0.05
-    ? `flat (${share >= 0 ? '+' : ''}${(share * 100).toFixed(1)} % over ${x.at(-1)! - x[0]!} tasks)`
-    : `grows ${unit(b)} per task (${share >= 0 ? '+' : ''}${(share * 100).toFixed(0)} % over ${x.at(-1)! - x[0]!} tasks)`;
 }
 
 const bytes = (n: number) => (Math.abs(n) >= 1024 * 1024 ? `${(n / 2 ** 20).toFixed(2)} MiB` : Math.abs(n) >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n.toFixed(0)} B`);

@@ -21,3 +21,19 @@ export function linearFit(xs: number[], ys: number[]): { a: number; b: number } 
   const b = sxx === 0 ? 0 : sxy / sxx;
   return { a: my - b * mx, b };
 }
+
+/** A series read over the samples: flat, or growing by so much per task. */
+export function verdict(xs: number[], ys: number[], unit: (n: number) => string): string {
+  // The first fifth is the start (caches, pools, JIT filling); the verdict is on the rest.
+  const from = Math.floor(xs.length / 5);
+  const x = xs.slice(from);
+  const y = ys.slice(from);
+  if (x.length < 3 || x.at(-1)! === x[0]) return 'n/a (too few samples)';
+  const { b } = linearFit(x, y);
+  const mean = y.reduce((s, v) => s + v, 0) / y.length;
+  const growth = b * (x.at(-1)! - x[0]!);
+  const share = mean ? growth / mean : 0;
+  return Math.abs(share) < 0.05
+    ? `flat (${share >= 0 ? '+' : ''}${(share * 100).toFixed(1)} % over ${x.at(-1)! - x[0]!} tasks)`
+    : `grows ${unit(b)} per task (${share >= 0 ? '+' : ''}${(share * 100).toFixed(0)} % over ${x.at(-1)! - x[0]!} tasks)`;
+}
