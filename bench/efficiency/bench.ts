@@ -14,14 +14,14 @@ import { openDatabase, repositories } from '../../shared/db/index.ts';
 import { IssuerClient } from '../../shared/providers/issuer.ts';
 import type { Tenants } from './load.ts';
 import type { BenchDatabase } from './postgres.ts';
-import type { Runner } from './programs.ts';
 import type { BenchRedis } from './redis.ts';
 
 export const ISSUER_KEY = 'bench-issuer-key';
 
 export interface Bench {
   runId: string;
-  runner: Runner;
+  /** Run the programs from the sources even when they are built. */
+  forceTsx: boolean;
   redis: BenchRedis;
   /** The bench's own connection to that Redis (INFO, queue polls), and the commands it sent there. */
   probe: Redis;

@@ -7,7 +7,7 @@
  * The sweeper is off (a periodic cost, not a per-task one).
  */
 import { QUEUE_NAMES } from '../../queues/names.ts';
-import { programArgs, startProgram, type Program, type Runner } from './programs.ts';
+import { chooseRunner, programArgs, startProgram, type App, type Program, type Runner } from './programs.ts';
 
 export type LayoutKind = 'split' | 'one';
 
@@ -20,6 +20,8 @@ export interface RunningProcess {
 
 export interface Layout {
   kind: LayoutKind;
+  /** Whether its programs ran from the build or from the sources. */
+  runner: Runner;
   /** The gateway's base URL. */
   base: string;
   processes: RunningProcess[];
@@ -31,10 +33,14 @@ export const LAYOUT_TITLE: Record<LayoutKind, string> = {
   one: 'one process (apps/start: gateway + every stage)',
 };
 
+/** The programs each layout runs. */
+const APPS: Record<LayoutKind, App[]> = { split: ['gateway', 'worker'], one: ['start'] };
+
 const portOf = (url: unknown) => Number(/:(\d+)\/?$/.exec(String(url))?.[1]);
 
 /** Starts a layout; on failure stops what did start. `env` holds what every process shares. */
-export async function startLayout(kind: LayoutKind, runner: Runner, env: NodeJS.ProcessEnv, admin: { user: string; password: string }): Promise<Layout> {
+export async function startLayout(kind: LayoutKind, forceTsx: boolean, env: NodeJS.ProcessEnv, admin: { user: string; password: string }): Promise<Layout> {
+  const runner = chooseRunner(forceTsx, APPS[kind]);
   const started: RunningProcess[] = [];
   const stop = async () => {
     await Promise.all(started.map((p) => p.program.stop()));
@@ -44,7 +50,7 @@ export async function startLayout(kind: LayoutKind, runner: Runner, env: NodeJS.
       const program = await startProgram('start', programArgs(runner, 'start'), { ...env, PORT: '0', HOST: '127.0.0.1', WORKER_HTTP_PORT: '0', SWEEP_INTERVAL_MS: '0' }, /is up on/);
       const gateway = String(program.ready.gateway);
       started.push({ name: 'start (all)', program, metricsUrl: `${String(program.ready.workerHttp)}/metrics` });
-      return { kind, base: gateway, processes: started, stop };
+      return { kind, runner, base: gateway, processes: started, stop };
     }
     // The gateway first: it migrates the schema before the workers look at it.
     const gateway = await startProgram('gateway', programArgs(runner, 'gateway'), { ...env, PORT: '0', HOST: '127.0.0.1', ADMIN_USER: admin.user, ADMIN_PASSWORD: admin.password }, /gateway listening/);
@@ -57,7 +63,7 @@ export async function startLayout(kind: LayoutKind, runner: Runner, env: NodeJS.
       if (w.status === 'fulfilled') started.push({ name: `worker ${QUEUE_NAMES[i]}`, program: w.value, metricsUrl: `http://127.0.0.1:${portOf(w.value.ready.http)}/metrics` });
     }
     for (const w of workers) if (w.status === 'rejected') throw w.reason;
-    return { kind, base, processes: started, stop };
+    return { kind, runner, base, processes: started, stop };
   } catch (err) {
     await stop();
     throw err;

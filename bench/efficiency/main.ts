@@ -16,7 +16,6 @@ import { CannotRun, readFlags, USAGE } from './flags.ts';
 import { LAYOUT_TITLE } from './layouts.ts';
 import { measureLayout, type LayoutFigures } from './measure.ts';
 import { createBenchDatabase, enableWalInspect } from './postgres.ts';
-import { chooseRunner } from './programs.ts';
 import { startBenchRedis } from './redis.ts';
 import { formatReport } from './report.ts';
 import { soak } from './soak.ts';
@@ -62,7 +61,7 @@ export async function runEfficiencyBench(argv: string[]): Promise<number> {
     const defaults = loadConfig({});
     const bench: Bench = {
       runId,
-      runner: chooseRunner(flags.tsx),
+      forceTsx: flags.tsx,
       redis,
       probe,
       own: new Map(),
@@ -75,7 +74,7 @@ export async function runEfficiencyBench(argv: string[]): Promise<number> {
     };
     const header = [
       `efficiency bench ${runId} on ${cpus().length} cores, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} at the start`,
-      `  programs: ${bench.runner === 'dist' ? 'the build (node dist/apps/…/main.js)' : 'the sources (node --import tsx apps/…/main.ts)'}; WORKER_CONCURRENCY ${bench.concurrency.worker}, DETAIL_CONCURRENCY ${bench.concurrency.detail}, LOG_LEVEL ${bench.logLevel}, sweeper off`,
+      `  programs: started as their containers start them (each layout says whether from the build or the sources); WORKER_CONCURRENCY ${bench.concurrency.worker}, DETAIL_CONCURRENCY ${bench.concurrency.detail}, LOG_LEVEL ${bench.logLevel}, sweeper off`,
       `  Redis: ${redis.private ? `a private redis-server at ${redis.url} (no persistence): its counts, CPU and memory are the bench's alone` : `${redis.url}, SHARED: its command counts, CPU and memory include every other client's`}`,
       `  Postgres: database ${db.name} of its own (dropped at the end); pg_stat_wal is the whole cluster's; ${bench.noWalInspect ? `pg_walinspect unavailable (${bench.noWalInspect}): no WAL figures of our own` : "our WAL records picked out with pg_walinspect"}`,
       `  providers: the stand-ins in the bench's process, answering at once; each task buys 3 records (its own tenant); report writer offline`,

@@ -9,6 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { QUEUE_NAMES } from '../../queues/names.ts';
 import { booksOk, checkBooks, layoutEnv, providerStandIns, queuePrefixOf, type Bench, type Books } from './bench.ts';
 import { startLayout, type LayoutKind } from './layouts.ts';
+import type { Runner } from './programs.ts';
 import { postTasks, submitToReport, Tenants, waitDone, type Posted } from './load.ts';
 import { delta, JOBS, scrape, STATEMENTS, sumBy, type Samples } from './metrics.ts';
 import { backgroundProcesses, databaseCounters, ourWal, productBackends, walCounters, walInsertLsn, type DatabaseCounters, type OurWal, type WalCounters } from './postgres.ts';
@@ -35,6 +36,7 @@ export interface ProcessFigures {
 
 export interface LayoutFigures {
   kind: LayoutKind;
+  runner: Runner;
   tasks: number;
   windowS: number;
   tasksPerS: number;
@@ -85,9 +87,9 @@ export async function measureLayout(bench: Bench, kind: LayoutKind, flags: Measu
   const mocks = await providerStandIns(bench.runId);
   const problems: string[] = [];
   try {
-    const layout = await startLayout(kind, bench.runner, layoutEnv(bench, schema, mocks, [tenants]), bench.admin);
+    const layout = await startLayout(kind, bench.forceTsx, layoutEnv(bench, schema, mocks, [tenants]), bench.admin);
     try {
-      log(`${kind}: ${layout.processes.map((p) => `${p.name} (pid ${p.program.pid})`).join(', ')}; gateway ${layout.base}`);
+      log(`${kind} (${layout.runner}): ${layout.processes.map((p) => `${p.name} (pid ${p.program.pid})`).join(', ')}; gateway ${layout.base}`);
       const deadline = () => performance.now() + flags.timeLimitMs;
       const done = (until: number) => waitDone({ db: bench.db.own, schema, redis: bench.probe, prefix, own: bench.own, deadline: until });
 
@@ -202,6 +204,7 @@ export async function measureLayout(bench: Bench, kind: LayoutKind, flags: Measu
       if (posted.refused.length) problems.push(`${kind}: ${posted.refused.length} POST(s) refused, e.g. ${posted.refused[0]}`);
       return {
         kind,
+        runner: layout.runner,
         tasks: posted.ids.length,
         windowS,
         tasksPerS: posted.ids.length / windowS,

@@ -15,10 +15,15 @@ export type Runner = 'dist' | 'tsx';
 
 const built = (app: App) => join(ROOT, 'dist', 'apps', app, 'main.js');
 
-/** The build when every program the bench needs is built (and tsx is not forced), else the sources. */
-export function chooseRunner(forceTsx: boolean): Runner {
-  return !forceTsx && (['gateway', 'worker', 'start'] as const).every((app) => existsSync(built(app))) ? 'dist' : 'tsx';
+/** The build when the programs `apps` are built (and tsx is not forced), else the sources. */
+export function chooseRunner(forceTsx: boolean, apps: App[]): Runner {
+  return !forceTsx && apps.every((app) => existsSync(built(app))) ? 'dist' : 'tsx';
 }
+
+export const RUNNER_TITLE: Record<Runner, string> = {
+  dist: 'the build (node dist/apps/…/main.js)',
+  tsx: 'the sources (node --import tsx apps/…/main.ts)',
+};
 
 export function programArgs(runner: Runner, app: App): string[] {
   return runner === 'dist' ? [built(app)] : ['--import', 'tsx', join(ROOT, 'apps', app, 'main.ts')];

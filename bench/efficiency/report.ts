@@ -5,6 +5,7 @@
 import { QUEUE_NAMES } from '../../queues/names.ts';
 import type { BareFigures } from './bare.ts';
 import { LAYOUT_TITLE } from './layouts.ts';
+import { RUNNER_TITLE } from './programs.ts';
 import type { LayoutFigures } from './measure.ts';
 import { percentile } from './stats.ts';
 
@@ -132,7 +133,7 @@ export function formatReport(bare: BareFigures | undefined, layouts: LayoutFigur
     const blank = cells.every((c) => c === '');
     out.push(blank ? label : `${label.padEnd(labelW)}  ${cells.map((c) => c.padEnd(cellW)).join('  ')}${target ? `  ${target}` : ''}`.trimEnd());
   }
-  out.push('', ...layouts.map((l) => `${l.kind === 'split' ? 'split' : 'one process'}: ${LAYOUT_TITLE[l.kind]}`));
+  out.push('', ...layouts.map((l) => `${l.kind === 'split' ? 'split' : 'one process'}: ${LAYOUT_TITLE[l.kind]}, run from ${RUNNER_TITLE[l.runner]}`));
   if (bare) {
     out.push(
       `bare BullMQ graph (search → authorize → 3 detail children → report, trivial processors, the product's job options): ` +

@@ -11,6 +11,7 @@ import { LAYOUT_TITLE, startLayout, type LayoutKind } from './layouts.ts';
 import { postAtRate, postTasks, Tenants, waitDone, type Posted } from './load.ts';
 import { schemaSizes } from './postgres.ts';
 import { rssMiB } from './proc.ts';
+import { RUNNER_TITLE } from './programs.ts';
 import { redisInfo } from './redis.ts';
 import { percentile, verdict } from './stats.ts';
 
@@ -33,7 +34,7 @@ export async function soak(bench: Bench, kind: LayoutKind, flags: { soakS: numbe
   const tenants = new Tenants('k', flags.warmup + Math.ceil(flags.soakS * flags.rate * 1.05) + 10, `bench-${bench.runId}`);
   const mocks = await providerStandIns(bench.runId);
   try {
-    const layout = await startLayout(kind, bench.runner, layoutEnv(bench, schema, mocks, [tenants]), bench.admin);
+    const layout = await startLayout(kind, bench.forceTsx, layoutEnv(bench, schema, mocks, [tenants]), bench.admin);
     let books: Books;
     const samples: Sample[] = [];
     const posted: Posted = { ids: [], postMs: [], refused: [], retried: 0 };
@@ -103,7 +104,7 @@ export async function soak(bench: Bench, kind: LayoutKind, flags: { soakS: numbe
       if (p.program.exited() && !finished) problems.push(`${p.name} exited during the soak`);
     }
     const lines = [
-      `soak: ${LAYOUT_TITLE[kind]}; ${posted.ids.length} tasks posted at ${flags.rate}/s over ${flags.soakS} s (after ${flags.warmup} to warm up), ${samples.length} samples; load average ${load0.toFixed(1)} → ${loadavg()[0]!.toFixed(1)}`,
+      `soak: ${LAYOUT_TITLE[kind]}, run from ${RUNNER_TITLE[layout.runner]}; ${posted.ids.length} tasks posted at ${flags.rate}/s over ${flags.soakS} s (after ${flags.warmup} to warm up), ${samples.length} samples; load average ${load0.toFixed(1)} → ${loadavg()[0]!.toFixed(1)}`,
       `  Redis used memory     ${bytes(first.redisBytes)} → ${bytes(last.redisBytes)}: ${verdict(xs, samples.map((s) => s.redisBytes), bytes)}`,
       `  Redis keys            ${first.redisKeys} → ${last.redisKeys}: ${verdict(xs, samples.map((s) => s.redisKeys), (n) => n.toFixed(2))}`,
       `  Postgres tables       ${bytes(first.tables)} → ${bytes(last.tables)} (${perTask(first.tables, last.tables)} per task): ${verdict(xs, samples.map((s) => s.tables), bytes)}`,
