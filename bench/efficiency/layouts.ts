@@ -6,6 +6,7 @@
  * the split gateway on its own /metrics (admin login; a scrape reads the queues and the books once).
  * The sweeper is off (a periodic cost, not a per-task one).
  */
+import { freePort } from '../../apps/start/redis.ts';
 import { QUEUE_NAMES } from '../../queues/names.ts';
 import { chooseRunner, programArgs, startProgram, type App, type Program, type Runner } from './programs.ts';
 
@@ -36,8 +37,6 @@ export const LAYOUT_TITLE: Record<LayoutKind, string> = {
 /** The programs each layout runs. */
 const APPS: Record<LayoutKind, App[]> = { split: ['gateway', 'worker'], one: ['start'] };
 
-const portOf = (url: unknown) => Number(/:(\d+)\/?$/.exec(String(url))?.[1]);
-
 /** Starts a layout; on failure stops what did start. `env` holds what every process shares. */
 export async function startLayout(kind: LayoutKind, forceTsx: boolean, env: NodeJS.ProcessEnv, admin: { user: string; password: string }): Promise<Layout> {
   const runner = chooseRunner(forceTsx, APPS[kind]);
@@ -47,20 +46,25 @@ export async function startLayout(kind: LayoutKind, forceTsx: boolean, env: Node
   };
   try {
     if (kind === 'one') {
-      const program = await startProgram('start', programArgs(runner, 'start'), { ...env, PORT: '0', HOST: '127.0.0.1', WORKER_HTTP_PORT: '0', SWEEP_INTERVAL_MS: '0' }, /is up on/);
-      const gateway = String(program.ready.gateway);
-      started.push({ name: 'start (all)', program, metricsUrl: `${String(program.ready.workerHttp)}/metrics` });
-      return { kind, runner, base: gateway, processes: started, stop };
+      const [port, http] = [await freePort(), await freePort()];
+      const at = `http://127.0.0.1:${http}`;
+      // Its worker port is served last, once the gateway and every stage run.
+      const program = await startProgram('start', programArgs(runner, 'start'), { ...env, PORT: String(port), HOST: '127.0.0.1', WORKER_HTTP_PORT: String(http), SWEEP_INTERVAL_MS: '0' }, `${at}/readyz`);
+      started.push({ name: 'start (all)', program, metricsUrl: `${at}/metrics` });
+      return { kind, runner, base: `http://127.0.0.1:${port}`, processes: started, stop };
     }
     // The gateway first: it migrates the schema before the workers look at it.
-    const gateway = await startProgram('gateway', programArgs(runner, 'gateway'), { ...env, PORT: '0', HOST: '127.0.0.1', ADMIN_USER: admin.user, ADMIN_PASSWORD: admin.password }, /gateway listening/);
-    const base = `http://127.0.0.1:${Number(gateway.ready.port)}`;
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const gateway = await startProgram('gateway', programArgs(runner, 'gateway'), { ...env, PORT: String(port), HOST: '127.0.0.1', ADMIN_USER: admin.user, ADMIN_PASSWORD: admin.password }, `${base}/readyz`);
     started.push({ name: 'gateway', program: gateway, metricsUrl: `${base}/metrics`, authorization: `Basic ${Buffer.from(`${admin.user}:${admin.password}`).toString('base64')}` });
+    const ports: number[] = [];
+    for (const _ of QUEUE_NAMES) ports.push(await freePort());
     const workers = await Promise.allSettled(
-      QUEUE_NAMES.map((stage) => startProgram(`worker ${stage}`, [...programArgs(runner, 'worker'), stage, '--no-sweeper'], { ...env, WORKER_HTTP_PORT: '0' }, /^worker started$/)),
+      QUEUE_NAMES.map((stage, i) => startProgram(`worker ${stage}`, [...programArgs(runner, 'worker'), stage, '--no-sweeper'], { ...env, WORKER_HTTP_PORT: String(ports[i]) }, `http://127.0.0.1:${ports[i]}/readyz`)),
     );
     for (const [i, w] of workers.entries()) {
-      if (w.status === 'fulfilled') started.push({ name: `worker ${QUEUE_NAMES[i]}`, program: w.value, metricsUrl: `http://127.0.0.1:${portOf(w.value.ready.http)}/metrics` });
+      if (w.status === 'fulfilled') started.push({ name: `worker ${QUEUE_NAMES[i]}`, program: w.value, metricsUrl: `http://127.0.0.1:${ports[i]}/metrics` });
     }
     for (const w of workers) if (w.status === 'rejected') throw w.reason;
     return { kind, runner, base, processes: started, stop };
