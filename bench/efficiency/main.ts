@@ -5,22 +5,31 @@
  * layout at a steady rate instead and watches what grows. Everything it starts (processes, Redis server,
  * database, files) it stops and removes, by pid and by name, at the end or on Ctrl-C.
  */
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
 import { Redis } from 'ioredis';
 import { loadConfig } from '../../shared/config.ts';
 import { withTimeout } from '../../shared/timeout.ts';
 import { scratchDir, type Bench } from './bench.ts';
-import { runBare, type BareFigures } from './bare.ts';
 import { CannotRun, readFlags, USAGE } from './flags.ts';
 import { LAYOUT_TITLE } from './layouts.ts';
 import { measureLayout, type LayoutFigures } from './measure.ts';
+import { ROOT } from './programs.ts';
 import { createBenchDatabase, enableWalInspect } from './postgres.ts';
 import { startBenchRedis } from './redis.ts';
 import { formatReport } from './report.ts';
 import { soak } from './soak.ts';
 
 export { CannotRun };
+
+/** The commit measured (and whether the work tree differs from it), when this is a git checkout. */
+function codeVersion(): string {
+  const git = (...args: string[]) => spawnSync('git', args, { cwd: ROOT, encoding: 'utf8' });
+  const head = git('rev-parse', '--short', 'HEAD');
+  if (head.status !== 0) return 'this code (not a git checkout)';
+  return `commit ${head.stdout.trim()}${git('status', '--porcelain', '--untracked-files=no').stdout.trim() ? ' with uncommitted changes' : ''}`;
+}
 
 export async function runEfficiencyBench(argv: string[]): Promise<number> {
   const flags = readFlags(argv);
@@ -73,7 +82,7 @@ export async function runEfficiencyBench(argv: string[]): Promise<number> {
       logLevel: flags.logLevel,
     };
     const header = [
-      `efficiency bench ${runId} on ${cpus().length} cores, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} at the start`,
+      `efficiency bench ${runId} of ${codeVersion()} on ${cpus().length} cores, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} at the start`,
       `  programs: started as their containers start them (each layout says whether from the build or the sources); WORKER_CONCURRENCY ${bench.concurrency.worker}, DETAIL_CONCURRENCY ${bench.concurrency.detail}, LOG_LEVEL ${bench.logLevel}, sweeper off`,
       `  Redis: ${redis.private ? `a private redis-server at ${redis.url} (no persistence): its counts, CPU and memory are the bench's alone` : `${redis.url}, SHARED: its command counts, CPU and memory include every other client's`}`,
       `  Postgres: database ${db.name} of its own (dropped at the end); pg_stat_wal is the whole cluster's; ${bench.noWalInspect ? `pg_walinspect unavailable (${bench.noWalInspect}): no WAL figures of our own` : "our WAL records picked out with pg_walinspect"}`,
@@ -87,9 +96,6 @@ export async function runEfficiencyBench(argv: string[]): Promise<number> {
       return result.ok ? 0 : 1;
     }
 
-    log(`bare BullMQ graph: ${flags.bareTasks} tasks`);
-    const bare: BareFigures = await runBare({ redisUrl: redis.url, redis: probe, prefix: `bench-${runId}-bare`, tasks: flags.bareTasks, warmup: Math.min(500, flags.bareTasks), concurrency: bench.concurrency });
-    log(`  ${bare.tasksPerS.toFixed(0)} tasks/s`);
     const figures: LayoutFigures[] = [];
     for (const kind of flags.layouts) {
       log(`${LAYOUT_TITLE[kind]}: ${flags.warmup} tasks to warm up, ${flags.alone} alone, then ${flags.tasks} measured, ${flags.concurrency} POSTs at a time`);
@@ -97,7 +103,7 @@ export async function runEfficiencyBench(argv: string[]): Promise<number> {
     }
     const problems = figures.flatMap((l) => l.problems);
     const ok = figures.every((l) => l.ok);
-    process.stdout.write(`${[...header, '', ...formatReport(bare, figures), '', `checks: ${ok ? 'ok' : 'FAILED'} (every task completed, nothing reserved, spent ≤ budget, ledger = issuer${problems.length ? `; ${problems.join('; ')}` : ''})`].join('\n')}\n`);
+    process.stdout.write(`${[...header, '', ...formatReport(figures, cpus().length), '', `checks: ${ok ? 'ok' : 'FAILED'} (every task completed, nothing reserved, spent ≤ budget, ledger = issuer${problems.length ? `; ${problems.join('; ')}` : ''})`].join('\n')}\n`);
     return ok ? 0 : 1;
   } finally {
     process.off('SIGINT', onSigint);

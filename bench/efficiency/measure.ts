@@ -7,6 +7,7 @@
 import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { QUEUE_NAMES } from '../../queues/names.ts';
+import { runBare, type BareFigures } from './bare.ts';
 import { booksOk, checkBooks, layoutEnv, providerStandIns, queuePrefixOf, type Bench, type Books } from './bench.ts';
 import { startLayout, type LayoutKind } from './layouts.ts';
 import type { Runner } from './programs.ts';
@@ -18,6 +19,7 @@ import { callsBetween, redisInfo } from './redis.ts';
 import { percentile } from './stats.ts';
 
 export interface MeasureFlags {
+  bareTasks: number;
   tasks: number;
   warmup: number;
   alone: number;
@@ -37,6 +39,8 @@ export interface ProcessFigures {
 export interface LayoutFigures {
   kind: LayoutKind;
   runner: Runner;
+  /** The bare BullMQ graph, run just before this layout's window (the machine is shared: its load moves). */
+  bare: BareFigures;
   tasks: number;
   windowS: number;
   tasksPerS: number;
@@ -100,6 +104,10 @@ export async function measureLayout(bench: Bench, kind: LayoutKind, flags: Measu
       const aloneMs = await submitToReport(layout.base, tenants, bench.runId, flags.alone);
       if (!(await done(deadline()))) throw new Error(`${kind}: the tasks run alone did not finish`);
       log(`${kind}: warmed up (${flags.warmup} tasks), ${flags.alone} alone: submit → report p50 ${percentile(aloneMs, 50).toFixed(0)} ms`);
+
+      // The bare graph on the same Redis, just before the window, while this layout's processes wait idle.
+      const bare = await runBare({ redisUrl: bench.redis.url, redis: bench.probe, prefix: `${prefix}-bare`, tasks: flags.bareTasks, warmup: Math.min(500, flags.bareTasks), concurrency: bench.concurrency });
+      log(`${kind}: bare BullMQ graph ${bare.tasksPerS.toFixed(0)} tasks/s`);
 
       // Before the window.
       const scrapes0 = await Promise.all(layout.processes.map((p) => scrape(p.metricsUrl, p.authorization)));
@@ -205,6 +213,7 @@ export async function measureLayout(bench: Bench, kind: LayoutKind, flags: Measu
       return {
         kind,
         runner: layout.runner,
+        bare,
         tasks: posted.ids.length,
         windowS,
         tasksPerS: posted.ids.length / windowS,

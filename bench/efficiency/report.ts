@@ -3,7 +3,6 @@
  * PASS or MISS (targets are goals, not checks: the exit status is about correctness only).
  */
 import { QUEUE_NAMES } from '../../queues/names.ts';
-import type { BareFigures } from './bare.ts';
 import { LAYOUT_TITLE } from './layouts.ts';
 import { RUNNER_TITLE } from './programs.ts';
 import type { LayoutFigures } from './measure.ts';
@@ -25,7 +24,7 @@ const kib = (bytes: number) => `${f(bytes / 1024)} KiB`;
 
 type Row = [label: string, cells: string[], target?: string];
 
-export function formatReport(bare: BareFigures | undefined, layouts: LayoutFigures[]): string[] {
+export function formatReport(layouts: LayoutFigures[], cores: number): string[] {
   const rows: Row[] = [];
   const each = (cell: (l: LayoutFigures) => string) => layouts.map(cell);
   const section = (label: string) => rows.push([label, layouts.map(() => '')]);
@@ -33,14 +32,17 @@ export function formatReport(bare: BareFigures | undefined, layouts: LayoutFigur
   section('throughput');
   rows.push([
     'tasks/s end to end (first POST → all work done)',
-    each((l) => `${f(l.tasksPerS)}${bare ? ` = ${f((100 * l.tasksPerS) / bare.tasksPerS, 1)} % ${mark(l.tasksPerS >= TARGETS.shareOfBare * bare.tasksPerS)}` : ''}`),
+    each((l) => `${f(l.tasksPerS)} = ${f((100 * l.tasksPerS) / l.bare.tasksPerS, 1)} % ${mark(l.tasksPerS >= TARGETS.shareOfBare * l.bare.tasksPerS)}`),
     `≥ ${TARGETS.shareOfBare * 100} % of bare`,
   ]);
+  rows.push(['bare BullMQ graph tasks/s, run just before', each((l) => f(l.bare.tasksPerS, 0))]);
+  rows.push([`CPU-bound ceiling: ${cores} cores ÷ CPU per task`, each((l) => `${f((cores * 1000) / l.productCpuMs)} (bare ${f((cores * 1000) / (l.bare.cpuMs.process + l.bare.cpuMs.redis), 0)})`)]);
   rows.push(['tasks measured (window s)', each((l) => `${l.tasks} (${f(l.windowS)} s)`)]);
   rows.push(['load average 1 min (before → after)', each((l) => `${f(l.loadBefore)} → ${f(l.loadAfter)}`)]);
 
   section('product CPU per task, core-ms (warm; /proc and INFO)');
   rows.push(['total: processes + Redis + Postgres backends', each((l) => `${f(l.productCpuMs)} ${mark(l.productCpuMs <= TARGETS.cpuMsPerTask)}`), `≤ ${TARGETS.cpuMsPerTask}`]);
+  rows.push(['  (bare graph: its process + Redis)', each((l) => `${f(l.bare.cpuMs.process + l.bare.cpuMs.redis, 2)} (${f(l.bare.cpuMs.process, 2)} + ${f(l.bare.cpuMs.redis, 2)})`)]);
   const names = [...new Set(layouts.flatMap((l) => l.processes.map((p) => p.name)))];
   const ofProcess = (l: LayoutFigures, name: string, figure: (p: LayoutFigures['processes'][number]) => number) => {
     const p = l.processes.find((x) => x.name === name);
@@ -84,7 +86,7 @@ export function formatReport(bare: BareFigures | undefined, layouts: LayoutFigur
   rows.push(['BullMQ jobs run', each((l) => `${f(jobsOf(l))} ${mark(jobsOf(l) <= TARGETS.jobsPerTask)}`), `≤ ${TARGETS.jobsPerTask}`]);
   rows.push([`  by queue (${QUEUE_NAMES.join(' / ')})`, each((l) => QUEUE_NAMES.map((q) => f(l.jobs.get(q) ?? 0)).join(' / '))]);
   rows.push(['  attempts put back (retry, waiting)', each((l) => f(l.jobAttemptsOther))]);
-  rows.push(['Redis commands (scripts\' inner calls included)', each((l) => f(l.redisCalls, 0))]);
+  rows.push(['Redis commands (scripts\' inner calls included)', each((l) => `${f(l.redisCalls, 0)} (bare ${f(l.bare.redisCalls, 0)})`)]);
   for (let i = 0; i < 8; i++) {
     if (!layouts.some((l) => l.redisTop[i])) break;
     rows.push([i === 0 ? '  most called' : '', each((l) => (l.redisTop[i] ? `${l.redisTop[i]![0]} ${f(l.redisTop[i]![1])}` : ''))]);
@@ -134,13 +136,9 @@ export function formatReport(bare: BareFigures | undefined, layouts: LayoutFigur
     out.push(blank ? label : `${label.padEnd(labelW)}  ${cells.map((c) => c.padEnd(cellW)).join('  ')}${target ? `  ${target}` : ''}`.trimEnd());
   }
   out.push('', ...layouts.map((l) => `${l.kind === 'split' ? 'split' : 'one process'}: ${LAYOUT_TITLE[l.kind]}, run from ${RUNNER_TITLE[l.runner]}`));
-  if (bare) {
-    out.push(
-      `bare BullMQ graph (search → authorize → 3 detail children → report, trivial processors, the product's job options): ` +
-        `${bare.tasks} tasks in ${f(bare.seconds, 2)} s = ${f(bare.tasksPerS, 0)} tasks/s; ${f(bare.jobs / bare.tasks, 0)} jobs per task; ` +
-        `CPU per task ${f(bare.cpuMs.process + bare.cpuMs.redis, 2)} core-ms (its process ${f(bare.cpuMs.process, 2)}, Redis ${f(bare.cpuMs.redis, 2)}); ` +
-        `${f(bare.redisCalls, 0)} Redis commands per task; peak RSS ${f(bare.peakRssMiB, 0)} MiB`,
-    );
-  }
+  out.push(
+    'bare BullMQ graph: search → authorize → 3 detail children → report (6 jobs a task), trivial processors, the product\'s job ids, options and concurrency, ' +
+      `in a process of its own on the same Redis; ${layouts.map((l) => `before ${l.kind}: ${l.bare.tasks} tasks in ${f(l.bare.seconds, 2)} s, peak RSS ${f(l.bare.peakRssMiB, 0)} MiB`).join('; ')}`,
+  );
   return out;
 }

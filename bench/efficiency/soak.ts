@@ -17,6 +17,7 @@ import { percentile, verdict } from './stats.ts';
 
 interface Sample {
   s: number;
+  posted: number;
   ended: number;
   redisBytes: number;
   redisKeys: number;
@@ -53,6 +54,7 @@ export async function soak(bench: Bench, kind: LayoutKind, flags: { soakS: numbe
         const sizes = await schemaSizes(bench.db, schema);
         samples.push({
           s: (performance.now() - t0) / 1000,
+          posted: posted.ids.length,
           ended: Number(row!.n),
           redisBytes: info.usedMemory,
           redisKeys: info.keys,
@@ -95,6 +97,10 @@ export async function soak(bench: Bench, kind: LayoutKind, flags: { soakS: numbe
     const last = samples.at(-1)!;
     const tasks = last.ended - first.ended;
     const perTask = (a: number, b: number) => bytes((b - a) / Math.max(1, tasks));
+    // The backlog at the last sample taken while posting, against the middle one's.
+    const whilePosting = samples.filter((x) => x.s <= flags.soakS);
+    const backlogOf = (x: Sample) => x.posted + flags.warmup - x.ended;
+    const backlogGrew = whilePosting.length >= 4 && backlogOf(whilePosting.at(-1)!) > Math.max(2 * flags.rate * flags.sampleS, 2 * backlogOf(whilePosting[Math.floor(whilePosting.length / 2)]!));
     const problems: string[] = [];
     if (!finished) problems.push('the work was not done within --time-limit after the soak');
     if (posted.refused.length) problems.push(`${posted.refused.length} POST(s) refused, e.g. ${posted.refused[0]}`);
@@ -105,6 +111,9 @@ export async function soak(bench: Bench, kind: LayoutKind, flags: { soakS: numbe
     }
     const lines = [
       `soak: ${LAYOUT_TITLE[kind]}, run from ${RUNNER_TITLE[layout.runner]}; ${posted.ids.length} tasks posted at ${flags.rate}/s over ${flags.soakS} s (after ${flags.warmup} to warm up), ${samples.length} samples; load average ${load0.toFixed(1)} → ${loadavg()[0]!.toFixed(1)}`,
+      `  backlog (posted, not ended) ${Math.max(0, first.posted - first.ended + flags.warmup)} → ${Math.max(0, last.posted - last.ended + flags.warmup)}, at most ${Math.max(...samples.map((x) => x.posted + flags.warmup - x.ended))}${
+        backlogGrew ? ': the rate is above what this machine sustains, so the figures below include a growing backlog (try a lower --rate)' : ''
+      }`,
       `  Redis used memory     ${bytes(first.redisBytes)} → ${bytes(last.redisBytes)}: ${verdict(xs, samples.map((s) => s.redisBytes), bytes)}`,
       `  Redis keys            ${first.redisKeys} → ${last.redisKeys}: ${verdict(xs, samples.map((s) => s.redisKeys), (n) => n.toFixed(2))}`,
       `  Postgres tables       ${bytes(first.tables)} → ${bytes(last.tables)} (${perTask(first.tables, last.tables)} per task): ${verdict(xs, samples.map((s) => s.tables), bytes)}`,

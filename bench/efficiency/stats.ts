@@ -33,7 +33,7 @@ export function verdict(xs: number[], ys: number[], unit: (n: number) => string)
   const mean = y.reduce((s, v) => s + v, 0) / y.length;
   const growth = b * (x.at(-1)! - x[0]!);
   const share = mean ? growth / mean : 0;
-  return Math.abs(share) < 0.05
-    ? `flat (${share >= 0 ? '+' : ''}${(share * 100).toFixed(1)} % over ${x.at(-1)! - x[0]!} tasks)`
-    : `grows ${unit(b)} per task (${share >= 0 ? '+' : ''}${(share * 100).toFixed(0)} % over ${x.at(-1)! - x[0]!} tasks)`;
+  const over = `${share >= 0 ? '+' : ''}${(share * 100).toFixed(Math.abs(share) < 0.05 ? 1 : 0)} % over ${x.at(-1)! - x[0]!} tasks`;
+  if (Math.abs(share) < 0.05) return `flat (${over})`;
+  return b > 0 ? `grows ${unit(b)} per task (${over})` : `falls ${unit(-b)} per task (${over})`;
 }
