@@ -69,7 +69,8 @@ export interface LayoutFigures {
   redisCalls: number;
   redisTop: Array<[string, number]>;
   eventStreams: Map<string, number>;
-  redisMemory: number;
+  /** Redis used_memory growth over the window, per task: the jobs and stream entries kept. */
+  redisMemoryPerTask: number;
   latency: { p50: number; p95: number; p99: number; max: number };
   postMs: { p50: number; p99: number };
   retried503: number;
@@ -238,7 +239,7 @@ export async function measureLayout(bench: Bench, kind: LayoutKind, flags: Measu
         redisCalls: perTask(redisCalls),
         redisTop: [...calls].sort((a, b) => b[1] - a[1]).slice(0, 8).map(([c, k]) => [c, perTask(k)] as [string, number]),
         eventStreams: streams,
-        redisMemory: info1.usedMemory,
+        redisMemoryPerTask: perTask(info1.usedMemory - info0.usedMemory),
         latency: { p50: percentile(latencies, 50), p95: percentile(latencies, 95), p99: percentile(latencies, 99), max: percentile(latencies, 100) },
         postMs: { p50: percentile(posted.postMs, 50), p99: percentile(posted.postMs, 99) },
         retried503: posted.retried,

@@ -98,7 +98,7 @@ export function formatReport(layouts: LayoutFigures[], cores: number): string[] 
     'none',
   ]);
   rows.push(['  by queue', each((l) => QUEUE_NAMES.map((q) => l.eventStreams.get(q) ?? 0).join(' / '))]);
-  rows.push(['Redis used memory at the end', each((l) => `${f(l.redisMemory / 2 ** 20)} MiB`)]);
+  rows.push(['Redis memory kept (used_memory growth)', each((l) => kib(l.redisMemoryPerTask))]);
 
   section('latency');
   const aloneP50 = (l: LayoutFigures) => percentile(l.aloneMs, 50);
