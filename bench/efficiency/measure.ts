@@ -30,6 +30,8 @@ export interface MeasureFlags {
 export interface ProcessFigures {
   name: string;
   cpuMsPerTask: number;
+  /** CPU with nothing to do (timers, BullMQ's polling), core-ms per second. */
+  idleMsPerS: number;
   statementsPerTask: number;
   rssMiB: number;
   peakRssMiB: number;
@@ -49,6 +51,8 @@ export interface LayoutFigures {
   processes: ProcessFigures[];
   /** CPU ms per task of the shared servers: Redis, the Postgres backends serving the product (and how many). */
   redisCpuMs: number;
+  /** Redis with the product idle: core-ms and commands per second. */
+  redisIdle: { msPerS: number; callsPerS: number };
   postgresCpuMs: number;
   postgresBackends: number;
   /** The server's own processes (WAL writer, checkpointer, autovacuum…), cluster-wide: noted, not counted. */
@@ -84,6 +88,7 @@ export interface LayoutFigures {
 /** Postgres publishes a backend's counters up to 10 s after its last transaction (PG 15: idle flush). */
 const STATS_SETTLE_MS = 11_000;
 const SAMPLE_MS = 500;
+const IDLE_MS = 5_000;
 
 export async function measureLayout(bench: Bench, kind: LayoutKind, flags: MeasureFlags, log: (line: string) => void): Promise<LayoutFigures> {
   const schema = `layout_${kind}`;
@@ -109,6 +114,14 @@ export async function measureLayout(bench: Bench, kind: LayoutKind, flags: Measu
       // The bare graph on the same Redis, just before the window, while this layout's processes wait idle.
       const bare = await runBare({ redisUrl: bench.redis.url, redis: bench.probe, prefix: `${prefix}-bare`, tasks: flags.bareTasks, warmup: Math.min(500, flags.bareTasks), concurrency: bench.concurrency });
       log(`${kind}: bare BullMQ graph ${bare.tasksPerS.toFixed(0)} tasks/s`);
+
+      // Idle: what the processes and Redis spend with nothing to do — a cost per second, not per task.
+      const idleCpu0 = layout.processes.map((p) => cpuSeconds(p.program.pid));
+      const idleInfo0 = await redisInfo(bench.probe);
+      await new Promise((r) => setTimeout(r, IDLE_MS));
+      const idleCpu1 = layout.processes.map((p) => cpuSeconds(p.program.pid));
+      const idleInfo1 = await redisInfo(bench.probe);
+      const idleS = IDLE_MS / 1000;
 
       // Before the window.
       const scrapes0 = await Promise.all(layout.processes.map((p) => scrape(p.metricsUrl, p.authorization)));
@@ -183,6 +196,7 @@ export async function measureLayout(bench: Bench, kind: LayoutKind, flags: Measu
       const processes: ProcessFigures[] = layout.processes.map((p, i) => ({
         name: p.name,
         cpuMsPerTask: perTask((cpu1[i]! - cpu0[i]!) * 1000),
+        idleMsPerS: ((idleCpu1[i]! - idleCpu0[i]!) * 1000) / idleS,
         statementsPerTask: perTask(statementsOf(deltas[i]!, 'query')),
         rssMiB: rss[i]!.now,
         peakRssMiB: rss[i]!.peak,
@@ -222,6 +236,10 @@ export async function measureLayout(bench: Bench, kind: LayoutKind, flags: Measu
         loadAfter,
         processes,
         redisCpuMs,
+        redisIdle: {
+          msPerS: ((idleInfo1.cpuSeconds - idleInfo0.cpuSeconds) * 1000) / idleS,
+          callsPerS: [...callsBetween(idleInfo0, idleInfo1, new Map()).values()].reduce((a, b) => a + b, 0) / idleS,
+        },
         postgresCpuMs,
         postgresBackends: pgCpu.processes,
         postgresBackgroundCpuMs: perTask(background.total().seconds * 1000),
