@@ -13,7 +13,7 @@ import { startLayout, type LayoutKind } from './layouts.ts';
 import type { Runner } from './programs.ts';
 import { postTasks, submitToReport, Tenants, waitDone, type Posted } from './load.ts';
 import { delta, JOBS, scrape, STATEMENTS, sumBy, type Samples } from './metrics.ts';
-import { backgroundProcesses, databaseCounters, ourWal, productBackends, walCounters, walInsertLsn, type DatabaseCounters, type OurWal, type WalCounters } from './postgres.ts';
+import { backgroundProcesses, databaseCounters, ourWal, productBackends, walCounters, walInsertLsn, type OurWal } from './postgres.ts';
 import { cpuSeconds, CpuLedger, peakRssMiB, rssMiB } from './proc.ts';
 import { callsBetween, redisInfo } from './redis.ts';
 import { percentile } from './stats.ts';
@@ -275,4 +275,3 @@ export async function measureLayout(bench: Bench, kind: LayoutKind, flags: Measu
   }
 }
 
-export type { DatabaseCounters, WalCounters };
