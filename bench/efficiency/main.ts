@@ -103,7 +103,8 @@ export async function runEfficiencyBench(argv: string[]): Promise<number> {
     }
     const problems = figures.flatMap((l) => l.problems);
     const ok = figures.every((l) => l.ok);
-    process.stdout.write(`${[...header, '', ...formatReport(figures, cpus().length), '', `checks: ${ok ? 'ok' : 'FAILED'} (every task completed, nothing reserved, spent ≤ budget, ledger = issuer${problems.length ? `; ${problems.join('; ')}` : ''})`].join('\n')}\n`);
+    const footer = [`checks: ${ok ? 'ok' : 'FAILED'} (every task completed, nothing reserved, spent ≤ budget, ledger = issuer)`, ...problems.map((p) => `note: ${p}`)];
+    process.stdout.write(`${[...header, '', ...formatReport(figures, cpus().length), '', ...footer].join('\n')}\n`);
     return ok ? 0 : 1;
   } finally {
     process.off('SIGINT', onSigint);

@@ -13,7 +13,7 @@ import { startLayout, type LayoutKind } from './layouts.ts';
 import type { Runner } from './programs.ts';
 import { postTasks, submitToReport, Tenants, waitDone, type Posted } from './load.ts';
 import { delta, JOBS, scrape, STATEMENTS, sumBy, type Samples } from './metrics.ts';
-import { backgroundProcesses, databaseCounters, ourWal, productBackends, walCounters, walInsertLsn, type OurWal } from './postgres.ts';
+import { backgroundProcesses, databaseCounters, holdWal, ourWal, productBackends, walCounters, walInsertLsn, type OurWal } from './postgres.ts';
 import { cpuSeconds, CpuLedger, peakRssMiB, rssMiB } from './proc.ts';
 import { callsBetween, redisInfo } from './redis.ts';
 import { percentile } from './stats.ts';
@@ -127,6 +127,7 @@ export async function measureLayout(bench: Bench, kind: LayoutKind, flags: Measu
       const scrapes0 = await Promise.all(layout.processes.map((p) => scrape(p.metricsUrl, p.authorization)));
       const db0 = await databaseCounters(bench.db);
       const wal0 = await walCounters(bench.db);
+      const held = bench.noWalInspect ? undefined : await holdWal(bench.db);
       const lsn0 = await walInsertLsn(bench.db);
       const backends = new CpuLedger();
       backends.start(await productBackends(bench.db));
@@ -185,9 +186,11 @@ export async function measureLayout(bench: Bench, kind: LayoutKind, flags: Measu
         try {
           wal = await ourWal(bench.db, lsn0, lsn1);
         } catch (err) {
-          walNote = (err as Error).message;
+          walNote = `${(err as Error).message}${held && 'failed' in held ? ` (the WAL could not be held: ${held.failed})` : ''}`;
         }
       }
+      if (held && 'release' in held) await held.release();
+      if (walNote) problems.push(`${kind}: no WAL figures of our own: ${walNote}`);
 
       const n = posted.ids.length || 1;
       const perTask = (x: number) => x / n;

@@ -112,6 +112,21 @@ export async function walCounters(db: BenchDatabase): Promise<WalCounters> {
   return { records: Number(r!.wal_records), bytes: Number(r!.wal_bytes), writes: Number(r!.wal_write), syncs: Number(r!.wal_sync) };
 }
 
+/**
+ * Keeps the server from recycling WAL from now on (a checkpoint during the window would otherwise remove
+ * the segments pg_walinspect reads afterwards): a temporary physical replication slot of the bench's
+ * admin session, gone with it even if the bench dies. Resolves with its release, or with why it could not.
+ */
+export async function holdWal(db: BenchDatabase): Promise<{ release: () => Promise<void> } | { failed: string }> {
+  const slot = `${db.name}_wal`;
+  try {
+    await db.admin.query('select pg_create_physical_replication_slot($1, true, true)', [slot]);
+  } catch (err) {
+    return { failed: (err as Error).message };
+  }
+  return { release: async () => void (await db.admin.query('select pg_drop_replication_slot($1)', [slot]).catch(() => undefined)) };
+}
+
 export async function walInsertLsn(db: BenchDatabase): Promise<string> {
   return (await db.admin.query<{ lsn: string }>('select pg_current_wal_insert_lsn()::text as lsn'))[0]!.lsn;
 }
