@@ -58,7 +58,7 @@ export class Producer {
     });
   }
 
-  /** One dashboard job per ledger row; the id makes a second enqueue of the same row a no-op. */
+  /** One dashboard job per uncounted ledger row (the sweeper's); the id makes a second enqueue of the same row a no-op. */
   async dashboard(ledgerEntryIds: number[]): Promise<void> {
     if (ledgerEntryIds.length === 0) return;
     await this.queues.dashboard.addBulk(

@@ -54,7 +54,6 @@ export const processDetail: Processor<Payload<'detail'>, Outcome> = async ({ tas
       return skip(deps, company, 'spending_limit_exceeded', `price ${formatMoney(probe.price)} exceeds what remains of the tenant's daily spending limit (${formatMoney(reserved.remaining)})`);
     }
     if (reserved.kind === 'task_closed') return skip(deps, company, 'task_closed', 'the task ended before this company was bought');
-    if (reserved.kind === 'reserved') await deps.producer.dashboard(reserved.ledgerEntryIds);
     payment = reserved.payment;
   }
   return advance(deps, task, company, payment, ctx);
@@ -99,8 +98,7 @@ async function payAndFetch(deps: StageDeps, task: Task, company: Company, paymen
       // was charged (payFailed), and it is refunded.
       const mismatch = refuseReceipt({ price: payment.amount, resource: payment.resource }, { price: r.amount, resource: r.resource });
       if (mismatch) throw new PermanentError(mismatch.code, mismatch.message);
-      const moved = await deps.repos.payments.capture(payment.id, r.chargeId);
-      if (moved) await deps.producer.dashboard(moved.ledgerEntryIds);
+      await deps.repos.payments.capture(payment.id, r.chargeId);
       payment = await deps.repos.payments.attachReceipt(payment.id, {
         receiptId: r.receiptId,
         receipt: r.receipt,
@@ -157,10 +155,7 @@ async function payFailed(deps: StageDeps, task: Task, tokenId: string, company: 
   if (err instanceof TransientError) await deps.repos.payments.markUnknown(payment.id, message);
   else await deps.repos.payments.noteError(payment.id, message);
   const charge = await chargeAtIssuer(deps, tokenId, payment, ctx.signal);
-  if (charge) {
-    const moved = await deps.repos.payments.capture(payment.id, charge.id);
-    if (moved) await deps.producer.dashboard(moved.ledgerEntryIds);
-  }
+  if (charge) await deps.repos.payments.capture(payment.id, charge.id);
   const giveUp = err instanceof PermanentError || ctx.isFinalAttempt;
   if (!giveUp) throw err;
   if (charge) {
@@ -175,8 +170,7 @@ async function payFailed(deps: StageDeps, task: Task, tokenId: string, company: 
     await deps.repos.companies.settle(task.id, companyId, 'failed', { error: { code: errorCode(err), message } });
     return { outcome: 'failed', companyId };
   }
-  const moved = await deps.repos.payments.release(payment.id, message);
-  if (moved) await deps.producer.dashboard(moved.ledgerEntryIds);
+  await deps.repos.payments.release(payment.id, message);
   // The token outlived its time (TOKEN_TTL_SECONDS): nothing more can be bought, nothing went wrong.
   if (errorCode(err) === 'token_expired') return skip(deps, company, 'token_expired', 'the payment token expired before this company was bought');
   await deps.repos.companies.settle(task.id, companyId, 'failed', { error: { code: errorCode(err), message } });
