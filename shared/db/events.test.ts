@@ -50,3 +50,43 @@ describe('a batch of events appended in one statement', () => {
     expect(await appendEvents(h.database.db, randomUUID(), [decision('z')], { once: true })).toBeUndefined();
   });
 });
+
+describe('the events a task row change writes with it, in the same statement', () => {
+  const queuedTask = async () => {
+    const id = randomUUID();
+    const created = await h.repos.tasks.create({
+      id, tenant: 'acme', idempotency_key: null, request_hash: null, theme: 'battery', voice_id: 'demo-voice', currency: 'CNY',
+      max_companies: 5, status: 'queued', stage: null, budget_limit: 5000, token_id: null, error_code: null, error_message: null, ended_at: null,
+    });
+    if (created.kind !== 'created') throw new Error('fixture task not created');
+    return id;
+  };
+  const stages = async (id: string) => (await h.repos.events.since(id, 0)).filter((e) => e.type === 'stage').map((e) => e.data.stage);
+
+  it('entering a stage tells it once: a retry, or retries racing, tell nothing more; an earlier stage is refused', async () => {
+    const id = await queuedTask();
+    expect(await h.repos.tasks.enterStage(id, 'search')).toMatchObject({ id, status: 'running', stage: 'search' });
+    expect(await h.repos.tasks.enterStage(id, 'search')).toMatchObject({ stage: 'search' });
+    const raced = await Promise.all(Array.from({ length: 4 }, () => h.repos.tasks.enterStage(id, 'authorize')));
+    expect(raced.every((t) => t?.stage === 'authorize')).toBe(true);
+    expect(await h.repos.tasks.enterStage(id, 'search')).toBeUndefined();
+    expect(await stages(id)).toEqual(['search', 'authorize']);
+    const story = await h.repos.events.since(id, 0);
+    expect(story.map((e) => e.seq)).toEqual(story.map((_, i) => i + 1));
+    expect((await h.repos.events.heads([id])).get(id)).toBe(story.length);
+  });
+
+  it('ending a task tells `ended` once, last, and racing ends leave the first outcome', async () => {
+    const id = await queuedTask();
+    await h.repos.tasks.enterStage(id, 'report');
+    const ends = await Promise.all([h.repos.tasks.end(id, 'completed'), h.repos.tasks.end(id, 'failed', { code: 'x', message: 'y' }), h.repos.tasks.end(id, 'cancelled')]);
+    expect(ends.filter(Boolean)).toHaveLength(1);
+    const story = await h.repos.events.since(id, 0);
+    expect(story.filter((e) => e.type === 'ended')).toHaveLength(1);
+    expect(story.at(-1)!.type).toBe('ended');
+    expect(story.at(-1)!.data.status).toBe((await h.repos.tasks.get(id))!.status);
+    expect(await h.repos.tasks.enterStage(id, 'report')).toBeUndefined();
+    expect(await h.repos.tasks.end(id, 'completed')).toBe(false);
+    expect((await h.repos.events.since(id, 0)).length).toBe(story.length);
+  });
+});

@@ -125,24 +125,28 @@ export class TaskRepository {
    * Returns the task, or undefined when it has ended, a cancel was asked for, or it is past `stage`.
    */
   async enterStage(id: string, stage: Stage): Promise<Task | undefined> {
-    let told = false;
-    const task = await this.db.transaction().execute(async (trx) => {
-      // The stage it was in, under the row's lock: a retry entering the same stage again tells nothing new.
-      const before = await trx.selectFrom('tasks').select('stage').where('id', '=', id).forUpdate().executeTakeFirst();
-      const entered = await trx
-        .updateTable('tasks')
-        .set({ status: 'running', stage, updated_at: sql<Date>`now()` })
-        .where('id', '=', id)
-        .where('status', 'in', UNFINISHED)
-        .where('cancel_requested', '=', false)
-        .where(sql<number>`case stage when 'search' then 1 when 'authorize' then 2 when 'detail' then 3 when 'report' then 4 else 0 end`, '<=', STAGE_ORDER[stage])
-        .returningAll()
-        .executeTakeFirst();
-      if (entered && before?.stage !== stage) told = (await appendEvent(trx, id, 'stage', { stage })) !== undefined;
-      return entered;
-    });
+    // One statement: the conditional move, and its `stage` event when the stage is a new one. The seq is
+    // drawn in the update from the row's stage before it (a retry entering the same stage draws none; its
+    // event insert then meets the current head's event and does nothing).
+    const { rows } = await sql<Task>`
+      with entered as (
+        update tasks set status = 'running', stage = ${stage}, updated_at = now(),
+          event_seq = event_seq + (case when stage is distinct from ${stage} then 1 else 0 end)
+        where id = ${id} and status in (${sql.join(UNFINISHED)}) and cancel_requested = false
+          and (case stage when 'search' then 1 when 'authorize' then 2 when 'detail' then 3 when 'report' then 4 else 0 end) <= ${STAGE_ORDER[stage]}
+        returning *
+      ), told as (
+        insert into task_events (task_id, seq, kind, data)
+        select id, event_seq, 'stage', ${JSON.stringify({ stage })}::jsonb from entered
+        on conflict (task_id, seq) do nothing
+        returning 1
+      )
+      select entered.*, (select count(*) from told)::int as told from entered`.execute(this.db);
+    const row = rows[0] as (Task & { told?: number }) | undefined;
+    if (!row) return undefined;
+    const { told, ...task } = row;
     if (told) this.events.written(id);
-    return task;
+    return task as Task;
   }
 
   /** Marks the task as touched, so the sweeper does not think it is stuck. */
@@ -212,37 +216,26 @@ export class TaskRepository {
    * webhook queue), so no ended task lacks either.
    */
   async end(id: string, status: 'completed' | 'failed' | 'cancelled', error?: { code: string; message: string }): Promise<boolean> {
-    const row = await this.db.transaction().execute(async (trx) => {
-      const ended = await trx
-        .updateTable('tasks')
-        .set({
-          status,
-          stage: null,
-          error_code: error?.code ?? null,
-          error_message: error?.message ?? null,
-          ended_at: sql<Date>`now()`,
-          updated_at: sql<Date>`now()`,
-        })
-        .where('id', '=', id)
-        .where('status', 'in', UNFINISHED)
-        .returning(['id', 'tenant', 'webhook_url'])
-        .executeTakeFirst();
-      if (!ended) return undefined;
-      await appendEvent(trx, id, 'ended', { status, ...(error ? { error } : {}) });
-      if (ended.webhook_url !== null) {
-        await trx
-          .insertInto('webhook_deliveries')
-          .values({ task_id: id, tenant: ended.tenant, url: ended.webhook_url, event: 'task.ended' })
-          .onConflict((oc) => oc.column('task_id').doNothing())
-          .execute();
-      }
-      return ended;
-    });
-    if (row) {
-      taskEnded(status);
-      this.events.written(id);
-    }
-    return row !== undefined;
+    // One statement: data-modifying CTEs run once and atomically together.
+    const { rows } = await sql<{ id: string }>`
+      with ended as (
+        update tasks set status = ${status}, stage = null, error_code = ${error?.code ?? null}, error_message = ${error?.message ?? null},
+          ended_at = now(), updated_at = now(), event_seq = event_seq + 1
+        where id = ${id} and status in (${sql.join(UNFINISHED)})
+        returning id, tenant, webhook_url, event_seq
+      ), told as (
+        insert into task_events (task_id, seq, kind, data)
+        select id, event_seq, 'ended', ${JSON.stringify({ status, ...(error ? { error } : {}) })}::jsonb from ended
+      ), delivery as (
+        insert into webhook_deliveries (task_id, tenant, url, event)
+        select id, tenant, webhook_url, 'task.ended' from ended where webhook_url is not null
+        on conflict (task_id) do nothing
+      )
+      select id from ended`.execute(this.db);
+    if (rows.length === 0) return false;
+    taskEnded(status);
+    this.events.written(id);
+    return true;
   }
 
   /** Unfinished tasks not advanced since `olderThanMs`: their queued work may have been lost. */
