@@ -90,3 +90,29 @@ describe('the events a task row change writes with it, in the same statement', (
     expect((await h.repos.events.since(id, 0)).length).toBe(story.length);
   });
 });
+
+describe('`token_issued` and `report_ready`: told once, by the write that first makes the change', () => {
+  it('the token: racing and repeated saves of it tell `token_issued` once; the id is kept sealed, never in the story', async () => {
+    const taskId = await runningTask(h, { id: randomUUID(), tenant: 'acme', theme: 'battery', budgetLimit: 5000, stage: 'detail' });
+    const issued = { limit: '50.00', expiresAt: new Date(Date.now() + 3600_000).toISOString() };
+    await Promise.all(Array.from({ length: 3 }, () => h.repos.tasks.setToken(taskId, 'tok_secret_1', issued)));
+    await h.repos.tasks.setToken(taskId, 'tok_secret_1', issued);
+    const story = await h.repos.events.since(taskId, 0);
+    expect(story.filter((e) => e.type === 'token_issued').map((e) => e.data)).toEqual([issued]);
+    expect(JSON.stringify(story)).not.toContain('tok_secret_1');
+    expect(story.map((e) => e.seq)).toEqual(story.map((_, i) => i + 1));
+    const task = (await h.repos.tasks.get(taskId))!;
+    expect(task.token_id).not.toContain('tok_secret_1');
+    expect(h.repos.tasks.tokenOf(task)).toBe('tok_secret_1');
+  });
+
+  it('the report: racing and retried saves keep the last text and tell `report_ready` once', async () => {
+    const taskId = await runningTask(h, { id: randomUUID(), tenant: 'acme', theme: 'battery', budgetLimit: 5000, stage: 'detail' });
+    await Promise.all(['# one', '# two', '# three'].map((text) => h.repos.reports.save(taskId, text, 'offline')));
+    await h.repos.reports.save(taskId, '# final', 'offline');
+    expect(await h.repos.reports.get(taskId)).toEqual({ markdown: '# final', writer: 'offline' });
+    const story = await h.repos.events.since(taskId, 0);
+    expect(story.filter((e) => e.type === 'report_ready').map((e) => e.data)).toEqual([{ writer: 'offline' }]);
+    expect(story.map((e) => e.seq)).toEqual(story.map((_, i) => i + 1));
+  });
+});

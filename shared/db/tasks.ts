@@ -161,11 +161,23 @@ export class TaskRepository {
    */
   async setToken(id: string, tokenId: string, issued?: TaskEventData['token_issued']): Promise<void> {
     const sealed = this.keyring.seal(tokenId, tokenContext(id));
-    const told = await this.db.transaction().execute(async (trx) => {
-      await trx.updateTable('tasks').set({ token_id: sealed, token_hint: tokenHint(tokenId), updated_at: sql<Date>`now()` }).where('id', '=', id).execute();
-      return issued ? (await appendEvent(trx, id, 'token_issued', { limit: issued.limit, expiresAt: issued.expiresAt }, { once: true })) !== undefined : false;
-    });
-    if (told) this.events.written(id);
+    // One statement. `token_issued` is told once: only by the update that finds no token yet (a retry, or
+    // a racing duplicate re-reading the row after the first, draws no seq and its insert meets the head's event).
+    const event = issued ? { limit: issued.limit, expiresAt: issued.expiresAt } : null;
+    const { rows } = await sql<{ told: number }>`
+      with t as (
+        update tasks set token_id = ${sealed}, token_hint = ${tokenHint(tokenId)}, updated_at = now(),
+          event_seq = event_seq + (case when token_id is null and ${event !== null} then 1 else 0 end)
+        where id = ${id}
+        returning id, event_seq
+      ), told as (
+        insert into task_events (task_id, seq, kind, data)
+        select id, event_seq, 'token_issued', ${JSON.stringify(event)}::jsonb from t where ${event !== null}
+        on conflict (task_id, seq) do nothing
+        returning 1
+      )
+      select (select count(*) from told)::int as told`.execute(this.db);
+    if (rows[0]?.told) this.events.written(id);
   }
 
   /** The task's payment token id, opened — for the workers that pay and settle with it, nothing else. */
