@@ -98,8 +98,7 @@ async function payAndFetch(deps: StageDeps, task: Task, company: Company, paymen
       // was charged (payFailed), and it is refunded.
       const mismatch = refuseReceipt({ price: payment.amount, resource: payment.resource }, { price: r.amount, resource: r.resource });
       if (mismatch) throw new PermanentError(mismatch.code, mismatch.message);
-      await deps.repos.payments.capture(payment.id, r.chargeId);
-      payment = await deps.repos.payments.attachReceipt(payment.id, {
+      payment = await deps.repos.payments.captureWithReceipt(payment.id, r.chargeId, {
         receiptId: r.receiptId,
         receipt: r.receipt,
         expiresAt: new Date((r.expiresAt?.getTime() ?? Date.now() + RECEIPT_LIFE_MS) - RECEIPT_MARGIN_MS),
@@ -120,14 +119,17 @@ async function payAndFetch(deps: StageDeps, task: Task, company: Company, paymen
       await deps.repos.payments.noteError(payment.id, `incomplete record: no ${judged.missingSections.join(', ')}`);
       await refundPayment(deps, payment, judged.refundDue, ctx.signal);
     }
-    await deps.repos.companies.settle(task.id, companyId, 'bought', {
-      detail,
-      receiptId: payment.receipt_id,
-      ...(judged.missingSections.length
-        ? { error: { code: 'incomplete_record', message: `missing ${judged.missingSections.join(', ')}; ${formatMoney(judged.refundDue)} refunded` } }
-        : {}),
+    await deps.repos.payments.deliver(payment.id, {
+      taskId: task.id,
+      companyId,
+      outcome: {
+        detail,
+        receiptId: payment.receipt_id,
+        ...(judged.missingSections.length
+          ? { error: { code: 'incomplete_record', message: `missing ${judged.missingSections.join(', ')}; ${formatMoney(judged.refundDue)} refunded` } }
+          : {}),
+      },
     });
-    await deps.repos.payments.markDelivered(payment.id);
     return { outcome: 'bought', companyId };
   } catch (err) {
     if (err instanceof PermanentError || ctx.isFinalAttempt) {

@@ -76,24 +76,10 @@ export class CompanyRepository {
     taskId: string,
     companyId: string,
     status: CompanyStatus,
-    fields: { detail?: Record<string, unknown>; receiptId?: string | null; error?: { code: string; message: string } } = {},
+    fields: CompanyOutcome = {},
     from: CompanyStatus[] = ['found'],
   ): Promise<boolean> {
-    const update = (db: Kysely<Database>) =>
-      db
-        .updateTable('companies')
-        .set({
-          status,
-          ...(fields.detail ? { detail: JSON.stringify(fields.detail) } : {}),
-          ...(fields.receiptId !== undefined ? { receipt_id: fields.receiptId } : {}),
-          ...(fields.error ? { error_code: fields.error.code, error_message: fields.error.message } : {}),
-          updated_at: sql<Date>`now()`,
-        })
-        .where('task_id', '=', taskId)
-        .where('company_id', '=', companyId)
-        .where('status', 'in', from)
-        .returning(['company_id', 'name', 'price', 'decision_by'])
-        .executeTakeFirst();
+    const update = (db: Kysely<Database>) => settleCompany(db, taskId, companyId, status, fields, from);
     if (status !== 'skipped') return (await update(this.db)) !== undefined;
     // A company chosen to buy and then not bought (over budget, price changed…): the story says so.
     const row = await this.db.transaction().execute(async (trx) => {
@@ -120,6 +106,31 @@ export class CompanyRepository {
     });
     if (rows.length) this.events.written(taskId);
   }
+}
+
+/** A company's outcome, written when it is still in one of the `from` statuses; returns the row, or undefined. */
+export function settleCompany(db: Kysely<Database>, taskId: string, companyId: string, status: CompanyStatus, fields: CompanyOutcome = {}, from: CompanyStatus[] = ['found']) {
+  return db
+    .updateTable('companies')
+    .set({
+      status,
+      ...(fields.detail ? { detail: JSON.stringify(fields.detail) } : {}),
+      ...(fields.receiptId !== undefined ? { receipt_id: fields.receiptId } : {}),
+      ...(fields.error ? { error_code: fields.error.code, error_message: fields.error.message } : {}),
+      updated_at: sql<Date>`now()`,
+    })
+    .where('task_id', '=', taskId)
+    .where('company_id', '=', companyId)
+    .where('status', 'in', from)
+    .returning(['company_id', 'name', 'price', 'decision_by'])
+    .executeTakeFirst();
+}
+
+/** What is recorded with a company's outcome. */
+export interface CompanyOutcome {
+  detail?: Record<string, unknown>;
+  receiptId?: string | null;
+  error?: { code: string; message: string };
 }
 
 /** A `decision` to skip a company that had been chosen, with the reason it was not bought. */

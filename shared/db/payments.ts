@@ -3,6 +3,7 @@ import type { Keyring } from '../crypto/keyring.ts';
 import { moneyMovedNow, type MoneyKind } from '../telemetry/metrics.ts';
 import { formatMoney } from '../money.ts';
 import { appendEvent, type TaskEventRepository } from './events.ts';
+import { settleCompany, type CompanyOutcome } from './companies.ts';
 import { rememberPurchase } from './memory.ts';
 import type { Database, LedgerKind, Payment, PaymentState } from './schema.ts';
 
@@ -183,11 +184,25 @@ export class PaymentRepository {
   }
 
   /**
+   * The pay call answered with a charge and its receipt: the capture (as `capture`) and the receipt (as
+   * `attachReceipt`) in one statement. A payment no longer open (captured before, whose receipt was lost
+   * with a crash, and paid again for it under the same key) gets the receipt alone. Returns the payment.
+   */
+  async captureWithReceipt(id: number, chargeId: string, receipt: { receiptId: string; receipt: string; expiresAt: Date }): Promise<Payment> {
+    const moved = await this.closeOpen(id, { state: 'captured', bucket: 'captured', kind: 'capture', chargeId, receipt: this.sealedReceipt(id, receipt) });
+    return moved?.payment ?? this.attachReceipt(id, receipt);
+  }
+
+  private sealedReceipt(id: number, receipt: { receiptId: string; receipt: string; expiresAt: Date }) {
+    return { receiptId: receipt.receiptId, sealed: this.keyring.seal(receipt.receipt, receiptContext(id)), expiresAt: receipt.expiresAt };
+  }
+
+  /**
    * Keeps the marketplace's receipt (the proof of payment, sealed: whoever holds it can fetch the record)
    * with the captured payment; returns the payment.
    */
   async attachReceipt(id: number, receipt: { receiptId: string; receipt: string; expiresAt: Date }): Promise<Payment> {
-    const sealed = this.keyring.seal(receipt.receipt, receiptContext(id));
+    const { sealed } = this.sealedReceipt(id, receipt);
     return this.db
       .updateTable('payments')
       .set({ receipt_id: receipt.receiptId, receipt: sealed, receipt_expires_at: receipt.expiresAt, updated_at: sql<Date>`now()` })
@@ -198,19 +213,22 @@ export class PaymentRepository {
 
   /**
    * The bought record is stored: the payment is done, and the tenant remembers the record (shared/db/
-   * memory.ts) in the same transaction — memory holds exactly the delivered purchases. Acts once, from
-   * captured only.
+   * memory.ts) in the same statement — memory holds exactly the delivered purchases. Acts once, from
+   * captured only. (`deliver` does this with the company's outcome; this is for a company settled before.)
    */
   async markDelivered(id: number): Promise<void> {
+    await rememberPurchase(this.db, id);
+  }
+
+  /**
+   * The record is in hand: the company's outcome (bought, with the record) and the payment's delivery
+   * with its memory record, in one transaction — one commit where there were two, and no instant at
+   * which the company is bought and its payment not yet delivered.
+   */
+  async deliver(id: number, company: { taskId: string; companyId: string; outcome: CompanyOutcome }): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
-      const delivered = await trx
-        .updateTable('payments')
-        .set({ state: 'delivered', updated_at: sql<Date>`now()` })
-        .where('id', '=', id)
-        .where('state', '=', 'captured')
-        .returning('id')
-        .executeTakeFirst();
-      if (delivered) await rememberPurchase(trx, id);
+      await settleCompany(trx, company.taskId, company.companyId, 'bought', company.outcome);
+      await rememberPurchase(trx, id);
     });
   }
 
@@ -229,12 +247,14 @@ export class PaymentRepository {
    */
   private async closeOpen(
     id: number,
-    to: { state: 'captured' | 'released'; bucket: 'captured' | 'released'; kind: LedgerKind; chargeId?: string; reason?: string },
+    to: { state: 'captured' | 'released'; bucket: 'captured' | 'released'; kind: LedgerKind; chargeId?: string; reason?: string; receipt?: { receiptId: string; sealed: string; expiresAt: Date } },
   ): Promise<Movement | undefined> {
     const { rows } = await sql<Payment & { ledger_entry_id: number | null }>`
       with p as (
         update payments set state = ${to.state}, updated_at = now(),
-          charge_id = coalesce(${to.chargeId ?? null}, charge_id), last_error = coalesce(${to.reason ?? null}, last_error)
+          charge_id = coalesce(${to.chargeId ?? null}, charge_id), last_error = coalesce(${to.reason ?? null}, last_error),
+          receipt_id = coalesce(${to.receipt?.receiptId ?? null}, receipt_id), receipt = coalesce(${to.receipt?.sealed ?? null}, receipt),
+          receipt_expires_at = coalesce(${to.receipt?.expiresAt ?? null}::timestamptz, receipt_expires_at)
         where id = ${id} and state in ('reserved', 'unknown')
         returning *
       ), t as (
