@@ -92,38 +92,52 @@ export class PaymentRepository {
    * applies to what the day has spent already.
    */
   async reserve(input: ReserveInput): Promise<ReserveResult> {
+    const cap = input.dailyCap ?? null;
+    const amountText = formatMoney(input.amount);
     try {
       const result = await this.db.transaction().execute(async (trx): Promise<ReserveResult> => {
-        // The payment row first: a concurrent reservation of the same key waits on the unique index
-        // and then finds this one, instead of competing for the budget with it.
-        const payment = await trx
-          .insertInto('payments')
-          .values({
-            task_id: input.taskId,
-            company_id: input.companyId,
-            tenant: input.tenant,
-            resource: input.resource,
-            amount: input.amount,
-            idempotency_key: input.key,
-            state: 'reserved',
-          })
-          .onConflict((oc) => oc.column('idempotency_key').doNothing())
-          .returningAll()
-          .executeTakeFirst();
-        if (!payment) {
+        // One statement for the whole reservation (data-modifying CTEs run once, in one snapshot, each
+        // seeing the others only through what they return). The payment row first: a concurrent
+        // reservation of the same key waits on its unique index and then finds this one, instead of
+        // competing for the budget with it. Then the task's budget, then the tenant's day, each only
+        // when the step before it took; the ledger row and the `payment` event only when all did.
+        const { rows } = await sql<(Payment | { [K in keyof Payment]: null }) & { budget: boolean; day: boolean; ledger_entry_id: number | null }>`
+          with pay as (
+            insert into payments (task_id, company_id, tenant, resource, amount, idempotency_key, state)
+            values (${input.taskId}, ${input.companyId}, ${input.tenant}, ${input.resource}, ${input.amount}, ${input.key}, 'reserved')
+            on conflict (idempotency_key) do nothing
+            returning *
+          ), t as (
+            update tasks set reserved = reserved + ${input.amount}, updated_at = now(),
+              event_seq = event_seq + (case when ${input.amount}::bigint > 0 then 1 else 0 end)
+            where id = ${input.taskId} and exists (select 1 from pay) and status = 'running' and cancel_requested = false
+              and budget_limit - (captured - refunded) - reserved >= ${input.amount}
+            returning id, tenant, event_seq, ${spendDayOf(sql`created_at`)} as day
+          ), d as (
+            insert into tenant_spend_daily as s (tenant, day, spend)
+            select t.tenant, t.day::date, ${input.amount}::bigint from t
+            where ${cap}::bigint is null or ${input.amount}::bigint <= ${cap}::bigint
+            on conflict (tenant, day) do update set spend = s.spend + excluded.spend
+            where ${cap}::bigint is null or s.spend + excluded.spend <= ${cap}::bigint
+            returning s.spend
+          ), l as (
+            insert into ledger_entries (task_id, payment_id, kind, amount, event_key)
+            select pay.task_id, pay.id, 'reserve', pay.amount, pay.idempotency_key || ':reserve'
+            from pay, t, d where pay.amount > 0
+            returning id
+          ), e as (
+            insert into task_events (task_id, seq, kind, data)
+            select t.id, t.event_seq, 'payment', ${JSON.stringify({ companyId: input.companyId, movement: 'reserve', amount: amountText })}::jsonb
+            from t, d, l
+          )
+          select pay.*, exists (select 1 from t) as budget, exists (select 1 from d) as day, (select id from l) as ledger_entry_id
+          from (select 1) as one left join pay on true`.execute(trx);
+        const { budget, day, ledger_entry_id, ...inserted } = rows[0]!;
+        if (inserted.id === null) {
           const theirs = await trx.selectFrom('payments').selectAll().where('idempotency_key', '=', input.key).executeTakeFirstOrThrow();
           return { kind: 'existing', payment: theirs };
         }
-        const task = await trx
-          .updateTable('tasks')
-          .set({ reserved: sql<number>`reserved + ${input.amount}`, updated_at: sql<Date>`now()` })
-          .where('id', '=', input.taskId)
-          .where('status', '=', 'running')
-          .where('cancel_requested', '=', false)
-          .where(sql<boolean>`budget_limit - (captured - refunded) - reserved >= ${input.amount}`)
-          .returning(['id', 'tenant', spendDay])
-          .executeTakeFirst();
-        if (!task) {
+        if (!budget) {
           const t = await trx
             .selectFrom('tasks')
             .select(['status', 'cancel_requested', sql<number>`budget_limit - (captured - refunded) - reserved`.as('remaining')])
@@ -132,22 +146,18 @@ export class PaymentRepository {
           // Roll the payment row back with the refusal.
           throw new Refused(t.status !== 'running' || t.cancel_requested ? { kind: 'task_closed' } : { kind: 'over_budget', remaining: Number(t.remaining) });
         }
-        const cap = input.dailyCap ?? null;
-        const { rows } = await sql<{ spend: number }>`
-          insert into tenant_spend_daily as s (tenant, day, spend)
-          select ${task.tenant}, ${task.day}::date, ${input.amount}::bigint
-          where ${cap}::bigint is null or ${input.amount}::bigint <= ${cap}::bigint
-          on conflict (tenant, day) do update set spend = s.spend + excluded.spend
-          where ${cap}::bigint is null or s.spend + excluded.spend <= ${cap}::bigint
-          returning s.spend`.execute(trx);
-        if (rows.length === 0) {
-          const today = await trx.selectFrom('tenant_spend_daily').select('spend').where('tenant', '=', task.tenant).where('day', '=', task.day).executeTakeFirst();
+        if (!day) {
+          const today = await trx
+            .selectFrom('tenant_spend_daily')
+            .innerJoin('tasks', 'tasks.tenant', 'tenant_spend_daily.tenant')
+            .select('tenant_spend_daily.spend')
+            .where('tasks.id', '=', input.taskId)
+            .where(sql<boolean>`tenant_spend_daily.day = ${spendDayOf(sql`tasks.created_at`)}::date`)
+            .executeTakeFirst();
           // An operator may have lowered the cap below what the day has spent already: nothing remains.
           throw new Refused({ kind: 'over_daily_limit', remaining: Math.max(0, cap! - Number(today?.spend ?? 0)) });
         }
-        const id = await book(trx, payment, 'reserve', input.amount, `${input.key}:reserve`);
-        if (id) await appendEvent(trx, input.taskId, 'payment', { companyId: input.companyId, movement: 'reserve', amount: formatMoney(input.amount) });
-        return { kind: 'reserved', payment, ledgerEntryIds: id ? [id] : [] };
+        return { kind: 'reserved', payment: inserted as Payment, ledgerEntryIds: ledger_entry_id ? [Number(ledger_entry_id)] : [] };
       });
       if (result.kind === 'reserved' && result.ledgerEntryIds.length) {
         moneyMovedNow('reserve', input.amount);
