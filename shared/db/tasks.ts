@@ -125,14 +125,15 @@ export class TaskRepository {
    * Returns the task, or undefined when it has ended, a cancel was asked for, or it is past `stage`.
    */
   async enterStage(id: string, stage: Stage): Promise<Task | undefined> {
-    // One statement: the conditional move, and its `stage` event when the stage is a new one. The seq is
-    // drawn in the update from the row's stage before it (a retry entering the same stage draws none; its
-    // event insert then meets the current head's event and does nothing).
+    // One statement: the conditional move, and its `stage` event when the stage is a new one (its seq
+    // drawn in the same update). A task already running in this stage (the stage before handed it on, or
+    // a retry) is not written again: it is read as it is, and nothing is told.
     const { rows } = await sql<Task>`
       with entered as (
         update tasks set status = 'running', stage = ${stage}, updated_at = now(),
           event_seq = event_seq + (case when stage is distinct from ${stage} then 1 else 0 end)
         where id = ${id} and status in (${sql.join(UNFINISHED)}) and cancel_requested = false
+          and (stage is distinct from ${stage} or status <> 'running')
           and (case stage when 'search' then 1 when 'authorize' then 2 when 'detail' then 3 when 'report' then 4 else 0 end) <= ${STAGE_ORDER[stage]}
         returning *
       ), told as (
@@ -141,9 +142,17 @@ export class TaskRepository {
         on conflict (task_id, seq) do nothing
         returning 1
       )
-      select entered.*, (select count(*) from told)::int as told from entered`.execute(this.db);
+      select entered.*, (select count(*) from told)::int as told from entered
+      union all
+      select tasks.*, 0 from tasks
+      where id = ${id} and stage = ${stage} and status = 'running' and cancel_requested = false and not exists (select 1 from entered)`.execute(this.db);
     const row = rows[0] as (Task & { told?: number }) | undefined;
-    if (!row) return undefined;
+    // Nothing in this statement's snapshot: a racing entry of the same stage may have committed while this
+    // one waited on the row (its update then found nothing to do); a statement of its own sees it.
+    if (!row) {
+      const now = await this.get(id);
+      return now && now.stage === stage && now.status === 'running' && !now.cancel_requested ? now : undefined;
+    }
     const { told, ...task } = row;
     if (told) this.events.written(id);
     return task as Task;
