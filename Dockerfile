@@ -24,4 +24,4 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
 USER node
-CMD ["node", "--enable-source-maps", "dist/apps/gateway/main.js"]
+CMD ["node", "dist/apps/gateway/main.js"]

@@ -4,7 +4,8 @@
  * (`node --import tsx …`, as they ran before), and compiled with `--enable-source-maps`. For each start:
  * the CPU it used (user + system, /proc/<pid>/stat) and its peak RSS (VmHWM) at the moment it says it is
  * ready (`gateway listening`, `worker started`: connected to Redis and Postgres, schema migrated), and the
- * wall time to get there. Each variant starts `--runs` times (default 5), interleaved; medians are printed.
+ * wall time to get there. Each variant starts `--runs` times (default 5), interleaved; the median and the
+ * least (the start least disturbed by whatever else the machine runs) are printed.
  *
  * Builds dist/ first. Needs DATABASE_URL (REDIS_URL defaults to redis://127.0.0.1:6379); uses its own
  * schema and queue prefix and removes both.
@@ -58,6 +59,12 @@ function measure(nodeArgs: string[], env: NodeJS.ProcessEnv, ready: RegExp): Pro
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
+/** A table row: each figure as its median over the starts, and (in brackets) the least. */
+function row(program: string, runAs: string, starts: Start[]): string {
+  const figure = (of: (x: Start) => number, digits: number, unit: string) => `${median(starts.map(of)).toFixed(digits)} (${Math.min(...starts.map(of)).toFixed(digits)}) ${unit}`;
+  return `| ${program} | ${runAs} | ${figure((x) => x.cpuS, 2, 's')} | ${figure((x) => x.rssMiB, 0, 'MiB')} | ${figure((x) => x.wallMs, 0, 'ms')} |`;
+}
+
 async function main() {
   const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' } } });
   const runs = Number(values.runs);
@@ -88,15 +95,16 @@ async function main() {
   try {
     // The first start migrates the schema: not counted.
     await measure(VARIANTS[1]!.node(PROGRAMS[0]!.source), env, PROGRAMS[0]!.ready);
-    console.log('| program | run as | CPU at ready (median) | peak RSS at ready | wall time to ready |');
+    console.log('| program | run as | CPU at ready: median (least) | peak RSS at ready: median (least) | wall time to ready: median (least) |');
     console.log('| --- | --- | ---: | ---: | ---: |');
+    // For scale: a node process that does nothing (on a busy machine every figure grows alike).
+    const bare: Start[] = [];
+    for (let i = 0; i < runs; i++) bare.push(await measure(['-e', 'console.log("ready"); setTimeout(() => {}, 10_000)'], env, /ready/));
+    console.log(row('node, nothing loaded', '—', bare));
     for (const program of PROGRAMS) {
       const starts = new Map<string, Start[]>(VARIANTS.map((v) => [v.name, []]));
       for (let i = 0; i < runs; i++) for (const v of VARIANTS) starts.get(v.name)!.push(await measure([...v.node(program.source), ...program.args], env, program.ready));
-      for (const v of VARIANTS) {
-        const s = starts.get(v.name)!;
-        console.log(`| ${program.name} | ${v.name} | ${median(s.map((x) => x.cpuS)).toFixed(2)} s | ${median(s.map((x) => x.rssMiB)).toFixed(0)} MiB | ${median(s.map((x) => x.wallMs)).toFixed(0)} ms |`);
-      }
+      for (const v of VARIANTS) console.log(row(program.name, v.name, starts.get(v.name)!));
     }
   } finally {
     const database = await openDatabase({ databaseUrl, schema, dataDir: '/tmp', poolSize: 1 });

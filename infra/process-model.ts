@@ -24,12 +24,13 @@ export const PROGRAM_SOURCE: Record<Program, string> = { gateway: 'apps/gateway/
 export const PROGRAM_SCRIPT: Record<Program, string> = { gateway: compiledPath(PROGRAM_SOURCE.gateway), worker: compiledPath(PROGRAM_SOURCE.worker) };
 
 /**
- * How a deployment starts a program: plain `node` on the compiled script (no TypeScript loader), with
- * stack traces mapped back to the sources by the source map beside it. One process, no npm or npx
- * wrapper, so SIGTERM reaches the program itself.
+ * How a deployment starts a program: plain `node` on the compiled script (no TypeScript loader), one
+ * process with no npm or npx wrapper, so SIGTERM reaches the program itself. Stack traces name the
+ * compiled file; `NODE_OPTIONS=--enable-source-maps` maps them back to the sources (the source map is
+ * beside each program), for ~5–10 MiB more per process (BENCHMARKS.md, "Start-up").
  */
 export function programCommand(program: Program, args: readonly string[] = []): string[] {
-  return ['node', '--enable-source-maps', PROGRAM_SCRIPT[program], ...args];
+  return ['node', PROGRAM_SCRIPT[program], ...args];
 }
 
 /** Every configuration variable the product reads (the keys of the one schema). */

@@ -88,7 +88,7 @@ describe('docker-compose.yaml', () => {
       const run = programOf(svc.command);
       if (run) expect(svc.command, name).toEqual(programCommand(run.program, run.args));
     }
-    expect(services(STRONG_SECRETS).mocks!.command).toEqual(['node', '--enable-source-maps', compiledPath('mocks/main.ts')]);
+    expect(services(STRONG_SECRETS).mocks!.command).toEqual(['node', compiledPath('mocks/main.ts')]);
     expect(text).not.toMatch(/\btsx\b|\bnpx\b|\.ts\b/);
   });
 
