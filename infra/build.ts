@@ -1,7 +1,7 @@
 /**
  * `npm run build`: compiles each program into one ES module under dist/, at the place its source has
  * (apps/gateway/main.ts → dist/apps/gateway/main.js), so production runs plain `node` and no TypeScript
- * loader: tsx costs every process ~1 s of CPU and ~60 MiB more at start (BENCHMARKS.md, "Start-up").
+ * loader: through tsx, every process took twice the CPU and ~50 MiB more to start (BENCHMARKS.md, "Start-up").
  * Our own modules are bundled (with a source map beside each program); packages are not — they are
  * imported from node_modules at run time, so the image installs the production dependencies beside dist/.
  */
@@ -57,7 +57,7 @@ async function copyFolder(from: string, to: string): Promise<void> {
 }
 
 /** The package a bare import names (`hono/jsx/jsx-runtime` → `hono`, `@scope/pkg/x` → `@scope/pkg`); undefined for Node's own modules. */
-export function packageOf(specifier: string): string | undefined {
+function packageOf(specifier: string): string | undefined {
   if (specifier.startsWith('node:') || builtinModules.includes(specifier.split('/')[0]!)) return undefined;
   const parts = specifier.split('/');
   return specifier.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0];

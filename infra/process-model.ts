@@ -17,11 +17,8 @@ export type Program = 'gateway' | 'worker';
 /** Every stage, one worker deployment (or compose service) each. */
 export const STAGES: readonly QueueName[] = QUEUE_NAMES;
 
-/** The source of each program. */
-export const PROGRAM_SOURCE: Record<Program, string> = { gateway: 'apps/gateway/main.ts', worker: 'apps/worker/main.ts' };
-
-/** The script each program runs as, compiled (`npm run build`), relative to the image's working directory: `node <script>`. */
-export const PROGRAM_SCRIPT: Record<Program, string> = { gateway: compiledPath(PROGRAM_SOURCE.gateway), worker: compiledPath(PROGRAM_SOURCE.worker) };
+/** The script each program runs as, compiled from its source (`npm run build`), relative to the image's working directory. */
+export const PROGRAM_SCRIPT: Record<Program, string> = { gateway: compiledPath('apps/gateway/main.ts'), worker: compiledPath('apps/worker/main.ts') };
 
 /**
  * How a deployment starts a program: plain `node` on the compiled script (no TypeScript loader), one
