@@ -42,6 +42,7 @@ export interface Exchange {
 export function exchange(x: Exchange): Promise<HttpAnswer> {
   return new Promise((resolve, reject) => {
     const handler = new JsonHandler(x, resolve, reject);
+    if (handler.settled) return; // the caller had stopped already: nothing is sent
     (x.dispatcher ?? getGlobalDispatcher()).dispatch({ origin: x.origin, path: x.path, method: x.method, headers: x.headers, body: x.body }, handler);
   });
 }
@@ -67,6 +68,10 @@ class JsonHandler {
     this.#timer = setTimeout(() => this.#cut(new TransientError('timeout', `${x.route} at ${x.origin} timed out after ${x.timeoutMs} ms`)), x.timeoutMs);
     if (x.signal?.aborted) this.#callerStopped();
     else x.signal?.addEventListener('abort', this.#callerStopped);
+  }
+
+  get settled(): boolean {
+    return this.#settled;
   }
 
   #callerStopped = () => {
