@@ -30,6 +30,7 @@ function fieldStems(text: string): string[] {
 
 /** Where a term matched, for ranking: name beats industry beats tags. */
 type Hit = 'name' | 'industry' | 'tag';
+const WEIGHT: Record<Hit, number> = { name: 3, industry: 2, tag: 1 };
 
 /** A company's search stems, by field. */
 interface Stems {
@@ -66,11 +67,18 @@ function termOf(term: string): Term {
   return { joined: stem(term.replace(/[^a-z0-9]+/g, '')), parts: term.split(/[^a-z0-9]+/).filter(Boolean).map(stem) };
 }
 
+/** The term is in the set: joined, or every one of its words (no closure made per company: this runs for each). */
+function inSet(term: Term, set: Set<string>): boolean {
+  if (set.has(term.joined)) return true;
+  if (term.parts.length === 0) return false;
+  for (const part of term.parts) if (!set.has(part)) return false;
+  return true;
+}
+
 function termHit(term: Term, stems: Stems): Hit | null {
-  const inSet = (set: Set<string>): boolean => set.has(term.joined) || (term.parts.length > 0 && term.parts.every((p) => set.has(p)));
-  if (inSet(stems.name)) return 'name';
-  if (inSet(stems.industry)) return 'industry';
-  if (inSet(stems.tags)) return 'tag';
+  if (inSet(term, stems.name)) return 'name';
+  if (inSet(term, stems.industry)) return 'industry';
+  if (inSet(term, stems.tags)) return 'tag';
   return null;
 }
 
@@ -89,7 +97,6 @@ export function searchTerms(keyword: string): string[] {
 export function searchCompanies(keyword: string, index: SearchIndex): Company[] {
   const terms = searchTerms(keyword).map(termOf);
   if (terms.length === 0) return [];
-  const weight: Record<Hit, number> = { name: 3, industry: 2, tag: 1 };
   const scored: Array<{ company: Company; score: number; nameRank: number }> = [];
   for (const { company, stems, nameRank } of index.entries) {
     let score = 0;
@@ -100,7 +107,7 @@ export function searchCompanies(keyword: string, index: SearchIndex): Company[] 
         all = false;
         break;
       }
-      score += weight[hit];
+      score += WEIGHT[hit];
     }
     if (all) scored.push({ company, score, nameRank });
   }
