@@ -61,6 +61,7 @@ async function main() {
     const rows = await round(providers, calls, concurrency, childCpu);
     print(rows, calls, concurrency);
   } finally {
+    // Optional so the same file measures main before the pools came (its providers had no close).
     await (providers as { close?: () => Promise<void> }).close?.();
     child.send('stop');
     await new Promise((r) => child.once('exit', r));
