@@ -602,3 +602,31 @@ describe("a payment's receipt at rest", () => {
     expect(await h.repos.payments.purgeExpiredReceipts()).toBe(0);
   });
 });
+
+describe('what each movement tells: the story (a `payment` event) and the money metric, once', () => {
+  const moved = async () => {
+    const metric = await (await import('../telemetry/metrics.ts')).pipelineRegistry.getSingleMetric('arp_money_moved_fen_total')!.get();
+    return Object.fromEntries(metric.values.map((v) => [String(v.labels.kind), v.value]));
+  };
+  const payments = async (taskId: string) => (await h.repos.events.since(taskId, 0)).filter((e) => e.type === 'payment').map((e) => e.data);
+
+  it('reserve, capture and refund each write their event and count their fen; a replay of any writes and counts nothing', async () => {
+    const taskId = await newTask(5000);
+    const before = await moved();
+    const r = await h.repos.payments.reserve(input(taskId, 'ev1', 1200));
+    if (r.kind !== 'reserved') throw new Error(r.kind);
+    expect((await h.repos.payments.reserve(input(taskId, 'ev1', 1200))).kind).toBe('existing');
+    await h.repos.payments.capture(r.payment.id, 'ch-ev1');
+    await h.repos.payments.capture(r.payment.id, 'ch-ev1');
+    await h.repos.payments.refund(r.payment.id, 'rf-ev1', 300);
+    await h.repos.payments.refund(r.payment.id, 'rf-ev1', 300);
+    expect(await payments(taskId)).toEqual([
+      { companyId: 'ev1', movement: 'reserve', amount: '12.00' },
+      { companyId: 'ev1', movement: 'capture', amount: '12.00' },
+      { companyId: 'ev1', movement: 'refund', amount: '3.00' },
+    ]);
+    const after = await moved();
+    const delta = (kind: string) => (after[kind] ?? 0) - (before[kind] ?? 0);
+    expect({ reserve: delta('reserve'), capture: delta('capture'), refund: delta('refund') }).toEqual({ reserve: 1200, capture: 1200, refund: 300 });
+  });
+});
