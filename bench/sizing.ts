@@ -11,11 +11,11 @@
  * from the first job taken to the last one done. The child's start-up (loading the code) is not counted.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { Queue } from 'bullmq';
 import type { Db } from '../shared/db/index.ts';
+import { cpuSeconds, peakRssMiB } from './efficiency/proc.ts';
 
 export interface SizingLevel {
   /** Detail worker processes, and DETAIL_CONCURRENCY in each. */
@@ -53,26 +53,6 @@ export interface SizingInput {
 
 const CHILD_START_MS = 30_000;
 const ROOT = new URL('..', import.meta.url).pathname;
-
-/** CPU seconds (user + system) a process has used, from /proc (Linux); NaN elsewhere. */
-function cpuSeconds(pid: number): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
-  } catch {
-    return NaN;
-  }
-}
-
-/** Peak resident set of a process (VmHWM), MiB; NaN where /proc has none. */
-function peakRssMiB(pid: number): number {
-  try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) / 1024 : NaN;
-  } catch {
-    return NaN;
-  }
-}
 
 /** A program of the product started as its container runs it, resolved once it logs `ready` (a JSON line whose msg matches). */
 export async function startProgram(args: string[], env: NodeJS.ProcessEnv, ready: RegExp): Promise<{ child: ChildProcess; line: string; stop: () => Promise<void> }> {

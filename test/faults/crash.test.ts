@@ -113,7 +113,7 @@ describe.skipIf(!databaseUrl)('crashes and provider faults (3 worker processes, 
     expect(statuses.failed).toBe(2);
 
     // Graceful shutdown: SIGTERM ends each worker within its budget (2 s + 1 s hard limit). The margin
-    // is for a machine under twice the load; `npm run bench` reports the shutdown time itself.
+    // is for a machine under twice the load; `npm run bench -- --in-process` reports the shutdown time itself.
     expect(await cluster.stopWorkers()).toBeLessThan(6_000);
   }, 180_000);
 });
