@@ -8,8 +8,8 @@ export const shared = {
   hookTimeout: 60_000,
 };
 
-/** Never test files in there: local data, and the mutation run's sandbox copies and reports. */
-export const notTests = ['node_modules/**', '.data/**', '.stryker-tmp/**', 'reports/**'];
+/** Never test files in there: local data, the compiled programs, and the mutation run's sandbox copies and reports. */
+export const notTests = ['node_modules/**', '.data/**', '.stryker-tmp/**', 'reports/**', 'dist/**'];
 
 /**
  * Files that replace a module (`vi.mock`): they need a module registry of their own, so they run isolated.

@@ -9,6 +9,7 @@ import { QUEUE_NAMES, type QueueName } from '../queues/names.ts';
 import { configSchema, loadConfig } from '../shared/config.ts';
 import { FILE_BACKED_VARIABLES } from '../shared/secret-files.ts';
 import { PROGRAM_SECRETS } from '../shared/secrets.ts';
+import { compiledPath } from './programs.ts';
 
 /** The two programs a deployment runs: the gateway, and the worker (one process per stage). */
 export type Program = 'gateway' | 'worker';
@@ -16,8 +17,18 @@ export type Program = 'gateway' | 'worker';
 /** Every stage, one worker deployment (or compose service) each. */
 export const STAGES: readonly QueueName[] = QUEUE_NAMES;
 
-/** The script of each program, relative to the image's working directory. */
-export const PROGRAM_SCRIPT: Record<Program, string> = { gateway: 'apps/gateway/main.ts', worker: 'apps/worker/main.ts' };
+/** The script each program runs as, compiled from its source (`npm run build`), relative to the image's working directory. */
+export const PROGRAM_SCRIPT: Record<Program, string> = { gateway: compiledPath('apps/gateway/main.ts'), worker: compiledPath('apps/worker/main.ts') };
+
+/**
+ * How a deployment starts a program: plain `node` on the compiled script (no TypeScript loader), one
+ * process with no npm or npx wrapper, so SIGTERM reaches the program itself. Stack traces name the
+ * compiled file; `NODE_OPTIONS=--enable-source-maps` maps them back to the sources (the source map is
+ * beside each program), for ~5–10 MiB more per process (BENCHMARKS.md, "Start-up").
+ */
+export function programCommand(program: Program, args: readonly string[] = []): string[] {
+  return ['node', PROGRAM_SCRIPT[program], ...args];
+}
 
 /** Every configuration variable the product reads (the keys of the one schema). */
 export const CONFIG_VARIABLES: readonly string[] = Object.keys(configSchema.shape);

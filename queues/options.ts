@@ -45,13 +45,23 @@ export function backoffDelay(attemptsMade: number, b: Backoff, retryAfterMs?: nu
 /** While Postgres or Redis is down, a job waits this long and tries again, without spending an attempt. */
 export const DEPENDENCY_WAIT_MS = 2_000;
 
-/** Options for a job of a queue. Completed jobs are kept a day (Bull Board), failed ones a week. */
+/**
+ * How many events each queue's Redis stream keeps (BullMQ's default is 10 000). Nothing of ours reads the
+ * stream (Bull Board reads the job lists; the story of a task is in Postgres): a short tail is kept for
+ * whoever attaches a QueueEvents while debugging, and the stream stays small however busy the queue.
+ */
+export const EVENTS_STREAM_MAX_LEN = 100;
+
+/**
+ * Options for a job of a queue. Completed jobs are kept a day for Bull Board, at most the last 1 000 per
+ * queue (Redis memory stays flat at any rate); failed ones a week, whatever their number.
+ */
 export function jobOptions(queue: QueueName, id: string): JobsOptions {
   return {
     jobId: id,
     attempts: ATTEMPTS[queue],
     backoff: { type: queue === 'webhook' ? WEBHOOK_BACKOFF_TYPE : BACKOFF_TYPE },
-    removeOnComplete: { age: 24 * 3600, count: 5_000 },
+    removeOnComplete: { age: 24 * 3600, count: 1_000 },
     removeOnFail: { age: 7 * 24 * 3600 },
     // A detail child that fails for good must not leave its report parent waiting forever.
     ...(queue === 'detail' ? { ignoreDependencyOnFailure: true } : {}),

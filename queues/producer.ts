@@ -1,7 +1,7 @@
 import { FlowProducer, Queue } from 'bullmq';
 import { queuePrefix, type RedisClient } from './connection.ts';
 import { QUEUE_NAMES, type QueueName } from './names.ts';
-import { jobId, jobOptions } from './options.ts';
+import { EVENTS_STREAM_MAX_LEN, jobId, jobOptions } from './options.ts';
 import type { Payload } from './payloads.ts';
 import { queueTelemetry } from '../shared/telemetry/tracing.ts';
 
@@ -22,7 +22,7 @@ export class Producer {
     // worker that takes it continues the same trace: one trace per task, across processes and flows.
     const telemetry = queueTelemetry();
     const traced = telemetry ? { telemetry } : {};
-    this.queues = Object.fromEntries(QUEUE_NAMES.map((name) => [name, new Queue(name, { connection, prefix, ...traced })])) as Record<QueueName, Queue>;
+    this.queues = Object.fromEntries(QUEUE_NAMES.map((name) => [name, new Queue(name, { connection, prefix, streams: { events: { maxLen: EVENTS_STREAM_MAX_LEN } }, ...traced })])) as Record<QueueName, Queue>;
     this.flows = new FlowProducer({ connection, prefix, ...traced });
   }
 
@@ -58,7 +58,7 @@ export class Producer {
     });
   }
 
-  /** One dashboard job per ledger row; the id makes a second enqueue of the same row a no-op. */
+  /** One dashboard job per uncounted ledger row (the sweeper's); the id makes a second enqueue of the same row a no-op. */
   async dashboard(ledgerEntryIds: number[]): Promise<void> {
     if (ledgerEntryIds.length === 0) return;
     await this.queues.dashboard.addBulk(

@@ -3,6 +3,7 @@ import { paymentKey } from '../shared/db/index.ts';
 import { PermanentError } from '../shared/errors.ts';
 import { formatMoney } from '../shared/money.ts';
 import { openHarness, type Harness } from '../test/support/harness.ts';
+import { expectBudgetUseOfLedger } from '../test/support/budget-use.ts';
 import { logSink } from '../test/support/log-sink.ts';
 import { FIRST_ATTEMPT, issuerCharges, readyForDetail } from '../test/support/stages.ts';
 import { processDetail } from './detail/processor.ts';
@@ -129,7 +130,7 @@ describe('closing the money of a task', () => {
     await expect(closeTaskMoney(h.deps, '00000000-0000-4000-8000-000000000001')).resolves.toBeUndefined();
   });
 
-  it('sends the movements it books to the dashboard queue, with the reason', async () => {
+  it('counts the movements it books in the budget use at once, with the reason', async () => {
     const { taskId, companyIds } = await readyForDetail(h, { theme: 'semiconductor', budget: '80.00' });
     const { payment } = await reserveOnly(taskId, companyIds[1]!);
     await closeTaskMoney(h.deps, taskId);
@@ -139,7 +140,7 @@ describe('closing the money of a task', () => {
     // The release it booked (the reservation was made by hand here, outside any stage).
     const release = ledger.find((l) => l.kind === 'release')!;
     expect(release.payment_id).toBe(payment.id);
-    expect(await h.producer.queues.dashboard.getJob(`dashboard-${release.id}`)).toBeDefined();
+    await expectBudgetUseOfLedger(h, taskId);
   });
 
   it('settleByIssuer without a token releases: nothing can have been charged', async () => {
@@ -191,14 +192,13 @@ describe('closing the money of a task', () => {
     expect((await h.repos.tasks.get(taskId))!).toMatchObject({ status: 'completed', error_code: null });
   });
 
-  it('settleByIssuer books a charge found under our key as captured and tells the dashboard; a second run with the old read changes nothing', async () => {
+  it('settleByIssuer books a charge found under our key as captured and counts it in the budget use; a second run with the old read changes nothing', async () => {
     const { taskId, companyIds } = await readyForDetail(h, { theme: 'battery' });
     const { payment, company } = await reserveOnly(taskId, companyIds[0]!);
     const receipt = await chargeUnbooked(taskId, payment);
     expect(await settleByIssuer(h.deps, await tokenIdOf(taskId), payment, 'crash')).toBe('captured');
     expect(await stateOf(taskId, company.company_id)).toMatchObject({ state: 'captured', charge_id: receipt.chargeId });
-    const capture = (await h.repos.payments.ledger(taskId)).find((l) => l.kind === 'capture')!;
-    expect(await h.producer.queues.dashboard.getJob(`dashboard-${capture.id}`)).toBeDefined();
+    await expectBudgetUseOfLedger(h, taskId);
     // The payment as read before: capturing again moves nothing and does not fail.
     expect(await settleByIssuer(h.deps, await tokenIdOf(taskId), payment, 'crash')).toBe('captured');
     expect((await h.repos.payments.ledger(taskId)).map((l) => l.kind)).toEqual(['reserve', 'capture']);
@@ -224,7 +224,7 @@ describe('closing the money of a task', () => {
     expect((await stateOf(taskId, companyIds[0]!)).refunded_amount).toBe(100);
     const refunds = (await h.repos.payments.ledger(taskId)).filter((l) => l.kind === 'refund');
     expect(refunds).toHaveLength(1);
-    expect(await h.producer.queues.dashboard.getJob(`dashboard-${refunds[0]!.id}`)).toBeDefined();
+    await expectBudgetUseOfLedger(h, taskId);
     // Refunding the rest is a new refund under a new key.
     await refundPayment(h.deps, await stateOf(taskId, companyIds[0]!));
     expect((await issuerCharges(h, taskId)).find((c) => c.id === receipt.chargeId)!.refundedAmount).toBe(payment.amount);

@@ -22,12 +22,10 @@ export async function chargeAtIssuer(deps: StageDeps, tokenId: string, payment: 
 export async function settleByIssuer(deps: StageDeps, tokenId: string | null, payment: Payment, reason: string, signal?: AbortSignal): Promise<'captured' | 'released'> {
   const charge = tokenId ? await chargeAtIssuer(deps, tokenId, payment, signal) : undefined;
   if (charge) {
-    const moved = await deps.repos.payments.capture(payment.id, charge.id);
-    if (moved) await deps.producer.dashboard(moved.ledgerEntryIds);
+    await deps.repos.payments.capture(payment.id, charge.id);
     return 'captured';
   }
-  const moved = await deps.repos.payments.release(payment.id, reason);
-  if (moved) await deps.producer.dashboard(moved.ledgerEntryIds);
+  await deps.repos.payments.release(payment.id, reason);
   return 'released';
 }
 
@@ -68,7 +66,6 @@ export async function finishPendingRefund(deps: StageDeps, payment: Payment, sig
   }
   const moved = await deps.repos.payments.refund(payment.id, refund.id, refund.amount, key);
   if (!moved) return (await deps.repos.payments.get(payment.id))!; // booked before: read it as it is now
-  await deps.producer.dashboard(moved.ledgerEntryIds);
   return moved.payment;
 }
 

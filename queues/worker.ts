@@ -66,7 +66,7 @@ function handlerFor<Q extends QueueName>(queue: Q, deps: StageDeps, running: Run
       running.delete(key);
       const ms = performance.now() - started;
       observeJob(queue, outcome, ms / 1000);
-      // Dashboard jobs come one per ledger row: their lines are for debugging.
+      // Dashboard jobs count old ledger rows one by one: their lines are for debugging.
       (queue === 'dashboard' ? log.debug : log.info).call(log, { outcome, attempt: job.attemptsMade + 1, ms: Math.round(ms) }, `${queue} job ${outcome}`);
     }
   };

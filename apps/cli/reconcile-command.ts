@@ -5,7 +5,7 @@ import { PROGRAM_SECRETS } from '../../shared/secrets.ts';
 import { reconcile } from '../../shared/audit/reconcile.ts';
 import { formatMoney } from '../../shared/money.ts';
 import { IssuerClient } from '../../shared/providers/issuer.ts';
-import { providerDispatcher } from '../../shared/providers/tls.ts';
+import { providerPools } from '../../shared/providers/tls.ts';
 import { isMigrated, openDatabase, repositories } from '../../shared/db/index.ts';
 import { requireSharedServices } from '../runtime/infra.ts';
 import { keyringFrom } from '../../shared/crypto/keyring.ts';
@@ -55,12 +55,14 @@ async function check(argv: string[], env: NodeJS.ProcessEnv, io: CommandOutput):
   const config = loadConfig(env, { uses: PROGRAM_SECRETS.reconcile });
   requireSharedServices(config, 'reconcile', ['database']);
   if (!config.TOKEN_ISSUER_URL) throw new Error('reconcile reads the issuer\'s books, so it needs TOKEN_ISSUER_URL');
+  // An audit's calls come one at a time.
+  const pools = providerPools(providerTls(config), 2);
   // An audit only reads: it neither creates nor migrates anything.
   const database = await openDatabase({ databaseUrl: config.DATABASE_URL, schema: config.DATABASE_SCHEMA, dataDir: config.DATA_DIR, poolSize: 2 });
   const repos = repositories(database, keyringFrom(config.DATA_ENCRYPTION_KEYS));
   try {
     if (!(await isMigrated(database))) throw new Error(`schema "${config.DATABASE_SCHEMA}" holds no up-to-date books (start the gateway or a worker once to migrate it)`);
-    const issuer = new IssuerClient(config.TOKEN_ISSUER_URL.replace(/\/+$/, ''), config.TOKEN_ISSUER_API_KEY, config.PROVIDER_TIMEOUT_MS, providerDispatcher(providerTls(config)));
+    const issuer = new IssuerClient(config.TOKEN_ISSUER_URL.replace(/\/+$/, ''), config.TOKEN_ISSUER_API_KEY, config.PROVIDER_TIMEOUT_MS, pools);
     const result = await reconcile(repos, issuer, taskId);
     if (args.values.json) {
       io.out.write(`${JSON.stringify(result, null, 2)}\n`);
@@ -74,6 +76,7 @@ async function check(argv: string[], env: NodeJS.ProcessEnv, io: CommandOutput):
     }
     return result.differences.length ? 1 : 0;
   } finally {
+    await pools.destroy();
     await database.close();
   }
 }

@@ -1,7 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Env } from 'hono';
 import { validationHook } from './validate.ts';
+// Imported, not read from disk: the compiled gateway (dist/) carries it, wherever it runs from.
+import pkg from '../../package.json' with { type: 'json' };
 
 /** Where the document is served. */
 export const OPENAPI_PATH = '/openapi.json';
@@ -15,7 +16,7 @@ export function contractRoutes<E extends Env = Env>(): OpenAPIHono<E> {
   return new OpenAPIHono<E>({ strict: false, defaultHook: validationHook });
 }
 
-const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+const VERSION = pkg.version;
 
 const DESCRIPTION = `The v1 API of agent-research-pay: post a research task with a budget; an agent buys premium company
 records within it and writes a report.

@@ -41,6 +41,9 @@ export function buildStageDeps(config: Config, repos: Repositories, producer: Pr
       issuerApiKey: config.TOKEN_ISSUER_API_KEY,
       timeoutMs: config.PROVIDER_TIMEOUT_MS,
       tls: providerTls(config),
+      // Every detail job and one job of each other stage can each hold a connection to one provider at
+      // once: a process running one stage never waits for a connection (see README, Configuration).
+      connections: config.DETAIL_CONCURRENCY + config.WORKER_CONCURRENCY,
     }),
     model: createModel({ apiKey: config.OPENAI_API_KEY, baseURL: where.openaiBaseUrl, model: config.OPENAI_MODEL, timeoutMs: config.PROVIDER_TIMEOUT_MS * 3 }),
     prices: config.LLM_PRICES,

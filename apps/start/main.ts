@@ -98,7 +98,7 @@ async function main() {
     // Stop taking work first (HTTP and queues at once), then close what they used, Redis last.
     await eventStreams.close();
     await Promise.all([server.close(), sweeper?.stop(), stopWorkers(workers, Math.min(config.SHUTDOWN_TIMEOUT_MS, 2_500))]);
-    await closeAll([() => producer.close(), () => revocations.close(), () => quitRedis(producerRedis), () => quitRedis(workerRedis), mocks?.close, database.close, privateRedis?.stop, http?.close, stopTracing]);
+    await closeAll([() => deps.providers.close(), () => producer.close(), () => revocations.close(), () => quitRedis(producerRedis), () => quitRedis(workerRedis), mocks?.close, database.close, privateRedis?.stop, http?.close, stopTracing]);
   }, 4_500);
 }
 

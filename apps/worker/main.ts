@@ -43,7 +43,7 @@ async function main() {
   onShutdown(async (signal) => {
     log.info({ signal }, 'worker stopping');
     accepting = false;
-    await closeAll([sweeper?.stop, () => stopWorkers(workers, config.SHUTDOWN_TIMEOUT_MS), () => deps.webhooks.sender.close(), () => producer.close(), () => quitRedis(producerRedis), () => quitRedis(workerRedis), database.close, http?.close, stopTracing]);
+    await closeAll([sweeper?.stop, () => stopWorkers(workers, config.SHUTDOWN_TIMEOUT_MS), () => deps.webhooks.sender.close(), () => deps.providers.close(), () => producer.close(), () => quitRedis(producerRedis), () => quitRedis(workerRedis), database.close, http?.close, stopTracing]);
   }, config.SHUTDOWN_TIMEOUT_MS + 1_000);
 }
 

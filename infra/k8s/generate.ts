@@ -18,7 +18,7 @@ import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { ScaledObject, TriggerAuthentication } from '@kubernetes-models/keda/keda.sh/v1alpha1';
 import { stringify } from 'yaml';
 import type { QueueName } from '../../queues/names.ts';
-import { PROGRAM_SCRIPT, STAGES, secretRequirements, type Program } from '../process-model.ts';
+import { programCommand, STAGES, secretRequirements, type Program } from '../process-model.ts';
 import { DETAIL_CONCURRENCY, GATEWAY, STAGE_SIZING, type Size } from './sizing.ts';
 
 export const APP = 'agent-research-pay';
@@ -78,15 +78,15 @@ function podSpec(program: Program, component: string, args: string[], env: Recor
     name: component,
     image: IMAGE,
     imagePullPolicy: 'IfNotPresent',
-    // One process (no npx wrapper): SIGTERM reaches the program, which stops within SHUTDOWN_TIMEOUT_MS.
-    command: ['node', '--import', 'tsx', PROGRAM_SCRIPT[program], ...args],
+    // The compiled program, one process: SIGTERM reaches it, and it stops within SHUTDOWN_TIMEOUT_MS.
+    command: programCommand(program, args),
     envFrom: [{ configMapRef: { name: CONFIG_MAP } }],
     env: [
       ...Object.entries(env).map(([name, value]) => ({ name, value })),
       ...secrets.map((name) => ({ name: `${name}_FILE`, value: `${SECRET_DIR}/${name}` })),
     ],
     ports: [{ name: port.name, containerPort: port.number, protocol: 'TCP' }],
-    // Loading the code (tsx) takes a few seconds on a busy node: liveness waits for the first answer.
+    // Connecting and migrating can take a few seconds on a busy node: liveness waits for the first answer.
     startupProbe: probe('/healthz', port.name, 2, 30, 2),
     livenessProbe: probe('/healthz', port.name, 10, 3, 2),
     // /readyz asks Redis and Postgres (2 s each at most) and says 503 once the process is stopping.

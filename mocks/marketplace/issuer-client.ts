@@ -3,7 +3,7 @@
  * `marketplace`. Written against the issuer's public contract only.
  */
 
-import { fetch, type Dispatcher } from 'undici';
+import { request, type Dispatcher } from 'undici';
 
 /** The merchant id the marketplace charges as. */
 export const MERCHANT_ID = 'marketplace';
@@ -38,12 +38,22 @@ export interface ChargeRequest {
   dispatcher?: Dispatcher;
 }
 
-/** `POST {issuerUrl}/v1/tokens/{tokenId}/charges`, passing the idempotency key on. Never throws. */
+/** One header's value (undici gives a repeated header as a list). */
+function header(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
+/**
+ * `POST {issuerUrl}/v1/tokens/{tokenId}/charges`, passing the idempotency key on. Never throws. Through
+ * undici's pool for the issuer (keep-alive), each wait — for the answer, then between pieces of its body
+ * — bounded by `timeoutMs`.
+ */
 export async function chargeToken(req: ChargeRequest): Promise<ChargeOutcome> {
   const url = `${req.issuerUrl.replace(/\/+$/, '')}/v1/tokens/${encodeURIComponent(req.tokenId)}/charges`;
-  let res: Awaited<ReturnType<typeof fetch>>;
+  const timeoutMs = req.timeoutMs ?? 10_000;
+  let res: Dispatcher.ResponseData;
   try {
-    res = await fetch(url, {
+    res = await request(url, {
       ...(req.dispatcher ? { dispatcher: req.dispatcher } : {}),
       method: 'POST',
       headers: {
@@ -52,35 +62,38 @@ export async function chargeToken(req: ChargeRequest): Promise<ChargeOutcome> {
         'idempotency-key': req.idempotencyKey,
       },
       body: JSON.stringify({ amount: req.amount, merchantId: MERCHANT_ID, description: req.resource }),
-      signal: AbortSignal.timeout(req.timeoutMs ?? 10_000),
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
     });
   } catch (err) {
-    const e = err as Error;
-    if (e.name === 'TimeoutError' || e.name === 'AbortError') return { kind: 'timeout' };
-    return { kind: 'unreachable', message: e.message };
+    const e = err as Error & { code?: string };
+    if (e.code === 'UND_ERR_HEADERS_TIMEOUT' || e.code === 'UND_ERR_BODY_TIMEOUT') return { kind: 'timeout' };
+    return { kind: 'unreachable', message: e.code ?? e.message };
   }
   let body: unknown;
   try {
-    body = await res.json();
-  } catch {
-    return { kind: 'bad_response', message: `issuer answered ${res.status} with a body that is not JSON` };
+    body = await res.body.json();
+  } catch (err) {
+    if ((err as { code?: string }).code === 'UND_ERR_BODY_TIMEOUT') return { kind: 'timeout' };
+    return { kind: 'bad_response', message: `issuer answered ${res.statusCode} with a body that is not JSON` };
   }
-  if (res.ok) {
+  const status = res.statusCode;
+  if (status >= 200 && status < 300) {
     const charge = body as Partial<IssuerCharge>;
     if (typeof charge?.id !== 'string' || typeof charge.amount !== 'string' || typeof charge.createdAt !== 'string') {
       return { kind: 'bad_response', message: 'issuer answered a charge without id, amount or createdAt' };
     }
-    const replayed = res.status === 200 || res.headers.get('idempotent-replayed') === 'true';
+    const replayed = status === 200 || header(res.headers['idempotent-replayed']) === 'true';
     return { kind: 'charged', charge: charge as IssuerCharge, replayed };
   }
   const error = (body as { error?: { code?: unknown; message?: unknown } })?.error;
   const declined: ChargeOutcome = {
     kind: 'declined',
-    status: res.status,
+    status,
     code: typeof error?.code === 'string' ? error.code : 'issuer_error',
-    message: typeof error?.message === 'string' ? error.message : `issuer answered ${res.status}`,
+    message: typeof error?.message === 'string' ? error.message : `issuer answered ${status}`,
   };
-  const retryAfter = res.headers.get('retry-after');
+  const retryAfter = header(res.headers['retry-after']);
   if (retryAfter) declined.retryAfter = retryAfter;
   return declined;
 }

@@ -46,3 +46,12 @@ export function basicResource(company: Company): { type: 'company_basic'; id: st
 export function detailResource(company: Company): { type: 'company_detail'; id: string; attributes: Record<string, unknown> } {
   return { type: 'company_detail', id: company.id, attributes: { ...companyDetail(company) } };
 }
+
+const DETAIL_JSON = new Map<string, string>();
+
+/** {@link detailResource} as JSON, generated once per company (a company's record never changes). */
+export function detailResourceJson(company: Company): string {
+  let json = DETAIL_JSON.get(company.id);
+  if (json === undefined) DETAIL_JSON.set(company.id, (json = JSON.stringify(detailResource(company))));
+  return json;
+}

@@ -30,14 +30,55 @@ function fieldStems(text: string): string[] {
 
 /** Where a term matched, for ranking: name beats industry beats tags. */
 type Hit = 'name' | 'industry' | 'tag';
+const WEIGHT: Record<Hit, number> = { name: 3, industry: 2, tag: 1 };
 
-function termHit(term: string, stems: { name: Set<string>; industry: Set<string>; tags: Set<string> }): Hit | null {
-  const joined = stem(term.replace(/[^a-z0-9]+/g, ''));
-  const parts = term.split(/[^a-z0-9]+/).filter(Boolean).map(stem);
-  const inSet = (set: Set<string>): boolean => set.has(joined) || (parts.length > 0 && parts.every((p) => set.has(p)));
-  if (inSet(stems.name)) return 'name';
-  if (inSet(stems.industry)) return 'industry';
-  if (inSet(stems.tags)) return 'tag';
+/** A company's search stems, by field. */
+interface Stems {
+  name: Set<string>;
+  industry: Set<string>;
+  tags: Set<string>;
+}
+
+/** The companies with their stems and their place in name order, computed once (a search only stems its own terms). */
+export interface SearchIndex {
+  readonly entries: ReadonlyArray<{ company: Company; stems: Stems; nameRank: number }>;
+}
+
+/** Stems every company once, and sorts them by name once, for {@link searchCompanies}. */
+export function indexCompanies(companies: readonly Company[]): SearchIndex {
+  const byName = [...companies].sort((a, b) => a.name.localeCompare(b.name));
+  const rank = new Map(byName.map((company, i) => [company, i]));
+  return {
+    entries: companies.map((company) => ({
+      company,
+      stems: { name: new Set(fieldStems(company.name)), industry: new Set(fieldStems(company.industry)), tags: new Set(company.tags.flatMap(fieldStems)) },
+      nameRank: rank.get(company)!,
+    })),
+  };
+}
+
+/** A search term as matching reads it: the whole term joined, and its words, each stemmed. */
+interface Term {
+  joined: string;
+  parts: string[];
+}
+
+function termOf(term: string): Term {
+  return { joined: stem(term.replace(/[^a-z0-9]+/g, '')), parts: term.split(/[^a-z0-9]+/).filter(Boolean).map(stem) };
+}
+
+/** The term is in the set: joined, or every one of its words (no closure made per company: this runs for each). */
+function inSet(term: Term, set: Set<string>): boolean {
+  if (set.has(term.joined)) return true;
+  if (term.parts.length === 0) return false;
+  for (const part of term.parts) if (!set.has(part)) return false;
+  return true;
+}
+
+function termHit(term: Term, stems: Stems): Hit | null {
+  if (inSet(term, stems.name)) return 'name';
+  if (inSet(term, stems.industry)) return 'industry';
+  if (inSet(term, stems.tags)) return 'tag';
   return null;
 }
 
@@ -53,17 +94,11 @@ export function searchTerms(keyword: string): string[] {
 }
 
 /** Returns the companies matching `keyword`, best first (name matches, then industry, then tags; then by name). */
-export function searchCompanies(keyword: string, companies: readonly Company[]): Company[] {
-  const terms = searchTerms(keyword);
+export function searchCompanies(keyword: string, index: SearchIndex): Company[] {
+  const terms = searchTerms(keyword).map(termOf);
   if (terms.length === 0) return [];
-  const weight: Record<Hit, number> = { name: 3, industry: 2, tag: 1 };
-  const scored: Array<{ company: Company; score: number }> = [];
-  for (const company of companies) {
-    const stems = {
-      name: new Set(fieldStems(company.name)),
-      industry: new Set(fieldStems(company.industry)),
-      tags: new Set(company.tags.flatMap(fieldStems)),
-    };
+  const scored: Array<{ company: Company; score: number; nameRank: number }> = [];
+  for (const { company, stems, nameRank } of index.entries) {
     let score = 0;
     let all = true;
     for (const term of terms) {
@@ -72,10 +107,11 @@ export function searchCompanies(keyword: string, companies: readonly Company[]):
         all = false;
         break;
       }
-      score += weight[hit];
+      score += WEIGHT[hit];
     }
-    if (all) scored.push({ company, score });
+    if (all) scored.push({ company, score, nameRank });
   }
-  scored.sort((a, b) => b.score - a.score || a.company.name.localeCompare(b.company.name));
+  // By name as localeCompare orders names (ranked once, in the index; a stable sort keeps ties in data-set order either way).
+  scored.sort((a, b) => b.score - a.score || a.nameRank - b.nameRank);
   return scored.map((s) => s.company);
 }

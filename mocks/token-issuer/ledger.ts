@@ -47,6 +47,8 @@ function newId(prefix: string): string {
  */
 export class Ledger {
   readonly #tokens = new Map<string, TokenState>();
+  /** The tokens of each reference, oldest first: an audit's look-up is not a walk over every token. */
+  readonly #byReference = new Map<string, TokenState[]>();
   readonly #charges = new Map<string, ChargeState>();
   /** Token-creation idempotency: key → token id and request fingerprint. */
   readonly #tokenKeys = new Map<string, { tokenId: string; fingerprint: string }>();
@@ -83,8 +85,8 @@ export class Ledger {
 
   /** All tokens, or those with this reference, oldest first. */
   listTokens(reference?: string): TokenState[] {
-    const all = [...this.#tokens.values()];
-    return reference === undefined ? all : all.filter((t) => t.reference === reference);
+    if (reference === undefined) return [...this.#tokens.values()];
+    return [...(this.#byReference.get(reference) ?? [])];
   }
 
   /** Creates a token; with an idempotency key already used, replays its token (or 422 on another body). */
@@ -202,7 +204,11 @@ export class Ledger {
   #apply(event: JournalEvent): void {
     switch (event.type) {
       case 'token_created': {
-        this.#tokens.set(event.token.id, { ...event.token, spentFen: 0, closedAt: null, charges: [] });
+        const token: TokenState = { ...event.token, spentFen: 0, closedAt: null, charges: [] };
+        this.#tokens.set(token.id, token);
+        const same = this.#byReference.get(token.reference);
+        if (same) same.push(token);
+        else this.#byReference.set(token.reference, [token]);
         if (event.idempotencyKey && event.fingerprint) {
           this.#tokenKeys.set(event.idempotencyKey, { tokenId: event.token.id, fingerprint: event.fingerprint });
         }

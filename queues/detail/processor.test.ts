@@ -3,6 +3,7 @@ import { paymentKey } from '../../shared/db/index.ts';
 import { formatMoney } from '../../shared/money.ts';
 import { createProviders } from '../../shared/providers/index.ts';
 import { sql } from 'kysely';
+import { expectBudgetUseOfLedger } from '../../test/support/budget-use.ts';
 import { ISSUER_KEY, openHarness, waitFor, type Harness } from '../../test/support/harness.ts';
 import { budgetOf, capturedByHand, FIRST_ATTEMPT, issuerCharges, LAST_ATTEMPT, marketplaceWith, readyForDetail } from '../../test/support/stages.ts';
 import type { StageDeps } from '../deps.ts';
@@ -119,12 +120,12 @@ describe('detail processor: resumable, never pays twice', () => {
     expect((await processDetail({ taskId: b.taskId, companyId: b.companyIds[0]! }, h.deps, first)).outcome).toBe('reused');
   });
 
-  it('tells the dashboard of every ledger row a purchase books, and leaves no error on a complete record', async () => {
+  it('counts every ledger row a purchase books in the budget use, and leaves no error on a complete record', async () => {
     const { taskId, companyIds } = await readyTask(h, '60.00', 'logistics');
     await processDetail({ taskId, companyId: companyIds[0]! }, h.deps, first);
     const ledger = await h.repos.payments.ledger(taskId);
     expect(ledger.map((l) => l.kind)).toEqual(['reserve', 'capture']);
-    for (const row of ledger) expect(await h.producer.queues.dashboard.getJob(`dashboard-${row.id}`)).toBeDefined();
+    await expectBudgetUseOfLedger(h, taskId);
     expect((await h.repos.payments.forTask(taskId))[0]).toMatchObject({ state: 'delivered', last_error: null, refunded_amount: 0 });
   });
 
@@ -361,8 +362,7 @@ describe('detail processor: a charge whose record never arrives is refunded by t
     expect(await budgetOf(h, taskId)).toMatchObject({ reserved: '0.00', spent: '0.00', remaining: '60.00' });
     expect(await issuerCharges(h, taskId)).toEqual([]);
     expect((await h.repos.payments.ledger(taskId)).map((l) => l.kind)).toEqual(['reserve', 'release']);
-    const release = (await h.repos.payments.ledger(taskId)).find((l) => l.kind === 'release')!;
-    expect(await h.producer.queues.dashboard.getJob(`dashboard-${release.id}`)).toBeDefined();
+    await expectBudgetUseOfLedger(h, taskId);
   });
 
   it('a pay call the issuer declines for good releases the reservation at once', async () => {

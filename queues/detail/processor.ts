@@ -54,7 +54,6 @@ export const processDetail: Processor<Payload<'detail'>, Outcome> = async ({ tas
       return skip(deps, company, 'spending_limit_exceeded', `price ${formatMoney(probe.price)} exceeds what remains of the tenant's daily spending limit (${formatMoney(reserved.remaining)})`);
     }
     if (reserved.kind === 'task_closed') return skip(deps, company, 'task_closed', 'the task ended before this company was bought');
-    if (reserved.kind === 'reserved') await deps.producer.dashboard(reserved.ledgerEntryIds);
     payment = reserved.payment;
   }
   return advance(deps, task, company, payment, ctx);
@@ -99,9 +98,7 @@ async function payAndFetch(deps: StageDeps, task: Task, company: Company, paymen
       // was charged (payFailed), and it is refunded.
       const mismatch = refuseReceipt({ price: payment.amount, resource: payment.resource }, { price: r.amount, resource: r.resource });
       if (mismatch) throw new PermanentError(mismatch.code, mismatch.message);
-      const moved = await deps.repos.payments.capture(payment.id, r.chargeId);
-      if (moved) await deps.producer.dashboard(moved.ledgerEntryIds);
-      payment = await deps.repos.payments.attachReceipt(payment.id, {
+      payment = await deps.repos.payments.captureWithReceipt(payment.id, r.chargeId, {
         receiptId: r.receiptId,
         receipt: r.receipt,
         expiresAt: new Date((r.expiresAt?.getTime() ?? Date.now() + RECEIPT_LIFE_MS) - RECEIPT_MARGIN_MS),
@@ -122,14 +119,17 @@ async function payAndFetch(deps: StageDeps, task: Task, company: Company, paymen
       await deps.repos.payments.noteError(payment.id, `incomplete record: no ${judged.missingSections.join(', ')}`);
       await refundPayment(deps, payment, judged.refundDue, ctx.signal);
     }
-    await deps.repos.companies.settle(task.id, companyId, 'bought', {
-      detail,
-      receiptId: payment.receipt_id,
-      ...(judged.missingSections.length
-        ? { error: { code: 'incomplete_record', message: `missing ${judged.missingSections.join(', ')}; ${formatMoney(judged.refundDue)} refunded` } }
-        : {}),
+    await deps.repos.payments.deliver(payment.id, {
+      taskId: task.id,
+      companyId,
+      outcome: {
+        detail,
+        receiptId: payment.receipt_id,
+        ...(judged.missingSections.length
+          ? { error: { code: 'incomplete_record', message: `missing ${judged.missingSections.join(', ')}; ${formatMoney(judged.refundDue)} refunded` } }
+          : {}),
+      },
     });
-    await deps.repos.payments.markDelivered(payment.id);
     return { outcome: 'bought', companyId };
   } catch (err) {
     if (err instanceof PermanentError || ctx.isFinalAttempt) {
@@ -157,10 +157,7 @@ async function payFailed(deps: StageDeps, task: Task, tokenId: string, company: 
   if (err instanceof TransientError) await deps.repos.payments.markUnknown(payment.id, message);
   else await deps.repos.payments.noteError(payment.id, message);
   const charge = await chargeAtIssuer(deps, tokenId, payment, ctx.signal);
-  if (charge) {
-    const moved = await deps.repos.payments.capture(payment.id, charge.id);
-    if (moved) await deps.producer.dashboard(moved.ledgerEntryIds);
-  }
+  if (charge) await deps.repos.payments.capture(payment.id, charge.id);
   const giveUp = err instanceof PermanentError || ctx.isFinalAttempt;
   if (!giveUp) throw err;
   if (charge) {
@@ -175,8 +172,7 @@ async function payFailed(deps: StageDeps, task: Task, tokenId: string, company: 
     await deps.repos.companies.settle(task.id, companyId, 'failed', { error: { code: errorCode(err), message } });
     return { outcome: 'failed', companyId };
   }
-  const moved = await deps.repos.payments.release(payment.id, message);
-  if (moved) await deps.producer.dashboard(moved.ledgerEntryIds);
+  await deps.repos.payments.release(payment.id, message);
   // The token outlived its time (TOKEN_TTL_SECONDS): nothing more can be bought, nothing went wrong.
   if (errorCode(err) === 'token_expired') return skip(deps, company, 'token_expired', 'the payment token expired before this company was bought');
   await deps.repos.companies.settle(task.id, companyId, 'failed', { error: { code: errorCode(err), message } });

@@ -7,6 +7,7 @@ import { PermanentError, TransientError } from '../../shared/errors.ts';
 import type { LanguageModel } from '../../shared/llm/index.ts';
 import { formatMicroUsd } from '../../shared/llm/prices.ts';
 import { formatMoney } from '../../shared/money.ts';
+import { expectBudgetUseOfLedger } from '../../test/support/budget-use.ts';
 import { openHarness, postTask, type Harness } from '../../test/support/harness.ts';
 import { processAuthorize } from '../authorize/processor.ts';
 import type { JobContext, StageDeps } from '../deps.ts';
@@ -174,8 +175,8 @@ describe('report processor: closes the money, writes the report, completes the t
     expect(releases).toHaveLength(1);
     expect(releases[0]).toMatchObject({ payment_id: payment.id, amount: unpaid.price });
     expect(ledger.filter((l) => l.payment_id === payment.id).map((l) => l.kind)).toEqual(['reserve', 'release']);
-    // The release goes to the dashboard like every other movement.
-    expect(await h.producer.queues.dashboard.getJob(`dashboard-${releases[0]!.id}`)).toBeDefined();
+    // The release counts in the budget use like every other movement, as it is booked.
+    await expectBudgetUseOfLedger(h, id);
 
     const task = (await h.repos.tasks.get(id))!;
     expect(task.status).toBe('completed');

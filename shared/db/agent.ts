@@ -27,12 +27,14 @@ export class AgentRepository {
 
   /** Stores a task's plan once; a redelivered search job keeps the first (so the model is not asked again). */
   async savePlan(taskId: string, plan: { queries: string[]; plannedBy: 'model' | 'rules'; notes: string[] }): Promise<AgentPlan> {
-    await this.db
+    const saved = await this.db
       .insertInto('agent_plans')
       .values({ task_id: taskId, queries: JSON.stringify(plan.queries), planned_by: plan.plannedBy, notes: JSON.stringify(plan.notes) })
       .onConflict((oc) => oc.column('task_id').doNothing())
-      .execute();
-    return (await this.planOf(taskId))!;
+      .returningAll()
+      .executeTakeFirst();
+    // Saved by a racing or earlier run: that plan stands.
+    return saved ?? (await this.planOf(taskId))!;
   }
 
   /** Records who decided what to buy, and adds notes (clipped answers, a model that failed). */

@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Decision } from '../agent/rules.ts';
 import { formatMoney } from '../money.ts';
-import { appendEvent, type TaskEventData, type TaskEventRepository } from './events.ts';
+import { appendEvents, type NewTaskEvent, type TaskEventData, type TaskEventRepository } from './events.ts';
 import type { Company, CompanyStatus, Database } from './schema.ts';
 
 /** A candidate found by the free search, ranked. Money in fen. */
@@ -35,15 +35,16 @@ export class CompanyRepository {
    */
   async saveCandidates(taskId: string, candidates: Candidate[], searched?: TaskEventData['searched']): Promise<void> {
     const counts = { count: candidates.length, chosen: candidates.filter((c) => c.chosen).length };
+    const story: NewTaskEvent[] = [
+      ...(searched ? [{ type: 'searched' as const, data: searched }] : []),
+      { type: 'candidates', data: counts },
+      ...[...candidates]
+        .sort((a, b) => a.rank - b.rank)
+        .map((c): NewTaskEvent => ({ type: 'decision', data: { companyId: c.companyId, name: c.name, action: c.decision.action, reason: c.decision.reason, by: c.decision.by, price: formatMoney(c.price) } })),
+    ];
     const told = await this.db.transaction().execute(async (trx) => {
       if (candidates.length) await insertCandidates(trx, taskId, candidates);
-      const first = searched ? await appendEvent(trx, taskId, 'searched', searched, { once: true }) : await appendEvent(trx, taskId, 'candidates', counts, { once: true });
-      if (first === undefined) return false;
-      if (searched) await appendEvent(trx, taskId, 'candidates', counts);
-      for (const c of [...candidates].sort((a, b) => a.rank - b.rank)) {
-        await appendEvent(trx, taskId, 'decision', { companyId: c.companyId, name: c.name, action: c.decision.action, reason: c.decision.reason, by: c.decision.by, price: formatMoney(c.price) });
-      }
-      return true;
+      return (await appendEvents(trx, taskId, story, { once: true })) !== undefined;
     });
     if (told) this.events.written(taskId);
   }
@@ -75,29 +76,15 @@ export class CompanyRepository {
     taskId: string,
     companyId: string,
     status: CompanyStatus,
-    fields: { detail?: Record<string, unknown>; receiptId?: string | null; error?: { code: string; message: string } } = {},
+    fields: CompanyOutcome = {},
     from: CompanyStatus[] = ['found'],
   ): Promise<boolean> {
-    const update = (db: Kysely<Database>) =>
-      db
-        .updateTable('companies')
-        .set({
-          status,
-          ...(fields.detail ? { detail: JSON.stringify(fields.detail) } : {}),
-          ...(fields.receiptId !== undefined ? { receipt_id: fields.receiptId } : {}),
-          ...(fields.error ? { error_code: fields.error.code, error_message: fields.error.message } : {}),
-          updated_at: sql<Date>`now()`,
-        })
-        .where('task_id', '=', taskId)
-        .where('company_id', '=', companyId)
-        .where('status', 'in', from)
-        .returning(['company_id', 'name', 'price', 'decision_by'])
-        .executeTakeFirst();
+    const update = (db: Kysely<Database>) => settleCompany(db, taskId, companyId, status, fields, from);
     if (status !== 'skipped') return (await update(this.db)) !== undefined;
     // A company chosen to buy and then not bought (over budget, price changed…): the story says so.
     const row = await this.db.transaction().execute(async (trx) => {
       const skipped = await update(trx);
-      if (skipped) await tellSkip(trx, taskId, skipped, fields.error);
+      if (skipped) await appendEvents(trx, taskId, [skipEvent(skipped, fields.error)]);
       return skipped;
     });
     if (row) this.events.written(taskId);
@@ -114,23 +101,44 @@ export class CompanyRepository {
         .where('status', 'not in', TERMINAL)
         .returning(['company_id', 'name', 'price', 'decision_by', 'rank'])
         .execute();
-      for (const row of skipped.sort((x, y) => x.rank - y.rank)) await tellSkip(trx, taskId, row, reason);
+      await appendEvents(trx, taskId, skipped.sort((x, y) => x.rank - y.rank).map((row) => skipEvent(row, reason)));
       return skipped;
     });
     if (rows.length) this.events.written(taskId);
   }
 }
 
+/** A company's outcome, written when it is still in one of the `from` statuses; returns the row, or undefined. */
+export function settleCompany(db: Kysely<Database>, taskId: string, companyId: string, status: CompanyStatus, fields: CompanyOutcome = {}, from: CompanyStatus[] = ['found']) {
+  return db
+    .updateTable('companies')
+    .set({
+      status,
+      ...(fields.detail ? { detail: JSON.stringify(fields.detail) } : {}),
+      ...(fields.receiptId !== undefined ? { receipt_id: fields.receiptId } : {}),
+      ...(fields.error ? { error_code: fields.error.code, error_message: fields.error.message } : {}),
+      updated_at: sql<Date>`now()`,
+    })
+    .where('task_id', '=', taskId)
+    .where('company_id', '=', companyId)
+    .where('status', 'in', from)
+    .returning(['company_id', 'name', 'price', 'decision_by'])
+    .executeTakeFirst();
+}
+
+/** What is recorded with a company's outcome. */
+export interface CompanyOutcome {
+  detail?: Record<string, unknown>;
+  receiptId?: string | null;
+  error?: { code: string; message: string };
+}
+
 /** A `decision` to skip a company that had been chosen, with the reason it was not bought. */
-async function tellSkip(trx: Kysely<Database>, taskId: string, c: Pick<Company, 'company_id' | 'name' | 'price' | 'decision_by'>, error?: { code: string; message: string }) {
-  await appendEvent(trx, taskId, 'decision', {
-    companyId: c.company_id,
-    name: c.name,
-    action: 'skip',
-    reason: error ? `${error.code}: ${error.message}` : 'not bought',
-    by: 'rules',
-    price: formatMoney(c.price),
-  });
+function skipEvent(c: Pick<Company, 'company_id' | 'name' | 'price' | 'decision_by'>, error?: { code: string; message: string }): NewTaskEvent {
+  return {
+    type: 'decision',
+    data: { companyId: c.company_id, name: c.name, action: 'skip', reason: error ? `${error.code}: ${error.message}` : 'not bought', by: 'rules', price: formatMoney(c.price) },
+  };
 }
 
 /** The candidates' rows; ones already stored (a redelivered search) are left as they are. */

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import type { Database } from './schema.ts';
-import { countStatements } from './statements.ts';
+import { instrumentClient } from './statements.ts';
 import { tracedDialect } from './traced.ts';
 
 /** An open database: the kysely handle and how it is served. */
@@ -59,7 +59,7 @@ export async function openDatabase(opts: DbOptions): Promise<Db> {
     pool.on('error', () => {});
     pool.on('connect', (client) => {
       client.on('error', () => {});
-      countStatements(client);
+      instrumentClient(client);
     });
     const db = new Kysely<Database>({ dialect: tracedDialect(new PostgresDialect({ pool })) });
     return { db, kind: 'postgres', schema: opts.schema, close: () => db.destroy() };

@@ -47,6 +47,9 @@ export interface TaskEvent {
   data: Record<string, unknown>;
 }
 
+/** One event to append: its type and what it says. */
+export type NewTaskEvent = { [T in TaskEventType]: { type: T; data: TaskEventData[T] } }[TaskEventType];
+
 /**
  * Appends an event to a task's story with the task's next `seq`, in one statement: the sequence is drawn
  * by updating the task row, which holds that row until the surrounding transaction commits — so a
@@ -63,19 +66,33 @@ export async function appendEvent<T extends TaskEventType>(
   data: TaskEventData[T],
   opts: { once?: boolean } = {},
 ): Promise<number | undefined> {
+  return appendEvents(db, taskId, [{ type, data } as NewTaskEvent], opts);
+}
+
+/**
+ * Appends several events in order, with consecutive seqs, in one statement (a search tells a decision per
+ * candidate: one round trip, not one each). `once`: only when the task has no event of the first one's
+ * type yet — then none is written. Returns the last seq, or undefined when nothing was written.
+ */
+export async function appendEvents(db: Kysely<Database>, taskId: string, events: NewTaskEvent[], opts: { once?: boolean } = {}): Promise<number | undefined> {
+  if (events.length === 0) return undefined;
   if (opts.once) {
-    if (!db.isTransaction) return db.transaction().execute((trx) => appendEvent(trx, taskId, type, data, opts));
+    if (!db.isTransaction) return db.transaction().execute((trx) => appendEvents(trx, taskId, events, opts));
+    // The task row's lock first, then the look for an earlier one in a statement of its own: a racing
+    // writer waits on the lock, and only a statement begun after it sees what the other committed.
     const locked = await sql<{ id: string }>`select id from tasks where id = ${taskId} for update`.execute(db);
     if (locked.rows.length === 0) return undefined;
-    const seen = await db.selectFrom('task_events').select('seq').where('task_id', '=', taskId).where('kind', '=', type).limit(1).executeTakeFirst();
+    const seen = await db.selectFrom('task_events').select('seq').where('task_id', '=', taskId).where('kind', '=', events[0]!.type).limit(1).executeTakeFirst();
     if (seen) return undefined;
   }
+  const n = events.length;
   const { rows } = await sql<{ seq: number }>`
-    with t as (update tasks set event_seq = event_seq + 1 where id = ${taskId} returning id, event_seq)
+    with t as (update tasks set event_seq = event_seq + ${n}::int where id = ${taskId} returning id, event_seq)
     insert into task_events (task_id, seq, kind, data)
-    select id, event_seq, ${type}, ${JSON.stringify(data)}::jsonb from t
+    select t.id, t.event_seq - ${n}::int + e.ord, e.item->>'type', e.item->'data'
+    from t cross join jsonb_array_elements(${JSON.stringify(events)}::jsonb) with ordinality as e(item, ord)
     returning seq`.execute(db);
-  return rows[0] ? Number(rows[0].seq) : undefined;
+  return rows.length ? Math.max(...rows.map((r) => Number(r.seq))) : undefined;
 }
 
 /** Told the id of a task whose story has grown, once the write has committed. */

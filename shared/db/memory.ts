@@ -1,10 +1,10 @@
-import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Database, MemoryRecord } from './schema.ts';
 
 /**
  * The tenant's long-term memory (issue 11): every record it bought, as knowledge it owns. A row is
- * written with the delivery of its purchase (`rememberPurchase`, inside PaymentRepository.markDelivered's
- * transaction), so memory holds exactly the delivered purchases. Every read is scoped to one tenant.
+ * written with the delivery of its purchase (`rememberPurchase`: the payment's move to delivered and the
+ * record in one statement), so memory holds exactly the delivered purchases. Every read is scoped to one tenant.
  *
  * Retrieval is Postgres full-text search (English stemming: "batteries" finds "battery") over the name
  * (weight A), industry and tags (B), city and summary (C) and risk notes (D) — on PGlite and any
@@ -64,17 +64,26 @@ const documentOf = (c: string): RawBuilder<string> => {
  * `bought`), at the price paid net of refunds. Once per purchase (unique payment id). Called inside the
  * transaction that marks the payment delivered.
  */
-export async function rememberPurchase(trx: Transaction<Database>, paymentId: number): Promise<void> {
-  await sql`
-    insert into memory_records (tenant, company_id, provider, resource, name, industry, city, price_paid, currency,
-                                receipt_id, payment_id, task_id, fields, search)
-    select p.tenant, p.company_id, 'marketplace', p.resource, c.name, c.industry, c.city, p.amount - p.refunded_amount, t.currency,
-           p.receipt_id, p.id, p.task_id, c.detail, ${documentOf('c')}
-    from payments p
-    join companies c on c.task_id = p.task_id and c.company_id = p.company_id
-    join tasks t on t.id = p.task_id
-    where p.id = ${paymentId} and p.amount > 0 and c.detail is not null and c.status = 'bought'
-    on conflict (payment_id) do nothing`.execute(trx);
+export async function rememberPurchase(db: Kysely<Database>, paymentId: number): Promise<boolean> {
+  // One statement: the payment's move to delivered (from captured only, so once) and its memory record,
+  // atomic together. The company's row is read as the statements before this one in the transaction left it.
+  const { rows } = await sql<{ delivered: number }>`
+    with p as (
+      update payments set state = 'delivered', updated_at = now() where id = ${paymentId} and state = 'captured' returning *
+    ), m as (
+      insert into memory_records (tenant, company_id, provider, resource, name, industry, city, price_paid, currency,
+                                  receipt_id, payment_id, task_id, fields, search)
+      select p.tenant, p.company_id, 'marketplace', p.resource, c.name, c.industry, c.city, p.amount - p.refunded_amount, t.currency,
+             p.receipt_id, p.id, p.task_id, c.detail, ${documentOf('c')}
+      from p
+      join companies c on c.task_id = p.task_id and c.company_id = p.company_id
+      join tasks t on t.id = p.task_id
+      where p.amount > 0 and c.detail is not null and c.status = 'bought'
+      on conflict (payment_id) do nothing
+      returning 1
+    )
+    select (select count(*) from p)::int as delivered`.execute(db);
+  return Number(rows[0]?.delivered ?? 0) > 0;
 }
 
 const ageOf = sql<number>`floor(extract(epoch from now() - m.bought_at))::int`;

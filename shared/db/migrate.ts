@@ -12,6 +12,8 @@ import * as memory from './migrations/2026_11_29_030_memory.ts';
 import * as refundIntent from './migrations/2026_11_29_032_refund_intent.ts';
 import * as taskEventSeq from './migrations/2026_11_29_040_task_event_seq.ts';
 import * as webhooks from './migrations/2026_11_29_041_webhooks.ts';
+import * as budgetUseWithMovement from './migrations/2026_11_29_050_budget_use_with_movement.ts';
+import * as tasksHotUpdates from './migrations/2026_11_29_051_tasks_hot_updates.ts';
 
 /** Every migration, by its frozen date-stamped name. New ones are appended here. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -27,6 +29,8 @@ const MIGRATIONS: Record<string, Migration> = {
   '2026_11_29_032_refund_intent': refundIntent,
   '2026_11_29_040_task_event_seq': taskEventSeq,
   '2026_11_29_041_webhooks': webhooks,
+  '2026_11_29_050_budget_use_with_movement': budgetUseWithMovement,
+  '2026_11_29_051_tasks_hot_updates': tasksHotUpdates,
 };
 
 /** The names of every migration, in order. */

@@ -182,6 +182,12 @@ describe('unappliedLedger: the ledger rows the dashboard has not counted', () =>
     expect(rows.map((l) => l.kind)).toEqual(['reserve', 'capture', 'reserve', 'capture']);
     const ids = rows.map((l) => l.id);
     const mine = async (olderThanMs: number, limit?: number) => (await h.repos.payments.unappliedLedger(olderThanMs, limit)).filter((id) => ids.includes(id));
+    // A movement counts itself as it is booked: nothing of it is left for the dashboard queue.
+    await sql`update ledger_entries set created_at = now() - interval '2 minutes' where task_id = ${taskId}`.execute(h.database.db);
+    expect(await mine(60_000)).toEqual([]);
+    // As rows booked before that (migration 2026_11_29_050): no mark says they were counted.
+    await sql`delete from dashboard_applied where ledger_entry_id in (${sql.join(ids)})`.execute(h.database.db);
+    await sql`update ledger_entries set created_at = now() where task_id = ${taskId}`.execute(h.database.db);
 
     // Just written: too young to be given up on (its dashboard job may still be on its way).
     expect(await mine(60_000)).toEqual([]);
@@ -331,6 +337,78 @@ describe('markDelivered: the purchase is done, and the tenant remembers the reco
     await h.repos.payments.markDelivered(r.payment.id);
     expect(await h.repos.payments.get(r.payment.id)).toMatchObject({ state: 'reserved' });
     expect(await h.repos.memory.count(TENANT, 'm2')).toBe(0);
+  });
+});
+
+describe('captureWithReceipt: the capture and the receipt in one step', () => {
+  const receipt = (tag: string) => ({ receiptId: `rcpt-${tag}`, receipt: `proof-${tag}`, expiresAt: new Date(Date.now() + 3600_000) });
+
+  it('moves the reservation to captured, books it once, and keeps the receipt sealed on the payment', async () => {
+    const taskId = await newTask(5000);
+    const r = await h.repos.payments.reserve(input(taskId, 'c1', 700));
+    if (r.kind !== 'reserved') throw new Error(r.kind);
+    const given = receipt('c1');
+    const payment = await h.repos.payments.captureWithReceipt(r.payment.id, 'ch-c1', given);
+    expect(payment).toMatchObject({ id: r.payment.id, state: 'captured', charge_id: 'ch-c1', receipt_id: 'rcpt-c1' });
+    expect(payment.receipt).not.toContain('proof-c1');
+    expect(h.repos.payments.receiptOf(payment)).toBe('proof-c1');
+    expect(payment.receipt_expires_at!.getTime()).toBe(given.expiresAt.getTime());
+    expect(await buckets(taskId)).toEqual({ reserved: 0, captured: 700, refunded: 0, released: 0 });
+    expect((await h.repos.payments.ledger(taskId)).map((l) => l.kind)).toEqual(['reserve', 'capture']);
+  });
+
+  it('on a payment captured before without its receipt (a crash lost it; paid again under the same key), keeps the receipt and books nothing more', async () => {
+    const taskId = await newTask(5000);
+    const id = await captured(taskId, 'c2', 400);
+    expect((await h.repos.payments.get(id))!.receipt).toBeNull();
+    const payment = await h.repos.payments.captureWithReceipt(id, 'ch-c2', receipt('c2'));
+    expect(payment).toMatchObject({ state: 'captured', charge_id: 'ch-c2', receipt_id: 'rcpt-c2' });
+    expect(h.repos.payments.receiptOf(payment)).toBe('proof-c2');
+    expect(await buckets(taskId)).toEqual({ reserved: 0, captured: 400, refunded: 0, released: 0 });
+    expect((await h.repos.payments.ledger(taskId)).map((l) => l.kind)).toEqual(['reserve', 'capture']);
+  });
+});
+
+describe("deliver: the company's outcome, the payment's delivery and the tenant's memory in one transaction", () => {
+  async function candidate(taskId: string, companyId: string, price: number) {
+    await h.repos.companies.saveCandidates(taskId, [
+      {
+        companyId, rank: 1, name: `Name ${companyId}`, industry: 'Batteries', city: 'Ningde', price, relevance: 3, chosen: true,
+        decision: { action: 'buy', reason: 'picked', by: 'rules' }, basic: { summary: 'cells' },
+      },
+    ]);
+  }
+
+  it('settles the company bought with its record, delivers the payment and remembers it: once, however often called', async () => {
+    const taskId = await newTask(5000);
+    await candidate(taskId, 'd1', 600);
+    const id = await captured(taskId, 'd1', 600);
+    const outcome = { detail: { name: 'Name d1', riskNotes: [] }, receiptId: 'rcpt-d1', error: { code: 'incomplete_record', message: 'missing x' } };
+    await h.repos.payments.deliver(id, { taskId, companyId: 'd1', outcome });
+    await h.repos.payments.deliver(id, { taskId, companyId: 'd1', outcome: { detail: { name: 'changed' } } });
+    expect(await h.repos.companies.get(taskId, 'd1')).toMatchObject({ status: 'bought', detail: outcome.detail, receipt_id: 'rcpt-d1', error_code: 'incomplete_record' });
+    expect(await h.repos.payments.get(id)).toMatchObject({ state: 'delivered' });
+    expect(await h.repos.memory.count(TENANT, 'd1')).toBe(1);
+    expect((await h.repos.memory.newest(TENANT, 'd1'))!.fields).toEqual(outcome.detail);
+  });
+
+  it('leaves both as they were when the delivery cannot be written (the company is not bought without its payment delivered)', async () => {
+    const taskId = await newTask(5000);
+    await candidate(taskId, 'd2', 500);
+    const id = await captured(taskId, 'd2', 500);
+    // The memory write refused (as a database fault would refuse it): the transaction takes the company's outcome back with it.
+    await sql`alter table memory_records add constraint t_refuse_d2 check (company_id <> 'd2')`.execute(h.database.db);
+    try {
+      await expect(h.repos.payments.deliver(id, { taskId, companyId: 'd2', outcome: { detail: { name: 'Name d2' } } })).rejects.toThrow('t_refuse_d2');
+    } finally {
+      await sql`alter table memory_records drop constraint t_refuse_d2`.execute(h.database.db);
+    }
+    expect(await h.repos.companies.get(taskId, 'd2')).toMatchObject({ status: 'found', detail: null });
+    expect(await h.repos.payments.get(id)).toMatchObject({ state: 'captured' });
+    // Tried again: done.
+    await h.repos.payments.deliver(id, { taskId, companyId: 'd2', outcome: { detail: { name: 'Name d2' } } });
+    expect(await h.repos.payments.get(id)).toMatchObject({ state: 'delivered' });
+    expect(await h.repos.memory.count(TENANT, 'd2')).toBe(1);
   });
 });
 
@@ -522,5 +600,33 @@ describe("a payment's receipt at rest", () => {
     // Not yet past its time: kept, and it still opens.
     expect(h.repos.payments.receiptOf(after.get(fresh)!)).toBe('proof-fresh');
     expect(await h.repos.payments.purgeExpiredReceipts()).toBe(0);
+  });
+});
+
+describe('what each movement tells: the story (a `payment` event) and the money metric, once', () => {
+  const moved = async () => {
+    const metric = await (await import('../telemetry/metrics.ts')).pipelineRegistry.getSingleMetric('arp_money_moved_fen_total')!.get();
+    return Object.fromEntries(metric.values.map((v) => [String(v.labels.kind), v.value]));
+  };
+  const payments = async (taskId: string) => (await h.repos.events.since(taskId, 0)).filter((e) => e.type === 'payment').map((e) => e.data);
+
+  it('reserve, capture and refund each write their event and count their fen; a replay of any writes and counts nothing', async () => {
+    const taskId = await newTask(5000);
+    const before = await moved();
+    const r = await h.repos.payments.reserve(input(taskId, 'ev1', 1200));
+    if (r.kind !== 'reserved') throw new Error(r.kind);
+    expect((await h.repos.payments.reserve(input(taskId, 'ev1', 1200))).kind).toBe('existing');
+    await h.repos.payments.capture(r.payment.id, 'ch-ev1');
+    await h.repos.payments.capture(r.payment.id, 'ch-ev1');
+    await h.repos.payments.refund(r.payment.id, 'rf-ev1', 300);
+    await h.repos.payments.refund(r.payment.id, 'rf-ev1', 300);
+    expect(await payments(taskId)).toEqual([
+      { companyId: 'ev1', movement: 'reserve', amount: '12.00' },
+      { companyId: 'ev1', movement: 'capture', amount: '12.00' },
+      { companyId: 'ev1', movement: 'refund', amount: '3.00' },
+    ]);
+    const after = await moved();
+    const delta = (kind: string) => (after[kind] ?? 0) - (before[kind] ?? 0);
+    expect({ reserve: delta('reserve'), capture: delta('capture'), refund: delta('refund') }).toEqual({ reserve: 1200, capture: 1200, refund: 300 });
   });
 });

@@ -3,6 +3,7 @@ import type { Keyring } from '../crypto/keyring.ts';
 import { moneyMovedNow, type MoneyKind } from '../telemetry/metrics.ts';
 import { formatMoney } from '../money.ts';
 import { appendEvent, type TaskEventRepository } from './events.ts';
+import { settleCompany, type CompanyOutcome } from './companies.ts';
 import { rememberPurchase } from './memory.ts';
 import type { Database, LedgerKind, Payment, PaymentState } from './schema.ts';
 
@@ -91,38 +92,52 @@ export class PaymentRepository {
    * applies to what the day has spent already.
    */
   async reserve(input: ReserveInput): Promise<ReserveResult> {
+    const cap = input.dailyCap ?? null;
+    const amountText = formatMoney(input.amount);
     try {
       const result = await this.db.transaction().execute(async (trx): Promise<ReserveResult> => {
-        // The payment row first: a concurrent reservation of the same key waits on the unique index
-        // and then finds this one, instead of competing for the budget with it.
-        const payment = await trx
-          .insertInto('payments')
-          .values({
-            task_id: input.taskId,
-            company_id: input.companyId,
-            tenant: input.tenant,
-            resource: input.resource,
-            amount: input.amount,
-            idempotency_key: input.key,
-            state: 'reserved',
-          })
-          .onConflict((oc) => oc.column('idempotency_key').doNothing())
-          .returningAll()
-          .executeTakeFirst();
-        if (!payment) {
+        // One statement for the whole reservation (data-modifying CTEs run once, in one snapshot, each
+        // seeing the others only through what they return). The payment row first: a concurrent
+        // reservation of the same key waits on its unique index and then finds this one, instead of
+        // competing for the budget with it. Then the task's budget, then the tenant's day, each only
+        // when the step before it took; the ledger row and the `payment` event only when all did.
+        const { rows } = await sql<(Payment | { [K in keyof Payment]: null }) & { budget: boolean; day: boolean; ledger_entry_id: number | null }>`
+          with pay as (
+            insert into payments (task_id, company_id, tenant, resource, amount, idempotency_key, state)
+            values (${input.taskId}, ${input.companyId}, ${input.tenant}, ${input.resource}, ${input.amount}, ${input.key}, 'reserved')
+            on conflict (idempotency_key) do nothing
+            returning *
+          ), t as (
+            update tasks set reserved = reserved + ${input.amount}, updated_at = now(),
+              event_seq = event_seq + (case when ${input.amount}::bigint > 0 then 1 else 0 end)
+            where id = ${input.taskId} and exists (select 1 from pay) and status = 'running' and cancel_requested = false
+              and budget_limit - (captured - refunded) - reserved >= ${input.amount}
+            returning id, tenant, event_seq, ${spendDayOf(sql`created_at`)} as day
+          ), d as (
+            insert into tenant_spend_daily as s (tenant, day, spend)
+            select t.tenant, t.day::date, ${input.amount}::bigint from t
+            where ${cap}::bigint is null or ${input.amount}::bigint <= ${cap}::bigint
+            on conflict (tenant, day) do update set spend = s.spend + excluded.spend
+            where ${cap}::bigint is null or s.spend + excluded.spend <= ${cap}::bigint
+            returning s.spend
+          ), l as (
+            insert into ledger_entries (task_id, payment_id, kind, amount, event_key)
+            select pay.task_id, pay.id, 'reserve', pay.amount, pay.idempotency_key || ':reserve'
+            from pay, t, d where pay.amount > 0
+            returning id
+          ), e as (
+            insert into task_events (task_id, seq, kind, data)
+            select t.id, t.event_seq, 'payment', ${JSON.stringify({ companyId: input.companyId, movement: 'reserve', amount: amountText })}::jsonb
+            from t, d, l
+          )
+          select pay.*, exists (select 1 from t) as budget, exists (select 1 from d) as day, (select id from l) as ledger_entry_id
+          from (select 1) as one left join pay on true`.execute(trx);
+        const { budget, day, ledger_entry_id, ...inserted } = rows[0]!;
+        if (inserted.id === null) {
           const theirs = await trx.selectFrom('payments').selectAll().where('idempotency_key', '=', input.key).executeTakeFirstOrThrow();
           return { kind: 'existing', payment: theirs };
         }
-        const task = await trx
-          .updateTable('tasks')
-          .set({ reserved: sql<number>`reserved + ${input.amount}`, updated_at: sql<Date>`now()` })
-          .where('id', '=', input.taskId)
-          .where('status', '=', 'running')
-          .where('cancel_requested', '=', false)
-          .where(sql<boolean>`budget_limit - (captured - refunded) - reserved >= ${input.amount}`)
-          .returning(['id', 'tenant', spendDay])
-          .executeTakeFirst();
-        if (!task) {
+        if (!budget) {
           const t = await trx
             .selectFrom('tasks')
             .select(['status', 'cancel_requested', sql<number>`budget_limit - (captured - refunded) - reserved`.as('remaining')])
@@ -131,22 +146,18 @@ export class PaymentRepository {
           // Roll the payment row back with the refusal.
           throw new Refused(t.status !== 'running' || t.cancel_requested ? { kind: 'task_closed' } : { kind: 'over_budget', remaining: Number(t.remaining) });
         }
-        const cap = input.dailyCap ?? null;
-        const { rows } = await sql<{ spend: number }>`
-          insert into tenant_spend_daily as s (tenant, day, spend)
-          select ${task.tenant}, ${task.day}::date, ${input.amount}::bigint
-          where ${cap}::bigint is null or ${input.amount}::bigint <= ${cap}::bigint
-          on conflict (tenant, day) do update set spend = s.spend + excluded.spend
-          where ${cap}::bigint is null or s.spend + excluded.spend <= ${cap}::bigint
-          returning s.spend`.execute(trx);
-        if (rows.length === 0) {
-          const today = await trx.selectFrom('tenant_spend_daily').select('spend').where('tenant', '=', task.tenant).where('day', '=', task.day).executeTakeFirst();
+        if (!day) {
+          const today = await trx
+            .selectFrom('tenant_spend_daily')
+            .innerJoin('tasks', 'tasks.tenant', 'tenant_spend_daily.tenant')
+            .select('tenant_spend_daily.spend')
+            .where('tasks.id', '=', input.taskId)
+            .where(sql<boolean>`tenant_spend_daily.day = ${spendDayOf(sql`tasks.created_at`)}::date`)
+            .executeTakeFirst();
           // An operator may have lowered the cap below what the day has spent already: nothing remains.
           throw new Refused({ kind: 'over_daily_limit', remaining: Math.max(0, cap! - Number(today?.spend ?? 0)) });
         }
-        const id = await book(trx, payment, 'reserve', input.amount, `${input.key}:reserve`);
-        if (id) await appendEvent(trx, input.taskId, 'payment', { companyId: input.companyId, movement: 'reserve', amount: formatMoney(input.amount) });
-        return { kind: 'reserved', payment, ledgerEntryIds: id ? [id] : [] };
+        return { kind: 'reserved', payment: inserted as Payment, ledgerEntryIds: ledger_entry_id ? [Number(ledger_entry_id)] : [] };
       });
       if (result.kind === 'reserved' && result.ledgerEntryIds.length) {
         moneyMovedNow('reserve', input.amount);
@@ -183,11 +194,25 @@ export class PaymentRepository {
   }
 
   /**
+   * The pay call answered with a charge and its receipt: the capture (as `capture`) and the receipt (as
+   * `attachReceipt`) in one statement. A payment no longer open (captured before, whose receipt was lost
+   * with a crash, and paid again for it under the same key) gets the receipt alone. Returns the payment.
+   */
+  async captureWithReceipt(id: number, chargeId: string, receipt: { receiptId: string; receipt: string; expiresAt: Date }): Promise<Payment> {
+    const moved = await this.closeOpen(id, { state: 'captured', bucket: 'captured', kind: 'capture', chargeId, receipt: this.sealedReceipt(id, receipt) });
+    return moved?.payment ?? this.attachReceipt(id, receipt);
+  }
+
+  private sealedReceipt(id: number, receipt: { receiptId: string; receipt: string; expiresAt: Date }) {
+    return { receiptId: receipt.receiptId, sealed: this.keyring.seal(receipt.receipt, receiptContext(id)), expiresAt: receipt.expiresAt };
+  }
+
+  /**
    * Keeps the marketplace's receipt (the proof of payment, sealed: whoever holds it can fetch the record)
    * with the captured payment; returns the payment.
    */
   async attachReceipt(id: number, receipt: { receiptId: string; receipt: string; expiresAt: Date }): Promise<Payment> {
-    const sealed = this.keyring.seal(receipt.receipt, receiptContext(id));
+    const { sealed } = this.sealedReceipt(id, receipt);
     return this.db
       .updateTable('payments')
       .set({ receipt_id: receipt.receiptId, receipt: sealed, receipt_expires_at: receipt.expiresAt, updated_at: sql<Date>`now()` })
@@ -198,19 +223,22 @@ export class PaymentRepository {
 
   /**
    * The bought record is stored: the payment is done, and the tenant remembers the record (shared/db/
-   * memory.ts) in the same transaction — memory holds exactly the delivered purchases. Acts once, from
-   * captured only.
+   * memory.ts) in the same statement — memory holds exactly the delivered purchases. Acts once, from
+   * captured only. (`deliver` does this with the company's outcome; this is for a company settled before.)
    */
   async markDelivered(id: number): Promise<void> {
+    await rememberPurchase(this.db, id);
+  }
+
+  /**
+   * The record is in hand: the company's outcome (bought, with the record) and the payment's delivery
+   * with its memory record, in one transaction — one commit where there were two, and no instant at
+   * which the company is bought and its payment not yet delivered.
+   */
+  async deliver(id: number, company: { taskId: string; companyId: string; outcome: CompanyOutcome }): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
-      const delivered = await trx
-        .updateTable('payments')
-        .set({ state: 'delivered', updated_at: sql<Date>`now()` })
-        .where('id', '=', id)
-        .where('state', '=', 'captured')
-        .returning('id')
-        .executeTakeFirst();
-      if (delivered) await rememberPurchase(trx, id);
+      await settleCompany(trx, company.taskId, company.companyId, 'bought', company.outcome);
+      await rememberPurchase(trx, id);
     });
   }
 
@@ -229,12 +257,14 @@ export class PaymentRepository {
    */
   private async closeOpen(
     id: number,
-    to: { state: 'captured' | 'released'; bucket: 'captured' | 'released'; kind: LedgerKind; chargeId?: string; reason?: string },
+    to: { state: 'captured' | 'released'; bucket: 'captured' | 'released'; kind: LedgerKind; chargeId?: string; reason?: string; receipt?: { receiptId: string; sealed: string; expiresAt: Date } },
   ): Promise<Movement | undefined> {
     const { rows } = await sql<Payment & { ledger_entry_id: number | null }>`
       with p as (
         update payments set state = ${to.state}, updated_at = now(),
-          charge_id = coalesce(${to.chargeId ?? null}, charge_id), last_error = coalesce(${to.reason ?? null}, last_error)
+          charge_id = coalesce(${to.chargeId ?? null}, charge_id), last_error = coalesce(${to.reason ?? null}, last_error),
+          receipt_id = coalesce(${to.receipt?.receiptId ?? null}, receipt_id), receipt = coalesce(${to.receipt?.sealed ?? null}, receipt),
+          receipt_expires_at = coalesce(${to.receipt?.expiresAt ?? null}::timestamptz, receipt_expires_at)
         where id = ${id} and state in ('reserved', 'unknown')
         returning *
       ), t as (

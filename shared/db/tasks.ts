@@ -125,24 +125,37 @@ export class TaskRepository {
    * Returns the task, or undefined when it has ended, a cancel was asked for, or it is past `stage`.
    */
   async enterStage(id: string, stage: Stage): Promise<Task | undefined> {
-    let told = false;
-    const task = await this.db.transaction().execute(async (trx) => {
-      // The stage it was in, under the row's lock: a retry entering the same stage again tells nothing new.
-      const before = await trx.selectFrom('tasks').select('stage').where('id', '=', id).forUpdate().executeTakeFirst();
-      const entered = await trx
-        .updateTable('tasks')
-        .set({ status: 'running', stage, updated_at: sql<Date>`now()` })
-        .where('id', '=', id)
-        .where('status', 'in', UNFINISHED)
-        .where('cancel_requested', '=', false)
-        .where(sql<number>`case stage when 'search' then 1 when 'authorize' then 2 when 'detail' then 3 when 'report' then 4 else 0 end`, '<=', STAGE_ORDER[stage])
-        .returningAll()
-        .executeTakeFirst();
-      if (entered && before?.stage !== stage) told = (await appendEvent(trx, id, 'stage', { stage })) !== undefined;
-      return entered;
-    });
+    // One statement: the conditional move, and its `stage` event when the stage is a new one (its seq
+    // drawn in the same update). A task already running in this stage (the stage before handed it on, or
+    // a retry) is not written again: it is read as it is, and nothing is told.
+    const { rows } = await sql<Task>`
+      with entered as (
+        update tasks set status = 'running', stage = ${stage}, updated_at = now(),
+          event_seq = event_seq + (case when stage is distinct from ${stage} then 1 else 0 end)
+        where id = ${id} and status in (${sql.join(UNFINISHED)}) and cancel_requested = false
+          and (stage is distinct from ${stage} or status <> 'running')
+          and (case stage when 'search' then 1 when 'authorize' then 2 when 'detail' then 3 when 'report' then 4 else 0 end) <= ${STAGE_ORDER[stage]}
+        returning *
+      ), told as (
+        insert into task_events (task_id, seq, kind, data)
+        select id, event_seq, 'stage', ${JSON.stringify({ stage })}::jsonb from entered
+        on conflict (task_id, seq) do nothing
+        returning 1
+      )
+      select entered.*, (select count(*) from told)::int as told from entered
+      union all
+      select tasks.*, 0 from tasks
+      where id = ${id} and stage = ${stage} and status = 'running' and cancel_requested = false and not exists (select 1 from entered)`.execute(this.db);
+    const row = rows[0] as (Task & { told?: number }) | undefined;
+    // Nothing in this statement's snapshot: a racing entry of the same stage may have committed while this
+    // one waited on the row (its update then found nothing to do); a statement of its own sees it.
+    if (!row) {
+      const now = await this.get(id);
+      return now && now.stage === stage && now.status === 'running' && !now.cancel_requested ? now : undefined;
+    }
+    const { told, ...task } = row;
     if (told) this.events.written(id);
-    return task;
+    return task as Task;
   }
 
   /** Marks the task as touched, so the sweeper does not think it is stuck. */
@@ -157,11 +170,23 @@ export class TaskRepository {
    */
   async setToken(id: string, tokenId: string, issued?: TaskEventData['token_issued']): Promise<void> {
     const sealed = this.keyring.seal(tokenId, tokenContext(id));
-    const told = await this.db.transaction().execute(async (trx) => {
-      await trx.updateTable('tasks').set({ token_id: sealed, token_hint: tokenHint(tokenId), updated_at: sql<Date>`now()` }).where('id', '=', id).execute();
-      return issued ? (await appendEvent(trx, id, 'token_issued', { limit: issued.limit, expiresAt: issued.expiresAt }, { once: true })) !== undefined : false;
-    });
-    if (told) this.events.written(id);
+    // One statement. `token_issued` is told once: only by the update that finds no token yet (a retry, or
+    // a racing duplicate re-reading the row after the first, draws no seq and its insert meets the head's event).
+    const event = issued ? { limit: issued.limit, expiresAt: issued.expiresAt } : null;
+    const { rows } = await sql<{ told: number }>`
+      with t as (
+        update tasks set token_id = ${sealed}, token_hint = ${tokenHint(tokenId)}, updated_at = now(),
+          event_seq = event_seq + (case when token_id is null and ${event !== null} then 1 else 0 end)
+        where id = ${id}
+        returning id, event_seq
+      ), told as (
+        insert into task_events (task_id, seq, kind, data)
+        select id, event_seq, 'token_issued', ${JSON.stringify(event)}::jsonb from t where ${event !== null}
+        on conflict (task_id, seq) do nothing
+        returning 1
+      )
+      select (select count(*) from told)::int as told`.execute(this.db);
+    if (rows[0]?.told) this.events.written(id);
   }
 
   /** The task's payment token id, opened — for the workers that pay and settle with it, nothing else. */
@@ -212,37 +237,26 @@ export class TaskRepository {
    * webhook queue), so no ended task lacks either.
    */
   async end(id: string, status: 'completed' | 'failed' | 'cancelled', error?: { code: string; message: string }): Promise<boolean> {
-    const row = await this.db.transaction().execute(async (trx) => {
-      const ended = await trx
-        .updateTable('tasks')
-        .set({
-          status,
-          stage: null,
-          error_code: error?.code ?? null,
-          error_message: error?.message ?? null,
-          ended_at: sql<Date>`now()`,
-          updated_at: sql<Date>`now()`,
-        })
-        .where('id', '=', id)
-        .where('status', 'in', UNFINISHED)
-        .returning(['id', 'tenant', 'webhook_url'])
-        .executeTakeFirst();
-      if (!ended) return undefined;
-      await appendEvent(trx, id, 'ended', { status, ...(error ? { error } : {}) });
-      if (ended.webhook_url !== null) {
-        await trx
-          .insertInto('webhook_deliveries')
-          .values({ task_id: id, tenant: ended.tenant, url: ended.webhook_url, event: 'task.ended' })
-          .onConflict((oc) => oc.column('task_id').doNothing())
-          .execute();
-      }
-      return ended;
-    });
-    if (row) {
-      taskEnded(status);
-      this.events.written(id);
-    }
-    return row !== undefined;
+    // One statement: data-modifying CTEs run once and atomically together.
+    const { rows } = await sql<{ id: string }>`
+      with ended as (
+        update tasks set status = ${status}, stage = null, error_code = ${error?.code ?? null}, error_message = ${error?.message ?? null},
+          ended_at = now(), updated_at = now(), event_seq = event_seq + 1
+        where id = ${id} and status in (${sql.join(UNFINISHED)})
+        returning id, tenant, webhook_url, event_seq
+      ), told as (
+        insert into task_events (task_id, seq, kind, data)
+        select id, event_seq, 'ended', ${JSON.stringify({ status, ...(error ? { error } : {}) })}::jsonb from ended
+      ), delivery as (
+        insert into webhook_deliveries (task_id, tenant, url, event)
+        select id, tenant, webhook_url, 'task.ended' from ended where webhook_url is not null
+        on conflict (task_id) do nothing
+      )
+      select id from ended`.execute(this.db);
+    if (rows.length === 0) return false;
+    taskEnded(status);
+    this.events.written(id);
+    return true;
   }
 
   /** Unfinished tasks not advanced since `olderThanMs`: their queued work may have been lost. */

@@ -57,6 +57,7 @@ describe('our provider clients and the stand-ins, on the wire', () => {
     model = new OpenAiModel({ apiKey: 'contract-llm-key', baseURL: `${proxies.llm.url}/v1`, model: 'mock-model', timeoutMs: 5_000 });
   });
   afterAll(async () => {
+    await providers?.close();
     for (const p of Object.values(proxies)) await p?.close();
     await others?.close();
     await issuerMock?.close();
@@ -127,6 +128,7 @@ describe("our provider clients, against providers made of nothing but the contra
     providers = createProviders({ marketplaceUrl: servers.marketplace.url, tokenIssuerUrl: servers['token-issuer'].url, voiceIdUrl: servers.voiceid.url, issuerApiKey: KEY, timeoutMs: 5_000 });
   });
   afterAll(async () => {
+    await providers?.close();
     for (const s of Object.values(servers)) await s?.close();
   });
 

@@ -89,6 +89,58 @@ describe('provider HTTP calls', () => {
     expect((timedOut as TransientError).code).toBe('timeout');
   });
 
+  it('reads the body once as JSON; an empty, non-JSON or broken-off body is `undefined`, not an error, and the status stands', async () => {
+    const plain = createServer((req, res) => {
+      if (req.url === '/empty') return res.writeHead(204).end();
+      if (req.url === '/html') return res.writeHead(502, { 'content-type': 'text/html' }).end('<h1>Bad gateway</h1>');
+      if (req.url === '/cut') return void res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' }).write('{"data":', () => res.destroy());
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ data: [{ id: 'co_1' }] }));
+    });
+    await new Promise<void>((r) => plain.listen(0, '127.0.0.1', () => r()));
+    const at = `http://127.0.0.1:${(plain.address() as { port: number }).port}`;
+    try {
+      expect(await request(`${at}/json`, { provider: 'issuer', route: 'GET /json', timeoutMs: 1_000 })).toMatchObject({ status: 200, body: { data: [{ id: 'co_1' }] } });
+      expect(await request(`${at}/empty`, { provider: 'issuer', route: 'POST /empty', method: 'POST', timeoutMs: 1_000 })).toMatchObject({ status: 204, body: undefined });
+      const html = await request(`${at}/html`, { provider: 'issuer', route: 'POST /html', method: 'POST', json: {}, timeoutMs: 1_000 });
+      expect(html).toMatchObject({ status: 502, body: undefined });
+      expect(html.headers.get('Content-Type')).toBe('text/html');
+      expect(failure(html, undefined, 'POST /html')).toMatchObject({ code: 'http_502' });
+      // A body that breaks off: the status came, so it is an answer, with no body.
+      expect(await request(`${at}/cut`, { provider: 'issuer', route: 'POST /cut', method: 'POST', timeoutMs: 1_000 })).toMatchObject({ status: 200, body: undefined });
+    } finally {
+      plain.closeAllConnections();
+      await new Promise<void>((r) => plain.close(() => r()));
+    }
+  });
+
+  it("stops at the caller's signal (a shutdown), long before the time limit: a write as a timeout (it may have landed), a read with the signal's reason", async () => {
+    let received = 0;
+    const hang = createServer(() => void received++);
+    await new Promise<void>((r) => hang.listen(0, '127.0.0.1', () => r()));
+    const at = `http://127.0.0.1:${(hang.address() as { port: number }).port}`;
+    try {
+      const shutdown = new AbortController();
+      const started = performance.now();
+      const write = request(`${at}/pay`, { provider: 'marketplace', route: 'POST /pay', method: 'POST', json: {}, timeoutMs: 10_000, signal: shutdown.signal }).catch((e: Error) => e);
+      const read = request(`${at}/x`, { provider: 'marketplace', route: 'GET /x', timeoutMs: 10_000, signal: shutdown.signal }).catch((e: Error) => e);
+      setTimeout(() => shutdown.abort(new Error('shutting down')), 100);
+      const [w, r] = await Promise.all([write, read]);
+      expect(performance.now() - started).toBeLessThan(2_000);
+      expect(w).toBeInstanceOf(TransientError);
+      expect(w).toMatchObject({ code: 'timeout' });
+      expect((r as Error).message).toBe('shutting down');
+      // Already stopped: nothing is sent.
+      expect(received).toBe(2);
+      await expect(request(`${at}/x`, { provider: 'marketplace', route: 'GET /x', timeoutMs: 10_000, signal: shutdown.signal })).rejects.toThrow('shutting down');
+      await expect(request(`${at}/pay`, { provider: 'marketplace', route: 'POST /pay', method: 'POST', json: {}, timeoutMs: 10_000, signal: shutdown.signal })).rejects.toMatchObject({ code: 'timeout' });
+      await new Promise((r) => setTimeout(r, 100));
+      expect(received).toBe(2);
+    } finally {
+      hang.closeAllConnections();
+      await new Promise<void>((r) => hang.close(() => r()));
+    }
+  });
+
   it('measures every try by provider and operation, and counts failures by the provider\'s code (an expected status is no failure)', async () => {
     const before = await providerFigures('GET /measured');
     play({ status: 503 }, { status: 200 });

@@ -1,15 +1,10 @@
-import pRetry from 'p-retry';
-import { fetch, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { PermanentError, TransientError } from '../errors.ts';
 import { observeProviderCall } from '../telemetry/metrics.ts';
 import { ATTR, inSpan, SpanKind, SpanStatusCode, type Span } from '../telemetry/tracing.ts';
+import { exchange, type AnswerHeaders, type HttpAnswer } from './exchange.ts';
 
-/** What a provider answered: status, headers and the parsed JSON body (undefined when not JSON). */
-export interface HttpAnswer {
-  status: number;
-  headers: Headers;
-  body: any;
-}
+export type { AnswerHeaders, HttpAnswer } from './exchange.ts';
 
 /** Who is called, for metrics and spans. */
 export type ProviderName = 'marketplace' | 'issuer' | 'voiceid';
@@ -42,32 +37,71 @@ const READ_RETRY_AFTER_CAP_MS = 2_000;
  * TransientError (`timeout`, `unreachable`); every answer, whatever its status, is returned.
  * A read (GET) is safe to repeat, so a passing 429/5xx/network failure is retried in place a couple
  * of times (honouring a short Retry-After) before the caller sees it; writes are never repeated here.
+ * The caller's signal stops it: a read rejects with the signal's reason, a write with a `timeout`
+ * (the provider may have carried it out, as after a time-out).
  */
 export async function request(url: string, req: HttpRequest): Promise<HttpAnswer> {
-  if ((req.method ?? 'GET') !== 'GET') return requestOnce(url, req);
-  return pRetry(
-    async () => {
-      const answer = await requestOnce(url, req);
-      if (answer.status === 429 || answer.status >= 500) throw Object.assign(failure(answer, answer.body?.error?.code ?? answer.body?.errors?.[0]?.code, req.route), { answer });
-      return answer;
-    },
-    {
-      retries: READ_RETRIES,
-      minTimeout: 100,
-      maxTimeout: 1_000,
-      randomize: true,
-      signal: req.signal,
-      shouldRetry: ({ error }) => error instanceof TransientError && (error.retryAfterMs ?? 0) <= READ_RETRY_AFTER_CAP_MS,
-      onFailedAttempt: async ({ error }) => {
-        const wait = error instanceof TransientError ? error.retryAfterMs : undefined;
-        if (wait && wait <= READ_RETRY_AFTER_CAP_MS) await new Promise((r) => setTimeout(r, wait));
-      },
-    },
-  ).catch((err) => {
-    // Retries spent on an HTTP answer: hand the answer itself back, so the caller words the error.
-    if (err && typeof err === 'object' && 'answer' in err) return (err as { answer: HttpAnswer }).answer;
-    throw err;
+  const target = targetOf(url);
+  if ((req.method ?? 'GET') !== 'GET') return requestOnce(target, req);
+  for (let retry = 0; ; retry++) {
+    req.signal?.throwIfAborted();
+    let answer: HttpAnswer | undefined;
+    let wait: number | undefined;
+    try {
+      answer = await requestOnce(target, req);
+      if (answer.status !== 429 && answer.status < 500) {
+        req.signal?.throwIfAborted();
+        return answer;
+      }
+      wait = retryAfterMs(answer.headers);
+    } catch (err) {
+      if (!(err instanceof TransientError) || retry === READ_RETRIES || (err.retryAfterMs ?? 0) > READ_RETRY_AFTER_CAP_MS) throw err;
+      wait = err.retryAfterMs;
+    }
+    // Retries spent, or told to come back later than we wait in place: the answer itself, for the caller to word.
+    if (answer && (retry === READ_RETRIES || (wait ?? 0) > READ_RETRY_AFTER_CAP_MS)) return answer;
+    req.signal?.throwIfAborted();
+    await pause((wait ?? 0) + backoffMs(retry), req.signal);
+  }
+}
+
+/** 100–200 ms before the first retry, 200–400 ms before the second (at most 1 s). */
+function backoffMs(retry: number): number {
+  return Math.min(1_000, Math.round((1 + Math.random()) * 100 * 2 ** retry));
+}
+
+/** Waits `ms`; the caller's signal ends the wait, rejecting with its reason. */
+function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const stop = () => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', stop);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', stop, { once: true });
   });
+}
+
+/** Where a call goes, parsed once per call: for the pool, the span and the errors. */
+interface Target {
+  /** `scheme://host:port`: what errors name (never the path or the query: a token id travels in one). */
+  origin: string;
+  /** Path and query, as sent. */
+  path: string;
+  /** The span's server.address and server.port (empty for a URL that does not parse). */
+  server: Record<string, string | number>;
+}
+
+function targetOf(url: string): Target | undefined {
+  try {
+    const u = new URL(url);
+    return { origin: u.origin, path: `${u.pathname}${u.search}`, server: { 'server.address': u.hostname, 'server.port': Number(u.port || (u.protocol === 'https:' ? 443 : 80)) } };
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -76,16 +110,15 @@ export async function request(url: string, req: HttpRequest): Promise<HttpAnswer
  * template and the server's host and port: never the URL's path or query (a token id travels in one),
  * a header or a body.
  */
-async function requestOnce(url: string, req: HttpRequest): Promise<HttpAnswer> {
+async function requestOnce(target: Target | undefined, req: HttpRequest): Promise<HttpAnswer> {
   const method = req.method ?? 'GET';
   const operation = operationOf(req.route);
   const started = performance.now();
   const seconds = () => (performance.now() - started) / 1000;
-  const where = serverOf(url);
-  return inSpan(req.route, { kind: SpanKind.CLIENT, attributes: { [ATTR.provider]: req.provider, 'http.request.method': method, 'http.route': operation, ...where } }, async (span) => {
+  return inSpan(req.route, { kind: SpanKind.CLIENT, attributes: { [ATTR.provider]: req.provider, 'http.request.method': method, 'http.route': operation, ...target?.server } }, async (span) => {
     let answer: HttpAnswer;
     try {
-      answer = await fetchOnce(url, req);
+      answer = await send(target, req);
     } catch (err) {
       observeProviderCall(req.provider, operation, seconds(), (err as TransientError).code ?? 'unreachable');
       throw err;
@@ -117,59 +150,25 @@ function operationOf(route: string): string {
   return /\b(?:GET|POST|PUT|PATCH|DELETE) \S.*$/.exec(route)?.[0] ?? route;
 }
 
-/** The server's host and port, for the span (the semantic conventions' server.address, server.port). */
-function serverOf(url: string): Record<string, string | number> {
-  try {
-    const u = new URL(url);
-    return { 'server.address': u.hostname, 'server.port': Number(u.port || (u.protocol === 'https:' ? 443 : 80)) };
-  } catch {
-    return {};
-  }
-}
-
-async function fetchOnce(url: string, req: HttpRequest): Promise<HttpAnswer> {
-  const signals = [AbortSignal.timeout(req.timeoutMs)];
-  if (req.signal) signals.push(req.signal);
-  let res: Awaited<ReturnType<typeof fetch>>;
-  try {
-    res = await fetch(url, {
-      ...(req.dispatcher ? { dispatcher: req.dispatcher } : {}),
-      method: req.method ?? 'GET',
-      headers: { accept: 'application/json', ...(req.json !== undefined ? { 'content-type': 'application/json' } : {}), ...req.headers },
-      body: req.json !== undefined ? JSON.stringify(req.json) : undefined,
-      signal: AbortSignal.any(signals),
-    });
-  } catch (err) {
-    const e = err as Error & { cause?: { code?: string } };
-    if (e.name === 'TimeoutError' || e.name === 'AbortError') throw new TransientError('timeout', `${req.route} at ${originOf(url)} timed out after ${req.timeoutMs} ms`);
-    throw new TransientError('unreachable', `${req.route} at ${originOf(url)} failed: ${unreachableReason(e)}`);
-  }
-  const text = await res.text().catch(() => '');
-  let body: any;
-  try {
-    body = text ? JSON.parse(text) : undefined;
-  } catch {
-    body = undefined;
-  }
-  return { status: res.status, headers: res.headers, body };
-}
-
-/** Where a call went, for operators: scheme, host and port only (no path, query or user info). */
-function originOf(url: string): string {
-  try {
-    return new URL(url).origin;
-  } catch {
-    return 'an invalid URL';
-  }
-}
-
-/** Why a call never got an answer, without the URL (fetch's own messages may quote it). */
-function unreachableReason(e: Error & { cause?: { code?: string } }): string {
-  return e.cause?.code ?? e.name ?? 'network error';
+/** The call as one exchange (shared/providers/exchange.ts): JSON in, JSON out. */
+function send(target: Target | undefined, req: HttpRequest): Promise<HttpAnswer> {
+  if (!target) return Promise.reject(new TransientError('unreachable', `${req.route} at an invalid URL failed: ERR_INVALID_URL`));
+  const json = req.json !== undefined;
+  return exchange({
+    origin: target.origin,
+    path: target.path,
+    method: req.method ?? 'GET',
+    headers: json ? { accept: 'application/json', 'content-type': 'application/json', ...req.headers } : { accept: 'application/json', ...req.headers },
+    body: json ? JSON.stringify(req.json) : undefined,
+    route: req.route,
+    timeoutMs: req.timeoutMs,
+    signal: req.signal,
+    dispatcher: req.dispatcher,
+  });
 }
 
 /** Reads `Retry-After` (seconds or an HTTP date) into milliseconds. */
-export function retryAfterMs(headers: Headers): number | undefined {
+export function retryAfterMs(headers: AnswerHeaders): number | undefined {
   const value = headers.get('retry-after');
   if (!value) return undefined;
   const seconds = Number(value);

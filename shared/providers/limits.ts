@@ -59,9 +59,13 @@ function capKey(key: string, path: string, notes: string[]): string {
   return shorter;
 }
 
-/** Sets an own property, also for a key such as `__proto__` that plain assignment would not store. */
+/**
+ * Sets an own property, also for `__proto__`, which plain assignment would not store (it would set the
+ * prototype); every other key of a plain object is stored as an own property by assignment, which is cheap.
+ */
 function put(target: Record<string, unknown>, key: string, value: unknown) {
-  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  if (key === '__proto__') Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  else target[key] = value;
 }
 
 const bytes = (value: unknown) => Buffer.byteLength(JSON.stringify(value) ?? '');

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { afterAll, describe, expect, it } from 'vitest';
-import { PROGRAM_SCRIPT, productionRequirements, STAGES, type Program } from '../../infra/process-model.ts';
+import { PROGRAM_SCRIPT, productionRequirements, programCommand, STAGES, type Program } from '../../infra/process-model.ts';
+import { compiledPath } from '../../infra/programs.ts';
 import { configSchema } from '../../shared/config.ts';
 import { refusal, STRONG_SECRETS } from './support.ts';
 
@@ -80,6 +81,15 @@ describe('docker-compose.yaml', () => {
     const runs = Object.values(services(STRONG_SECRETS)).map((s) => programOf(s.command)).filter(Boolean);
     expect(runs.filter((r) => r!.program === 'gateway')).toEqual([{ program: 'gateway', args: [] }]);
     expect(runs.filter((r) => r!.program === 'worker').map((r) => r!.args).sort()).toEqual(STAGES.map((s) => [s]).sort());
+  });
+
+  it('runs every service of ours compiled (dist/), with plain node as the deployments do: no tsx, no npx', () => {
+    for (const [name, svc] of Object.entries(services(STRONG_SECRETS))) {
+      const run = programOf(svc.command);
+      if (run) expect(svc.command, name).toEqual(programCommand(run.program, run.args));
+    }
+    expect(services(STRONG_SECRETS).mocks!.command).toEqual(['node', compiledPath('mocks/main.ts')]);
+    expect(text).not.toMatch(/\btsx\b|\bnpx\b|\.ts\b/);
   });
 
   it("gives each program every variable its start-up checks require in production, and with the operator's secrets it starts", () => {

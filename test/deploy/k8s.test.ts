@@ -3,7 +3,7 @@ import { QueueKeys } from 'bullmq';
 import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { render, SECRET_DIR } from '../../infra/k8s/generate.ts';
-import { PROGRAM_SCRIPT, productionRequirements, STAGES, type Program } from '../../infra/process-model.ts';
+import { PROGRAM_SCRIPT, productionRequirements, programCommand, STAGES, type Program } from '../../infra/process-model.ts';
 import { configSchema } from '../../shared/config.ts';
 import { FILE_BACKED_VARIABLES } from '../../shared/secret-files.ts';
 import { refusal } from './support.ts';
@@ -57,6 +57,12 @@ describe('infra/k8s manifests', () => {
     const runs = deployments.map((d) => programOf(d.spec.template.spec.containers[0]));
     expect(runs.filter((r) => r.program === 'gateway')).toEqual([{ program: 'gateway', args: [] }]);
     expect(runs.filter((r) => r.program === 'worker').map((r) => r.args).sort()).toEqual(STAGES.map((s) => [s]).sort());
+    // The compiled program (dist/) with plain node: no TypeScript loader at run time.
+    for (const d of deployments) {
+      const container = d.spec.template.spec.containers[0];
+      const { program, args } = programOf(container);
+      expect(container.command, d.metadata.name).toEqual(programCommand(program, args));
+    }
   });
 
   it('give every program what its start-up checks require in production, secrets as files from the Secret', () => {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reconcile } from '../../shared/audit/reconcile.ts';
 import { ConfigError, loadConfig } from '../../shared/config.ts';
 import { TransientError } from '../../shared/errors.ts';
-import { createProviders, type ProviderTlsFiles } from '../../shared/providers/index.ts';
+import { createProviders, type Providers, type ProviderTlsFiles } from '../../shared/providers/index.ts';
 import { parseMocksEnv } from '../../mocks/config.ts';
 import { makeTestPki, type TestPki } from '../support/certs.ts';
 import { ISSUER_KEY, openHarness, postTask, waitForEnd, type Harness } from '../support/harness.ts';
@@ -24,13 +24,17 @@ describe('mutual TLS to the providers', () => {
       env: { PROVIDER_CA_FILE: pki.caCert, PROVIDER_CERT_FILE: pki.client.cert, PROVIDER_KEY_FILE: pki.client.key },
     });
   });
+  const made: Providers[] = [];
   afterAll(async () => {
+    for (const p of made) await p.close();
     await h?.close();
     pki?.remove();
   });
 
-  const providersWith = (tls: ProviderTlsFiles) =>
-    createProviders({ marketplaceUrl: h.mocks.urls.marketplace!, tokenIssuerUrl: h.mocks.urls.tokenIssuer!, voiceIdUrl: h.mocks.urls.voiceid!, issuerApiKey: ISSUER_KEY, timeoutMs: 3_000, tls });
+  const providersWith = (tls: ProviderTlsFiles) => {
+    made.push(createProviders({ marketplaceUrl: h.mocks.urls.marketplace!, tokenIssuerUrl: h.mocks.urls.tokenIssuer!, voiceIdUrl: h.mocks.urls.voiceid!, issuerApiKey: ISSUER_KEY, timeoutMs: 3_000, tls }));
+    return made.at(-1)!;
+  };
 
   it('runs a task end to end over mutual TLS: search, token, purchases, refunds and the close all reach the providers', async () => {
     expect(h.mocks.urls.marketplace).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);

@@ -182,6 +182,9 @@ describe('the pipeline', () => {
     expect(usage.captured).toBe(sum('capture'));
     expect(usage.reserved).toBe(sum('reserve'));
     expect(usage.captured - usage.refunded).toBe(parseMoney(task.budget.spent));
+    // Counted with each movement: not one dashboard job was needed for it.
+    const jobs = await h.producer.queues.dashboard.getJobCounts();
+    expect(Object.values(jobs).reduce((a, b) => a + b, 0)).toBe(0);
     // A redelivered event changes nothing.
     for (const l of ledger) expect(await h.repos.dashboard.apply(l.id)).toBe(false);
     expect((await h.repos.dashboard.forTask(id))!.events).toBe(ledger.length);

@@ -167,6 +167,7 @@ export async function openHarness(opts: HarnessOptions = {}): Promise<Harness> {
       await eventStreams.close();
       await stopWorkers(workers, 2_000);
       await deps.webhooks.sender.close();
+      await deps.providers.close();
       await producer.close();
       await deletePrefix(redis, config.QUEUE_PREFIX);
       await redis.quit();

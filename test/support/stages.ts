@@ -76,5 +76,9 @@ export async function marketplaceWith(h: Harness, faults: FaultConfig): Promise<
       timeoutMs: 3_000,
     }),
   };
-  return { deps, close: () => market.close() };
+  const close = async () => {
+    await deps.providers.close();
+    await market.close();
+  };
+  return { deps, close };
 }

@@ -165,7 +165,8 @@ export function createTaskRoute(deps: GatewayDeps, limits: SubmissionLimits) {
     }
     c.header('Location', `/v1/tasks/${task.id}`);
     if (result.kind === 'replayed') c.header('Idempotent-Replayed', 'true');
-    return c.json(taskView(task, await deps.repos.companies.list(task.id)), 202);
+    // A task created just now has found nothing yet; a replayed one may have.
+    return c.json(taskView(task, result.kind === 'created' ? [] : await deps.repos.companies.list(task.id)), 202);
   });
 }
 
