@@ -1,8 +1,9 @@
 /**
  * The bare BullMQ graph, as a program of its own (bench/efficiency/bare.ts starts it): the product's job
- * graph with trivial processors — search → authorize → a flow of RECORDS_PER_TASK detail children under
- * their report parent — with the product's job ids, options and concurrency, on the bench's Redis.
- * What a task costs BullMQ and Redis alone: the ceiling the product's throughput is compared with.
+ * graph with trivial processors — search → authorize → a flow of 3 detail children under their report
+ * parent — with the product's concurrency, on the bench's Redis. What a task costs BullMQ and Redis alone:
+ * the ceiling the product's throughput is compared with. Its job options are fixed here (the product's
+ * before issue 16, BullMQ's default events stream), so the reference does not move when the product's do.
  *
  * Talks over stdin/stdout: prints `{"warm":…}` after its warm-up, runs the measured tasks on `go`,
  * prints `{"done":…}`, and closes on `stop` (or when stdin closes).
@@ -11,8 +12,19 @@
 import { createInterface } from 'node:readline';
 import { performance } from 'node:perf_hooks';
 import { FlowProducer, Queue, Worker } from 'bullmq';
+import type { JobsOptions } from 'bullmq';
 import { redisConnection } from '../../queues/connection.ts';
-import { jobId, jobOptions } from '../../queues/options.ts';
+
+type Stage = 'search' | 'authorize' | 'detail' | 'report';
+const ATTEMPTS: Record<Stage, number> = { search: 6, authorize: 6, detail: 8, report: 8 };
+const jobOptions = (stage: Stage, id: string): JobsOptions => ({
+  jobId: `${stage}-${id}`,
+  attempts: ATTEMPTS[stage],
+  backoff: { type: 'jittered' },
+  removeOnComplete: { age: 24 * 3600, count: 5_000 },
+  removeOnFail: { age: 7 * 24 * 3600 },
+  ...(stage === 'detail' ? { ignoreDependencyOnFailure: true } : {}),
+});
 
 const env = (name: string, fallback?: number) => {
   const n = Number(process.env[name] ?? fallback);
@@ -34,7 +46,7 @@ let waitFor = Infinity;
 let onAllReported = () => {};
 const concurrency = { worker: env('WORKER_CONCURRENCY', 4), detail: env('DETAIL_CONCURRENCY', 8) };
 const workers = [
-  new Worker('search', async (job) => void (await authorize.add('authorize', job.data, jobOptions('authorize', jobId.authorize(job.data.taskId)))), { connection, prefix, concurrency: concurrency.worker }),
+  new Worker('search', async (job) => void (await authorize.add('authorize', job.data, jobOptions('authorize', job.data.taskId))), { connection, prefix, concurrency: concurrency.worker }),
   new Worker(
     'authorize',
     async (job) => {
@@ -43,8 +55,8 @@ const workers = [
         name: 'report',
         queueName: 'report',
         data: { taskId },
-        opts: jobOptions('report', jobId.report(taskId)),
-        children: Array.from({ length: records }, (_, i) => ({ name: 'detail', queueName: 'detail', data: { taskId, companyId: `c${i}` }, opts: jobOptions('detail', jobId.detail(taskId, `c${i}`)) })),
+        opts: jobOptions('report', taskId),
+        children: Array.from({ length: records }, (_, i) => ({ name: 'detail', queueName: 'detail', data: { taskId, companyId: `c${i}` }, opts: jobOptions('detail', `${taskId}-c${i}`) })),
       });
     },
     { connection, prefix, concurrency: concurrency.worker },
@@ -68,7 +80,7 @@ async function run(round: string, count: number): Promise<number> {
   const t0 = performance.now();
   for (let i = 0; i < count; i += 100) {
     const ids = Array.from({ length: Math.min(100, count - i) }, (_, k) => `${round}-${i + k}`);
-    await search.addBulk(ids.map((taskId) => ({ name: 'search', data: { taskId }, opts: jobOptions('search', jobId.search(taskId)) })));
+    await search.addBulk(ids.map((taskId) => ({ name: 'search', data: { taskId }, opts: jobOptions('search', taskId) })));
   }
   await all;
   return (performance.now() - t0) / 1000;
