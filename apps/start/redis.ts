@@ -16,6 +16,31 @@ export function freePort(): Promise<number> {
   });
 }
 
+/**
+ * Waits (up to 10 s) until a redis-server just started as `child` answers PING at `url`; throws, naming
+ * `what`, when it exits first or does not answer in time.
+ */
+export async function untilRedisAnswers(url: string, child: ChildProcess, what: string): Promise<void> {
+  const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  probe.on('error', () => {});
+  const deadline = Date.now() + 10_000;
+  try {
+    for (;;) {
+      try {
+        await probe.connect();
+        await probe.ping();
+        return;
+      } catch {
+        probe.disconnect();
+        if (child.exitCode !== null || Date.now() > deadline) throw new Error(`${what} did not start (exit code ${child.exitCode})`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  } finally {
+    probe.disconnect();
+  }
+}
+
 export const NO_REDIS_HELP =
   'no Redis: set REDIS_URL to a running Redis (e.g. redis://127.0.0.1:6379), or install one so `redis-server` is on the PATH ' +
   '(Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis)';
@@ -46,21 +71,7 @@ export async function startPrivateRedis(dir: string): Promise<{ url: string; sto
   };
   process.once('exit', kill);
   const url = `redis://127.0.0.1:${port}`;
-  const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  probe.on('error', () => {});
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    try {
-      await probe.connect();
-      await probe.ping();
-      break;
-    } catch {
-      probe.disconnect();
-      if (child.exitCode !== null || Date.now() > deadline) throw new Error(`the private redis-server did not start (exit code ${child.exitCode})`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  probe.disconnect();
+  await untilRedisAnswers(url, child, 'the private redis-server');
   return {
     url,
     stop: async () => {

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { freePort } from '../../apps/start/redis.ts';
+import { freePort, untilRedisAnswers } from '../../apps/start/redis.ts';
 
 export interface BenchRedis {
   url: string;
@@ -42,24 +42,12 @@ export async function startBenchRedis(fallbackUrl: string): Promise<BenchRedis> 
   };
   process.once('exit', kill);
   const url = `redis://127.0.0.1:${port}`;
-  const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  probe.on('error', () => {});
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    try {
-      await probe.connect();
-      await probe.ping();
-      break;
-    } catch {
-      probe.disconnect();
-      if (child.exitCode !== null || Date.now() > deadline) {
-        kill();
-        throw new Error(`the bench's redis-server did not start (exit code ${child.exitCode})`);
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
+  try {
+    await untilRedisAnswers(url, child, "the bench's redis-server");
+  } catch (err) {
+    kill();
+    throw err;
   }
-  probe.disconnect();
   return {
     url,
     private: true,
