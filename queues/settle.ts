@@ -64,6 +64,12 @@ export async function finishPendingRefund(deps: StageDeps, payment: Payment, sig
     if (err instanceof PermanentError) await deps.repos.payments.dropRefundIntent(payment.id, key);
     throw err;
   }
+  // An answer for another charge, or another amount than the intent asked, is not the refund asked for
+  // under this key (an honest issuer refunds exactly that, or refuses): nothing is booked from it.
+  if (refund.chargeId !== payment.charge_id || refund.amount !== payment.pending_refund_amount) {
+    await deps.repos.payments.dropRefundIntent(payment.id, key);
+    throw new PermanentError('issuer_refund_mismatch', `the issuer answered the refund of payment ${payment.id} with a refund of another charge or amount`);
+  }
   const moved = await deps.repos.payments.refund(payment.id, refund.id, refund.amount, key);
   if (!moved) return (await deps.repos.payments.get(payment.id))!; // booked before: read it as it is now
   return moved.payment;

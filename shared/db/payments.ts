@@ -1,6 +1,7 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Keyring } from '../crypto/keyring.ts';
 import { moneyMovedNow, type MoneyKind } from '../telemetry/metrics.ts';
+import { PermanentError } from '../errors.ts';
 import { formatMoney } from '../money.ts';
 import { appendEvent, type TaskEventRepository } from './events.ts';
 import { settleCompany, type CompanyOutcome } from './companies.ts';
@@ -329,7 +330,9 @@ export class PaymentRepository {
   /**
    * Books a refund the issuer made, keyed by the issuer's refund id so it is booked once, and clears the
    * intent it answers (`intentKey`) in the same step. A payment refunded in full becomes `refunded`; a
-   * partial refund leaves it as it was.
+   * partial refund leaves it as it was. A refund booked before returns undefined — unless it comes as the
+   * answer to the intent still pending (a lying issuer): then the intent is dropped and this throws
+   * `issuer_refund_mismatch`, booking nothing.
    */
   async refund(id: number, refundId: string, amount: number, intentKey?: string): Promise<Movement | undefined> {
     const moved = await this.db.transaction().execute(async (trx) => {
@@ -339,8 +342,12 @@ export class PaymentRepository {
       const eventKey = `${current.idempotency_key}:refund:${refundId}`;
       const seen = await trx.selectFrom('ledger_entries').select('id').where('event_key', '=', eventKey).executeTakeFirst();
       if (seen) {
-        if (answered) await trx.updateTable('payments').set(cleared).where('id', '=', id).execute();
-        return undefined;
+        if (!answered) return undefined; // booked before, by this process's earlier try or another's
+        // Booking a refund clears its intent in the same transaction, so an honest issuer never answers
+        // a pending intent with a refund booked before: this answer is not a refund under the intent's
+        // key. Nothing is booked; the intent is dropped (as when the issuer refuses) and the caller told.
+        await trx.updateTable('payments').set(cleared).where('id', '=', id).execute();
+        return 'booked_before' as const;
       }
       const refunded = current.refunded_amount + amount;
       const payment = await trx
@@ -366,6 +373,9 @@ export class PaymentRepository {
       if (entry) await appendEvent(trx, payment.task_id, 'payment', { companyId: payment.company_id, movement: 'refund', amount: formatMoney(amount) });
       return { payment, ledgerEntryIds: entry ? [entry] : [] };
     });
+    if (moved === 'booked_before') {
+      throw new PermanentError('issuer_refund_mismatch', `the issuer answered a new refund of payment ${id} with a refund booked before`);
+    }
     if (moved?.ledgerEntryIds.length) {
       moneyMovedNow('refund', amount);
       this.events.written(moved.payment.task_id);

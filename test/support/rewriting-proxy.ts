@@ -16,7 +16,7 @@ export interface RewritingProxy {
 
 /**
  * A hostile provider for tests: passes every request on to the real mock behind it and rewrites the
- * JSON of its 200 answers with `rewrite` (prices, receipts and payments stay the real mock's, so the
+ * JSON of its 2xx answers with `rewrite` (prices, receipts and payments stay the real mock's, so the
  * money still moves). It is test code, not a mock: the mocks in mocks/ stay independent of the product.
  */
 export async function startRewritingProxy(rewrite: Rewrite, prefix = ''): Promise<RewritingProxy> {
@@ -32,10 +32,10 @@ export async function startRewritingProxy(rewrite: Rewrite, prefix = ''): Promis
     const body = c.req.method === 'GET' || c.req.method === 'HEAD' ? undefined : await c.req.arrayBuffer();
     const answer = await fetch(`${upstream}${path}${url.search}`, { method: c.req.method, headers, body });
     const type = answer.headers.get('content-type') ?? '';
-    if (answer.status === 200 && type.includes('json')) {
+    if (answer.status >= 200 && answer.status < 300 && type.includes('json')) {
       const json = await answer.json();
       const changed = rewrite({ method: c.req.method, path }, json);
-      return c.json(changed ?? json, 200);
+      return c.json(changed ?? json, answer.status as 200 | 201);
     }
     const out = new Headers();
     for (const name of ['content-type', 'retry-after', 'idempotent-replayed']) {
