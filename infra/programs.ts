@@ -5,7 +5,16 @@ import { join } from 'node:path';
  * (apps/gateway/main.ts → dist/apps/gateway/main.js): what the npm scripts, the image and the
  * deployments run with plain `node`.
  */
-export const PROGRAMS = ['apps/gateway/main.ts', 'apps/worker/main.ts', 'apps/cli/reconcile.ts', 'apps/cli/rotate-keys.ts', 'apps/cli/research.ts', 'mocks/main.ts'] as const;
+export const PROGRAMS = [
+  'apps/gateway/main.ts',
+  'apps/worker/main.ts',
+  'apps/cli/reconcile.ts',
+  'apps/cli/rotate-keys.ts',
+  'apps/cli/research.ts',
+  'mocks/main.ts',
+  // Everything in one process (`npm start` runs it through tsx; the bench and the tests run it compiled).
+  'apps/start/main.ts',
+] as const;
 
 /** Where `npm run build` writes, relative to the project (and to the image's working directory). */
 export const DIST = 'dist';

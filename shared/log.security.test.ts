@@ -8,7 +8,9 @@ import fc from 'fast-check';
 import { describe, expect, inject, it } from 'vitest';
 import { deletePrefix, redisConnection } from '../queues/connection.ts';
 import { ConfigError, loadConfig } from './config.ts';
+import { dropSchema, openDatabase } from './db/index.ts';
 import { createLogger } from './log.ts';
+import { programArgs } from '../test/support/programs.ts';
 
 const ROOT = new URL('../', import.meta.url).pathname;
 
@@ -61,12 +63,15 @@ describe('the logger masks the credentials of every URL it writes', () => {
     const prefix = `t-log-${randomBytes(4).toString('hex')}`;
     const dataDir = mkdtempSync(join(tmpdir(), 'arp-log-'));
     const password = `Redis-Pw-${randomBytes(6).toString('hex')}`;
+    // The shared Postgres in a schema of its own when there is one (embedded PGlite takes far longer to start).
+    const databaseUrl = inject('databaseUrl');
+    const books: Record<string, string> = databaseUrl ? { DATABASE_URL: databaseUrl, DATABASE_SCHEMA: prefix.replaceAll('-', '_') } : {};
     const url = new URL(inject('redisUrl'));
     url.password = password;
-    const child = spawn(process.execPath, ['--import', 'tsx', 'apps/start/main.ts'], {
+    const child = spawn(process.execPath, programArgs('apps/start/main.ts'), {
       cwd: ROOT,
       detached: true,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', DATA_DIR: dataDir, PORT: '0', REDIS_URL: url.toString(), QUEUE_PREFIX: prefix, LOG_LEVEL: 'info', SWEEP_INTERVAL_MS: '0' },
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', DATA_DIR: dataDir, PORT: '0', REDIS_URL: url.toString(), QUEUE_PREFIX: prefix, LOG_LEVEL: 'info', SWEEP_INTERVAL_MS: '0', ...books },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
@@ -86,6 +91,11 @@ describe('the logger masks the credentials of every URL it writes', () => {
       const redis = redisConnection(inject('redisUrl'), 'producer');
       await deletePrefix(redis, prefix);
       await redis.quit();
+      if (databaseUrl) {
+        const database = await openDatabase({ databaseUrl, schema: books.DATABASE_SCHEMA!, dataDir, poolSize: 1 });
+        await dropSchema(database);
+        await database.close();
+      }
       rmSync(dataDir, { recursive: true, force: true });
     }
     expect(output).not.toContain(password);

@@ -7,6 +7,7 @@ import { admin, makeKey, OPERATOR_PASSWORD, WITH_OPERATOR } from '../../test/sup
 import { openHarness, type Harness } from '../../test/support/harness.ts';
 import { ApiKeys, KEY_CACHE_MS, type KeyStore } from './auth.ts';
 import { announceRevocation, KeyRevocations } from './key-revocations.ts';
+import { programArgs } from '../../test/support/programs.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const databaseUrl = inject('databaseUrl');
@@ -100,7 +101,7 @@ describe.skipIf(!databaseUrl)('a key revoked on one gateway process is refused b
   beforeAll(async () => {
     h = await openHarness({ env: WITH_OPERATOR });
     port = await freePort();
-    child = spawn(process.execPath, ['--import', 'tsx', 'apps/gateway/main.ts'], {
+    child = spawn(process.execPath, programArgs('apps/gateway/main.ts'), {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: {

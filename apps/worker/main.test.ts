@@ -1,11 +1,12 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { parseStages } from './stages.ts';
+import { programArgs } from '../../test/support/programs.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 
 function run(program: string, args: string[], env: Record<string, string>) {
-  return spawnSync(process.execPath, ['--import', 'tsx', program, ...args], {
+  return spawnSync(process.execPath, programArgs(program, args), {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
     encoding: 'utf8',

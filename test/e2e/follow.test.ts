@@ -8,6 +8,7 @@ import { runCli as cliInProcess } from '../../apps/cli/research.ts';
 import { runCli } from '../support/cli.ts';
 import { API_KEY, openHarness, waitFor, type Harness } from '../support/harness.ts';
 import { readSse } from '../support/sse.ts';
+import { programArgs } from '../support/programs.ts';
 
 const databaseUrl = inject('databaseUrl');
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -193,7 +194,7 @@ async function startGateway(h: Harness): Promise<Gateway> {
     LOG_LEVEL: 'warn',
     EVENTS_HEARTBEAT_MS: '1000',
   };
-  const child = spawn(process.execPath, ['--import', 'tsx', 'apps/gateway/main.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, programArgs('apps/gateway/main.ts'), { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: string[] = [];
   child.stdout!.on('data', (d: Buffer) => logs.push(d.toString()));
   child.stderr!.on('data', (d: Buffer) => logs.push(d.toString()));

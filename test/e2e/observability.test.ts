@@ -10,6 +10,7 @@ import { keyringFrom } from '../../shared/crypto/keyring.ts';
 import { dropSchema, migrate, openDatabase, repositories, type Db, type Repositories } from '../../shared/db/index.ts';
 import { IssuerClient } from '../../shared/providers/issuer.ts';
 import { startOtlpReceiver, type ReceivedSpan } from '../support/otlp-receiver.ts';
+import { programArgs } from '../support/programs.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const API_KEY = 'obs-api-key-0123456789';
@@ -26,7 +27,7 @@ interface Proc {
 }
 
 function launch(name: string, program: string, args: string[], env: Record<string, string>): Proc {
-  const child = spawn(process.execPath, ['--import', 'tsx', program, ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, programArgs(program, args), { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const proc: Proc = { name, child, lines: [], raw: [], exited: new Promise((r) => child.once('exit', (code) => r(code))) };
   let rest = '';
   child.stdout!.on('data', (d: Buffer) => {

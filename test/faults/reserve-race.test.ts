@@ -1,13 +1,14 @@
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { openHarness, runningTask, type Harness } from '../support/harness.ts';
+import { programArgs } from '../support/programs.ts';
 
 const databaseUrl = inject('databaseUrl');
 const ROOT = new URL('../../', import.meta.url).pathname;
 
 function racer(args: string[]): Promise<{ reserved: number; refused: number }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'test/support/reserve-racer.ts', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, programArgs('test/support/reserve-racer.ts', args), { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));

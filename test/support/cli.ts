@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { programArgs } from './programs.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const CLI_TIME_LIMIT_MS = 40_000;
@@ -12,7 +13,7 @@ export interface CliRun {
 /** Runs one of our programs (e.g. `apps/cli/reconcile.ts`) as its own process, as an operator would, with only the given environment. */
 export function runCli(program: string, args: string[], env: Record<string, string>): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', program, ...args], {
+    const child = spawn(process.execPath, programArgs(program, args), {
       cwd: ROOT,
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -14,6 +14,7 @@ import { createLogger } from '../../shared/log.ts';
 import { TransientError } from '../../shared/errors.ts';
 import { IssuerClient } from '../../shared/providers/issuer.ts';
 import { keyringFrom } from '../../shared/crypto/keyring.ts';
+import { programArgs } from './programs.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 export const CLUSTER_KEY = 'cluster-key';
@@ -105,7 +106,7 @@ export class Cluster {
     if (this.closed) return undefined;
     const current = this.procs[i];
     if (current && current.child.exitCode === null && current.child.signalCode === null) return current;
-    const child = spawn(process.execPath, ['--import', 'tsx', 'apps/worker/main.ts'], { cwd: ROOT, env: this.workerEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, programArgs('apps/worker/main.ts'), { cwd: ROOT, env: this.workerEnv, stdio: ['ignore', 'pipe', 'pipe'] });
     const keep = (d: Buffer) => {
       this.logs.push(`[w${i}] ${d.toString().trimEnd()}`);
       if (this.logs.length > 400) this.logs.shift();

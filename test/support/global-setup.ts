@@ -1,10 +1,13 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { freePort } from '../../apps/start/redis.ts';
+import { build } from '../../infra/build.ts';
 import { redisAnswers } from './redis-probe.ts';
+
+const ROOT = new URL('../../', import.meta.url).pathname;
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -38,5 +41,14 @@ export default async function setup(project: TestProject) {
   }
   project.provide('redisUrl', redisUrl);
   project.provide('databaseUrl', process.env.DATABASE_URL || undefined);
-  return () => stop?.();
+  // The programs tests start as processes run compiled, as in production (test/support/programs.ts):
+  // built once here from the current sources, beside a link to node_modules for their packages.
+  const programs = mkdtempSync(join(tmpdir(), 'arp-test-programs-'));
+  symlinkSync(join(ROOT, 'node_modules'), join(programs, 'node_modules'), 'dir');
+  await build(programs);
+  project.provide('programsDir', programs);
+  return () => {
+    stop?.();
+    rmSync(programs, { recursive: true, force: true });
+  };
 }
