@@ -22,6 +22,8 @@ export interface DbOptions {
   /** Keep PGlite in memory (tests); otherwise it lives under dataDir/pglite. */
   inMemory?: boolean;
   poolSize?: number;
+  /** Server settings for every session of the pool (`-c name=value`), beside the search path. */
+  settings?: Record<string, string>;
 }
 
 const INT8 = 20;
@@ -50,7 +52,7 @@ export async function openDatabase(opts: DbOptions): Promise<Db> {
     const pool = new pg.Pool({
       connectionString: opts.databaseUrl,
       max: opts.poolSize ?? 10,
-      options: `-c search_path=${opts.schema}`,
+      options: [`-c search_path=${opts.schema}`, ...Object.entries(opts.settings ?? {}).map(([name, value]) => `-c ${name}=${value}`)].join(' '),
       types: pgTypes() as pg.CustomTypesConfig,
       connectionTimeoutMillis: 5_000,
     });

@@ -15,6 +15,7 @@ import { TransientError } from '../../shared/errors.ts';
 import { IssuerClient } from '../../shared/providers/issuer.ts';
 import { keyringFrom } from '../../shared/crypto/keyring.ts';
 import { programArgs } from './programs.ts';
+import { TEST_SESSION } from './harness.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 export const CLUSTER_KEY = 'cluster-key';
@@ -63,7 +64,7 @@ export class Cluster {
 
   async start(): Promise<void> {
     this.mocks = await startMocks({ issuerApiKey: ISSUER_KEY, receiptSecret: 'cluster-secret', dataDir: this.dataDir, faults: this.opts.faults ?? {}, ...(this.opts.issuerFaults ? { issuerFaults: this.opts.issuerFaults } : {}), only: ['tokenIssuer', 'marketplace', 'voiceid'] });
-    this.database = await openDatabase({ databaseUrl: this.opts.databaseUrl, schema: this.schema, dataDir: this.dataDir, poolSize: 5 });
+    this.database = await openDatabase({ databaseUrl: this.opts.databaseUrl, schema: this.schema, dataDir: this.dataDir, poolSize: 5, settings: TEST_SESSION });
     await migrate(this.database);
     this.repos = repositories(this.database, keyringFrom(undefined));
     this.issuer = new IssuerClient(this.mocks.urls.tokenIssuer!, ISSUER_KEY, 5_000);
