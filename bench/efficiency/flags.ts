@@ -7,7 +7,7 @@ export const USAGE = `usage: npm run bench [-- --tasks N] [--warmup N] [--alone 
          process, SQL statements / commits / WAL per task, jobs and Redis commands per task, latency, RSS; the issue-16 targets
          --tasks 300 measured per layout (1-5000), after --warmup 60 (1-2000); --alone 20 tasks run one at a time (submit → report);
          --concurrency 16 POSTs at a time; --bare-tasks 2000; --time-limit 300 s per phase; --tsx runs the sources even when built
-       npm run bench -- --soak S [--rate R] [--sample S] [--layout split|one]   S seconds (10-7200) at R tasks/s (default 5):
+       npm run bench -- --soak S [--rate R] [--sample S] [--layout split|one]   S seconds (10-7200) at R tasks/s (default 1):
          Redis memory, Postgres table and index sizes and each process's RSS sampled every --sample 10 s: flat or per task
        npm run bench -- --latency MS [--levels 1,4,8,16,32,2x16]   the sizing run of the detail stage (bench/sizing.ts)
        npm run bench -- --in-process [--tasks N …]   the pipeline in this one process, a repeated workload, shutdown under load
@@ -69,7 +69,7 @@ export function readFlags(argv: string[]) {
     tsx: v.tsx ?? false,
     timeLimitMs: int('time-limit', v['time-limit'], 300, 10, 3600) * 1000,
     soakS: v.soak === undefined ? undefined : int('soak', v.soak, 300, 10, 7200),
-    rate: int('rate', v.rate, 5, 1, 500),
+    rate: int('rate', v.rate, 1, 1, 500),
     sampleS: int('sample', v.sample, 10, 1, 600),
     logLevel,
   };
