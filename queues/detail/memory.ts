@@ -15,6 +15,10 @@ type Outcome = { outcome: string; companyId: string };
  * — or until `waitMs` (the provider time-out) has passed, then buys on its own. `maxAge: 0` buys afresh,
  * claiming the purchase when it is free so that others can wait for it.
  *
+ * The price reserved is the one probed before the first look (the listing capped it: refuseOffer). Should
+ * the marketplace change it while this task waited, its pay call refuses the old amount and nothing is
+ * charged (the payment is released), so a wait never pays more than was listed.
+ *
  * Returns the reservation's answer, or the outcome when memory served the company.
  */
 export async function reserveOrReuse(
