@@ -1,5 +1,6 @@
-import type { Company, Recalled, Task } from '../../shared/db/index.ts';
-import { maxAgeOf } from '../../shared/memory/freshness.ts';
+import type { Recalled } from '../../shared/db/index.ts';
+import type { ClaimedReserveResult, ReserveResult } from '../../shared/db/payments.ts';
+import type { PurchaseCompany, PurchaseTask, PurchaseView } from '../../shared/db/purchase.ts';
 import type { JobContext, StageDeps } from '../deps.ts';
 
 type Outcome = { outcome: string; companyId: string };
@@ -7,52 +8,63 @@ type Outcome = { outcome: string; companyId: string };
 /**
  * Memory first (issue 11): a record the tenant bought within the task's freshness window is used at no
  * cost — settled `reused`, linked to the purchase it came from, whatever became of that purchase's
- * receipt. Otherwise the task claims the purchase, so another task of the tenant buying the same
- * company at the same time waits for it instead of paying again: it looks in memory until the holder's
- * purchase has ended — then reuses what was delivered, or buys on its own when nothing was (failed,
- * refunded, skipped) — or until `waitMs` (the provider time-out) has passed, then buys on its own.
- * Returns the outcome when memory served the company; undefined when the task is to buy it.
- * `maxAge: 0` buys afresh, claiming the purchase when it is free so that others can wait for it.
+ * receipt. Otherwise the task claims the purchase as it reserves the price (one statement,
+ * PaymentRepository.claimAndReserve), so another task of the tenant buying the same company at the same
+ * time waits for it instead of paying again: it looks again every `pollMs` until the holder's purchase has
+ * ended — then reuses what was delivered, or buys on its own when nothing was (failed, refunded, skipped)
+ * — or until `waitMs` (the provider time-out) has passed, then buys on its own. `maxAge: 0` buys afresh,
+ * claiming the purchase when it is free so that others can wait for it.
+ *
+ * The price reserved is the one probed before the first look (the listing capped it: refuseOffer). Should
+ * the marketplace change it while this task waited, its pay call refuses the old amount and nothing is
+ * charged (the payment is released), so a wait never pays more than was listed.
+ *
+ * Returns the reservation's answer, or the outcome when memory served the company.
  */
-export async function fromMemory(deps: StageDeps, task: Task, company: Company, resource: string, key: string, ctx: JobContext): Promise<Outcome | undefined> {
-  const maxAge = maxAgeOf(task, deps.memory.maxAgeSeconds);
-  const memory = deps.repos.memory;
-  if (maxAge === 0) {
-    await memory.claim(task.tenant, company.company_id, task.id);
-    return undefined;
-  }
+export async function reserveOrReuse(
+  deps: StageDeps,
+  view: PurchaseView & { company: PurchaseCompany },
+  purchase: { resource: string; key: string; price: number },
+  ctx: JobContext,
+): Promise<ReserveResult | Outcome> {
+  const { task, company } = view;
   const deadline = Date.now() + deps.memory.waitMs;
-  let claimed = false;
+  let regardless = view.maxAgeSeconds === 0;
   for (;;) {
-    const known = await memory.fresh(task.tenant, company.company_id, maxAge);
-    if (known) return reuse(deps, task, company, resource, key, known);
-    // Ours, and memory looked at once more after the claim (the holder before us may have delivered just then).
-    if (claimed) return undefined;
-    const claim = await memory.claim(task.tenant, company.company_id, task.id);
-    if (claim.ours) {
-      claimed = true;
-      continue;
-    }
+    const answer: ClaimedReserveResult = await deps.repos.payments.claimAndReserve({
+      taskId: task.id,
+      companyId: company.company_id,
+      tenant: task.tenant,
+      resource: purchase.resource,
+      amount: purchase.price,
+      key: purchase.key,
+      dailyCap: view.dailyCap,
+      claim: { maxAgeSeconds: view.maxAgeSeconds, regardless },
+    });
+    if (answer.kind === 'remembered') return reuse(deps, task, company, purchase, answer.record);
+    if (answer.kind !== 'held') return answer;
     if (Date.now() >= deadline || ctx.signal?.aborted) {
-      deps.log.warn({ taskId: task.id, companyId: company.company_id, holder: claim.holder, waitedMs: deps.memory.waitMs }, 'another task of the tenant is still buying this company: buying it too');
-      return undefined;
+      deps.log.warn({ taskId: task.id, companyId: company.company_id, holder: answer.holder, waitedMs: deps.memory.waitMs }, 'another task of the tenant is still buying this company: buying it too');
+      regardless = true;
+      continue;
     }
     await pause(deps.memory.pollMs, ctx.signal);
   }
 }
 
-/** Uses a remembered record: the company settled `reused` with it, then the zero-cost payment linking its purchase. */
-async function reuse(deps: StageDeps, task: Task, company: Company, resource: string, key: string, known: Recalled): Promise<Outcome> {
-  // The record first: once the company is settled, a retry stops early; the payment row after it only
-  // links the record to the purchase it came from.
-  await deps.repos.companies.settle(task.id, company.company_id, 'reused', { detail: known.fields, receiptId: known.receiptId });
+/**
+ * Uses a remembered record: the company settled `reused` with it and the zero-cost payment linking its
+ * purchase, in one statement (a retry finds both written or neither).
+ */
+export async function reuse(deps: StageDeps, task: PurchaseTask, company: PurchaseCompany, purchase: { resource: string; key: string }, known: Recalled): Promise<Outcome> {
   await deps.repos.payments.recordReuse({
     taskId: task.id,
     companyId: company.company_id,
     tenant: task.tenant,
-    resource,
-    key,
+    resource: purchase.resource,
+    key: purchase.key,
     source: { id: known.paymentId, receipt_id: known.receiptId },
+    record: known.fields,
   });
   return { outcome: 'reused', companyId: company.company_id };
 }

@@ -570,14 +570,14 @@ describe("detail processor: the tenant's memory", () => {
     await waitFor(async () => ((await h.repos.payments.forTask(a.taskId)).length ? true : undefined), 'the first task to reserve');
     let sawHeld!: () => void;
     const held = new Promise<void>((r) => (sawHeld = r));
-    const memory = Object.assign(Object.create(h.repos.memory), {
-      claim: async (...args: Parameters<typeof h.repos.memory.claim>) => {
-        const claim = await h.repos.memory.claim(...args);
-        if (!claim.ours) sawHeld();
-        return claim;
+    const payments = Object.assign(Object.create(h.repos.payments), {
+      claimAndReserve: async (...args: Parameters<typeof h.repos.payments.claimAndReserve>) => {
+        const answer = await h.repos.payments.claimAndReserve(...args);
+        if (answer.kind === 'held') sawHeld();
+        return answer;
       },
     });
-    const waiting: StageDeps = { ...h.deps, repos: { ...h.deps.repos, memory }, memory: { ...h.deps.memory, waitMs } };
+    const waiting: StageDeps = { ...h.deps, repos: { ...h.deps.repos, payments }, memory: { ...h.deps.memory, waitMs } };
     const waiter = processDetail({ taskId: b.taskId, companyId }, waiting, first);
     await held;
     return { a, b, companyId, holder, waiter, release };

@@ -1,11 +1,12 @@
 import { PermanentError, TransientError } from '../../shared/errors.ts';
-import { paymentKey, type Company, type Payment, type Task } from '../../shared/db/index.ts';
+import { paymentKey, type Payment } from '../../shared/db/index.ts';
+import type { PurchaseCompany as Company, PurchaseTask as Task } from '../../shared/db/purchase.ts';
 import { formatMoney } from '../../shared/money.ts';
 import type { JobContext, Processor, StageDeps } from '../deps.ts';
 import type { Payload } from '../payloads.ts';
 import { chargeAtIssuer, finishPendingRefund, refundPayment } from '../settle.ts';
 import { judgeRecord } from './completeness.ts';
-import { fromMemory } from './memory.ts';
+import { reserveOrReuse, reuse } from './memory.ts';
 import { refuseOffer, refuseReceipt } from './terms.ts';
 
 /** A receipt's life at the marketplace is 24 h (unless it says otherwise); we stop trusting it an hour early. */
@@ -21,20 +22,31 @@ type Outcome = { outcome: string; companyId: string };
  * state, so a retry after a crash at any point continues where the last attempt stopped and never
  * pays twice. Failures the company cannot recover from settle the company (and the money) and
  * complete the job, so the report still runs.
+ *
+ * A fresh purchase that is delivered costs four statements, three of them commits: one read of all the
+ * job needs, the claim with the reservation, the capture with the receipt, the delivery.
  */
 export const processDetail: Processor<Payload<'detail'>, Outcome> = async ({ taskId, companyId }, deps, ctx) => {
-  const task = await deps.repos.tasks.get(taskId);
-  const company = await deps.repos.companies.get(taskId, companyId);
-  if (!task || !company) return { outcome: 'missing', companyId };
   const resource = deps.providers.marketplace.resourceOf(companyId);
   const key = paymentKey(taskId, resource);
-  let payment = await deps.repos.payments.byKey(key);
+  const view = await deps.repos.payments.purchaseOf({
+    taskId,
+    companyId,
+    key,
+    defaults: { dailyCap: deps.policyDefaults.dailySpend, maxAgeSeconds: deps.memory.maxAgeSeconds },
+  });
+  const company = view?.company;
+  if (!view || !company) return { outcome: 'missing', companyId };
+  const task = view.task;
+  let payment = view.payment;
   if (!payment) {
     if (company.status !== 'found') return { outcome: company.status, companyId };
     if (task.status !== 'running' || task.cancel_requested) return skip(deps, company, 'task_closed', 'the task ended before this company was bought');
-    // Memory first: a record the tenant owns is used at no cost; one another task is buying is waited for.
-    const owned = await fromMemory(deps, task, company, resource, key, ctx);
-    if (owned) return owned;
+    // Memory first: a record the tenant owns is used at no cost, without asking the marketplace.
+    if (view.remembered) return reuse(deps, task, company, { resource, key }, view.remembered);
+    // The probe comes before the claim (taken with the reservation): two tasks of the tenant may both
+    // probe the same company, which is fine — a probe is a free, unpaid GET that moves no money and
+    // holds nothing; only the one whose statement takes the claim reserves, the other waits for it.
     const probe = await deps.providers.marketplace.probe(companyId, ctx.signal).catch((err) => settleProbeError(deps, company, err));
     if ('outcome' in probe) return probe;
     if (probe.kind === 'free') {
@@ -45,8 +57,8 @@ export const processDetail: Processor<Payload<'detail'>, Outcome> = async ({ tas
     const refused = refuseOffer({ price: company.price, resource }, probe);
     if (refused) return skip(deps, company, refused.code, refused.message);
     // The tenant's daily cap is held by the reservation itself, atomically with the task's budget.
-    const policy = await deps.repos.policies.effective(task.tenant, deps.policyDefaults);
-    const reserved = await deps.repos.payments.reserve({ taskId, companyId, tenant: task.tenant, resource, amount: probe.price, key, dailyCap: policy.dailySpend });
+    const reserved = await reserveOrReuse(deps, { ...view, company }, { resource, key, price: probe.price }, ctx);
+    if ('outcome' in reserved) return reserved;
     if (reserved.kind === 'over_budget') {
       return skip(deps, company, 'over_budget', `price ${formatMoney(probe.price)} exceeds the remaining budget ${formatMoney(reserved.remaining)}`);
     }

@@ -59,31 +59,110 @@ const documentOf = (c: string): RawBuilder<string> => {
     || setweight(to_tsvector('english', ${list(sql`${t}.detail->'riskNotes'`)}), 'D')`;
 };
 
+/** A company's outcome written with its delivery: bought, with the record (and what it lacks, if anything). */
+export interface DeliveredRecord {
+  taskId: string;
+  companyId: string;
+  detail: Record<string, unknown>;
+  /** Written when given (null clears it); left as it is when undefined. */
+  receiptId?: string | null;
+  error?: { code: string; message: string };
+}
+
 /**
  * Remembers a delivered purchase for its tenant: the record stored on the task's company row (settled
- * `bought`), at the price paid net of refunds. Once per purchase (unique payment id). Called inside the
- * transaction that marks the payment delivered.
+ * `bought`), at the price paid net of refunds. Once per purchase (unique payment id).
  */
 export async function rememberPurchase(db: Kysely<Database>, paymentId: number): Promise<boolean> {
-  // One statement: the payment's move to delivered (from captured only, so once) and its memory record,
-  // atomic together. The company's row is read as the statements before this one in the transaction left it.
+  return deliverPurchase(db, paymentId);
+}
+
+/**
+ * Delivers a purchase in ONE statement (data-modifying CTEs, atomic together): with `record`, the company
+ * settled `bought` with it (from `found` only, as settleCompany would); the payment's move to delivered
+ * (from captured only, so once); and its memory record — taken from the company as this statement settles
+ * it, or as it was already settled `bought` before. So memory holds exactly the delivered purchases, and no
+ * snapshot sees the company bought without its payment delivered and remembered: a task waiting for this
+ * purchase (the claim) sees all three or none. Returns whether the payment moved to delivered.
+ */
+export async function deliverPurchase(db: Kysely<Database>, paymentId: number, record?: DeliveredRecord): Promise<boolean> {
+  const settled = record
+    ? sql`update companies set status = 'bought', detail = ${JSON.stringify(record.detail)}::jsonb,
+          receipt_id = ${record.receiptId === undefined ? sql`receipt_id` : sql`${record.receiptId}::text`},
+          error_code = ${record.error ? sql`${record.error.code}::text` : sql`error_code`},
+          error_message = ${record.error ? sql`${record.error.message}::text` : sql`error_message`},
+          updated_at = now()
+        where task_id = ${record.taskId} and company_id = ${record.companyId} and status = 'found'
+        returning task_id, company_id, name, industry, city, basic, detail`
+    : sql`select task_id, company_id, name, industry, city, basic, detail from companies where false`;
+  // The company row the record comes from: as this statement settles it (CTEs do not see each other's
+  // writes, so from what `settled` returns), else as it was already settled bought.
   const { rows } = await sql<{ delivered: number }>`
-    with p as (
+    with settled as (${settled}
+    ), p as (
       update payments set state = 'delivered', updated_at = now() where id = ${paymentId} and state = 'captured' returning *
+    ), c as (
+      select s.task_id, s.company_id, s.name, s.industry, s.city, s.basic, s.detail from settled s
+      union all
+      select x.task_id, x.company_id, x.name, x.industry, x.city, x.basic, x.detail
+      from companies x join p on x.task_id = p.task_id and x.company_id = p.company_id
+      where x.status = 'bought' and not exists (select 1 from settled)
     ), m as (
       insert into memory_records (tenant, company_id, provider, resource, name, industry, city, price_paid, currency,
                                   receipt_id, payment_id, task_id, fields, search)
       select p.tenant, p.company_id, 'marketplace', p.resource, c.name, c.industry, c.city, p.amount - p.refunded_amount, t.currency,
              p.receipt_id, p.id, p.task_id, c.detail, ${documentOf('c')}
       from p
-      join companies c on c.task_id = p.task_id and c.company_id = p.company_id
+      join c on c.task_id = p.task_id and c.company_id = p.company_id
       join tasks t on t.id = p.task_id
-      where p.amount > 0 and c.detail is not null and c.status = 'bought'
+      where p.amount > 0 and c.detail is not null
       on conflict (payment_id) do nothing
       returning 1
     )
     select (select count(*) from p)::int as delivered`.execute(db);
   return Number(rows[0]?.delivered ?? 0) > 0;
+}
+
+/**
+ * The newest record of a company the tenant bought within `maxAgeSeconds` (0 or less: none), as one
+ * jsonb value (null: none) for a statement that reads it beside other things; `recalledFromJson` reads it.
+ * The arguments are SQL expressions, so it can follow a joined task's own window.
+ */
+export function freshRecordJson(tenant: RawBuilder<unknown>, companyId: RawBuilder<unknown>, maxAgeSeconds: RawBuilder<unknown>): RawBuilder<unknown> {
+  return sql`(select jsonb_build_object('id', m.id, 'company_id', m.company_id, 'provider', m.provider, 'resource', m.resource,
+      'name', m.name, 'industry', m.industry, 'city', m.city, 'price_paid', m.price_paid, 'currency', m.currency,
+      'receipt_id', m.receipt_id, 'payment_id', m.payment_id, 'task_id', m.task_id, 'bought_at', m.bought_at,
+      'fields', m.fields, 'age_seconds', ${ageOf})
+    from memory_records m
+    where m.tenant = ${tenant} and m.company_id = ${companyId} and ${maxAgeSeconds}::float8 > 0
+      and m.bought_at > now() - make_interval(secs => ${maxAgeSeconds}::float8)
+    order by m.bought_at desc, m.id desc limit 1)`;
+}
+
+/** A record as `freshRecordJson` gives it (null: none). */
+export function recalledFromJson(json: unknown): Recalled | undefined {
+  if (json === null || json === undefined) return undefined;
+  const r = (typeof json === 'string' ? JSON.parse(json) : json) as Omit<RecalledRow, 'bought_at' | 'rank'> & { bought_at: string };
+  return recalled({ ...r, bought_at: new Date(r.bought_at), rank: 0 } as RecalledRow);
+}
+
+/**
+ * Takes the claim on buying a company (an INSERT … RETURNING task_id, to run alone or as a CTE; `rows`
+ * selects the (tenant, company_id, task_id) to claim, or nothing): unless another task of the tenant
+ * holds it with its purchase in flight — its company still being bought (`found`), or charged and not
+ * yet delivered (`captured`). A claim whose purchase ended (delivered, failed, refunded, skipped) passes
+ * to the next task that asks; the task's own claim is its own again (a retried job). Returns a row when
+ * the claim is ours. The holder's state is read in the statement's snapshot, so a statement that also
+ * looks for a remembered record sees either the holder in flight or its delivery (deliverPurchase).
+ */
+export function claimPurchase(rows: RawBuilder<unknown>): RawBuilder<{ task_id: string }> {
+  return sql<{ task_id: string }>`
+    insert into purchase_claims as c (tenant, company_id, task_id) ${rows}
+    on conflict (tenant, company_id) do update set task_id = excluded.task_id, claimed_at = now()
+    where c.task_id = excluded.task_id
+       or (not exists (select 1 from companies h where h.task_id = c.task_id and h.company_id = c.company_id and h.status = 'found')
+           and not exists (select 1 from payments p where p.task_id = c.task_id and p.company_id = c.company_id and p.state = 'captured'))
+    returning task_id`;
 }
 
 const ageOf = sql<number>`floor(extract(epoch from now() - m.bought_at))::int`;
@@ -174,19 +253,12 @@ export class MemoryRepository {
   }
 
   /**
-   * Takes the claim on buying a company for this task, unless another task of the tenant holds it with
-   * its purchase in flight: its company still being bought (`found`), or charged and not yet delivered
-   * (`captured`). A claim whose purchase ended — delivered, failed, refunded, skipped — passes to the
-   * next task that asks; the task's own claim is its own again (a retried job).
+   * Takes the claim on buying a company for this task (claimPurchase), unless another task of the tenant
+   * holds it with its purchase in flight. (The detail stage takes it with its reservation instead:
+   * PaymentRepository.claimAndReserve.)
    */
   async claim(tenant: string, companyId: string, taskId: string): Promise<Claim> {
-    const { rows } = await sql<{ task_id: string }>`
-      insert into purchase_claims as c (tenant, company_id, task_id) values (${tenant}, ${companyId}, ${taskId})
-      on conflict (tenant, company_id) do update set task_id = excluded.task_id, claimed_at = now()
-      where c.task_id = excluded.task_id
-         or (not exists (select 1 from companies h where h.task_id = c.task_id and h.company_id = c.company_id and h.status = 'found')
-             and not exists (select 1 from payments p where p.task_id = c.task_id and p.company_id = c.company_id and p.state = 'captured'))
-      returning task_id`.execute(this.db);
+    const { rows } = await claimPurchase(sql`values (${tenant}, ${companyId}, ${taskId})`).execute(this.db);
     if (rows.length) return { ours: true };
     const held = await this.db.selectFrom('purchase_claims').select('task_id').where('tenant', '=', tenant).where('company_id', '=', companyId).executeTakeFirst();
     // Released between the two statements: ask again.

@@ -534,3 +534,40 @@ describe("PaymentRepository: a tenant's daily cap across its tasks (property-bas
     }
   });
 });
+
+describe("PaymentRepository: the tenant's claim on buying a company (property-based, real database)", () => {
+  it('(g) tasks of one tenant claiming one company at once: one holder; of those that wait, only the holder reserves; those past their wait reserve regardless (two pools on Postgres)', async () => {
+    const second = h.database.kind === 'postgres' ? await openDatabase({ databaseUrl: h.config.DATABASE_URL, schema: h.config.DATABASE_SCHEMA, dataDir: h.config.DATA_DIR, poolSize: 10 }) : undefined;
+    const other = second ? repositories(second, keyringFrom(h.config.DATA_ENCRYPTION_KEYS)) : h.repos;
+    try {
+      await fc.assert(
+        fc.asyncProperty(fc.integer({ min: 2, max: 10 }), fc.integer({ min: 0, max: 3 }), fc.integer({ min: 1, max: 2000 }), async (waiting, pastWait, price) => {
+          const tenant = `claim-${randomUUID().slice(0, 8)}`;
+          const companyId = 'hot';
+          const resource = `/company/detail?id=${companyId}`;
+          const tasks = await Promise.all(Array.from({ length: waiting + pastWait }, () => runningTask(h.repos, 5_000, true, tenant)));
+          for (const t of tasks) {
+            await h.repos.companies.saveCandidates(t, [
+              { companyId, rank: 1, name: 'Hot', industry: 'Batteries', city: 'Ningde', price, relevance: 1, chosen: true, decision: { action: 'buy', reason: 'picked', by: 'rules' }, basic: {} },
+            ]);
+          }
+          const regardless = (i: number) => i >= waiting;
+          const results = await Promise.all(
+            tasks.map((t, i) =>
+              (i % 2 ? other : h.repos).payments.claimAndReserve({
+                taskId: t, companyId, tenant, resource, amount: price, key: paymentKey(t, resource), claim: { maxAgeSeconds: 3600, regardless: regardless(i) },
+              }),
+            ),
+          );
+          const holder = (await h.database.db.selectFrom('purchase_claims').select('task_id').where('tenant', '=', tenant).where('company_id', '=', companyId).executeTakeFirstOrThrow()).task_id;
+          expect(tasks).toContain(holder);
+          results.forEach((r, i) => expect(r.kind).toBe(regardless(i) || tasks[i] === holder ? 'reserved' : 'held'));
+          for (const t of tasks) await expectConsistentBooks(t);
+        }),
+        { numRuns: 10 },
+      );
+    } finally {
+      await second?.close();
+    }
+  });
+});

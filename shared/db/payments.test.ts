@@ -299,6 +299,32 @@ describe("recordReuse: a record taken from the tenant's memory", () => {
     expect(await h.repos.payments.ledger(second)).toEqual([]);
     expect(await buckets(second)).toEqual({ reserved: 0, captured: 0, refunded: 0, released: 0 });
   });
+
+  it('with the record, settles the company reused in the same statement; a company already settled keeps its outcome', async () => {
+    const first = await newTask(5000);
+    const source = await captured(first, 'r1', 900);
+    await h.repos.payments.attachReceipt(source, { receiptId: 'rcpt-r1', receipt: 'proof-r1', expiresAt: new Date(Date.now() + 3600_000) });
+    await h.repos.payments.markDelivered(source);
+    const sourcePayment = (await h.repos.payments.get(source))!;
+    const candidate = (companyId: string) => ({
+      companyId, rank: 1, name: `Name ${companyId}`, industry: 'Batteries', city: 'Ningde', price: 900, relevance: 1, chosen: true,
+      decision: { action: 'buy' as const, reason: 'picked', by: 'rules' as const }, basic: {},
+    });
+
+    const second = await newTask(5000);
+    await h.repos.companies.saveCandidates(second, [candidate('r1')]);
+    const record = { name: 'Name r1', riskNotes: [] };
+    await h.repos.payments.recordReuse({ ...input(second, 'r1', 0), source: sourcePayment, record });
+    expect(await h.repos.companies.get(second, 'r1')).toMatchObject({ status: 'reused', detail: record, receipt_id: 'rcpt-r1' });
+    expect(await h.repos.payments.forTask(second)).toEqual([expect.objectContaining({ amount: 0, state: 'delivered', reused_payment_id: source })]);
+
+    // A company settled otherwise before (the task ended first) is left as it was.
+    const third = await newTask(5000);
+    await h.repos.companies.saveCandidates(third, [candidate('r1')]);
+    await h.repos.companies.settle(third, 'r1', 'skipped', { error: { code: 'task_ended', message: 'ended' } });
+    await h.repos.payments.recordReuse({ ...input(third, 'r1', 0), source: sourcePayment, record });
+    expect(await h.repos.companies.get(third, 'r1')).toMatchObject({ status: 'skipped', detail: null, error_code: 'task_ended' });
+  });
 });
 
 describe('markDelivered: the purchase is done, and the tenant remembers the record in the same step', () => {
@@ -409,6 +435,26 @@ describe("deliver: the company's outcome, the payment's delivery and the tenant'
     await h.repos.payments.deliver(id, { taskId, companyId: 'd2', outcome: { detail: { name: 'Name d2' } } });
     expect(await h.repos.payments.get(id)).toMatchObject({ state: 'delivered' });
     expect(await h.repos.memory.count(TENANT, 'd2')).toBe(1);
+  });
+
+  it('a company settled otherwise meanwhile (its task ended) keeps its outcome: the payment is delivered, nothing is remembered', async () => {
+    const taskId = await newTask(5000);
+    await candidate(taskId, 'd3', 400);
+    const id = await captured(taskId, 'd3', 400);
+    await h.repos.companies.settle(taskId, 'd3', 'skipped', { error: { code: 'task_ended', message: 'ended' } });
+    await h.repos.payments.deliver(id, { taskId, companyId: 'd3', outcome: { detail: { name: 'Name d3' }, receiptId: 'rcpt-d3' } });
+    expect(await h.repos.companies.get(taskId, 'd3')).toMatchObject({ status: 'skipped', detail: null, receipt_id: null, error_code: 'task_ended' });
+    expect(await h.repos.payments.get(id)).toMatchObject({ state: 'delivered' });
+    expect(await h.repos.memory.count(TENANT, 'd3')).toBe(0);
+  });
+
+  it('keeps what the company held when the outcome leaves it out (no receipt id, no error)', async () => {
+    const taskId = await newTask(5000);
+    await candidate(taskId, 'd4', 300);
+    const id = await captured(taskId, 'd4', 300);
+    await h.database.db.updateTable('companies').set({ receipt_id: 'rcpt-earlier', error_code: 'earlier', error_message: 'an earlier note' }).where('task_id', '=', taskId).execute();
+    await h.repos.payments.deliver(id, { taskId, companyId: 'd4', outcome: { detail: { name: 'Name d4' } } });
+    expect(await h.repos.companies.get(taskId, 'd4')).toMatchObject({ status: 'bought', detail: { name: 'Name d4' }, receipt_id: 'rcpt-earlier', error_code: 'earlier', error_message: 'an earlier note' });
   });
 });
 

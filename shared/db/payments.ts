@@ -4,8 +4,9 @@ import { moneyMovedNow, type MoneyKind } from '../telemetry/metrics.ts';
 import { PermanentError } from '../errors.ts';
 import { formatMoney } from '../money.ts';
 import { appendEvent, type TaskEventRepository } from './events.ts';
-import { settleCompany, type CompanyOutcome } from './companies.ts';
-import { rememberPurchase } from './memory.ts';
+import type { CompanyOutcome } from './companies.ts';
+import { claimPurchase, deliverPurchase, freshRecordJson, recalledFromJson, rememberPurchase, type Recalled } from './memory.ts';
+import { PAYMENT_COLUMNS, readPurchase, type PurchaseView } from './purchase.ts';
 import type { Database, LedgerKind, Payment, PaymentState } from './schema.ts';
 
 type Trx = Transaction<Database>;
@@ -37,6 +38,24 @@ export interface ReserveInput {
   /** The tenant's daily spending cap in fen (its effective policy); null or left out: none. */
   dailyCap?: number | null;
 }
+
+/**
+ * What the detail stage's reservation also does (claimAndReserve): looks for a record the tenant owns
+ * within `maxAgeSeconds`, and takes the tenant's claim on buying the company.
+ */
+export interface ClaimInput {
+  /** The task's freshness window (seconds; 0: always buy, no record is looked for). */
+  maxAgeSeconds: number;
+  /** Reserve even when another task holds the claim (maxAge 0, or the wait for the holder is over). */
+  regardless: boolean;
+}
+
+export type ClaimedReserveResult =
+  | ReserveResult
+  /** The tenant owns a fresh record of the company (its holder delivered): nothing was claimed or reserved. */
+  | { kind: 'remembered'; record: Recalled }
+  /** Another task of the tenant is buying the company: nothing was claimed or reserved. `holder` when seen. */
+  | { kind: 'held'; holder: string | null };
 
 /** A money movement that committed, with the ledger rows it wrote (for the dashboard queue). */
 export interface Movement {
@@ -79,6 +98,15 @@ export class PaymentRepository {
   }
 
   /**
+   * Everything a detail job reads before it acts, in one statement (purchase.ts): the task, the company,
+   * the payment under `key`, the tenant's effective daily cap and freshness window, and the freshest
+   * record the tenant owns of the company when it is still to be bought. Undefined: no such task.
+   */
+  async purchaseOf(input: { taskId: string; companyId: string; key: string; defaults: { dailyCap: number | null; maxAgeSeconds: number } }): Promise<PurchaseView | undefined> {
+    return readPurchase(this.db, input);
+  }
+
+  /**
    * Reserves `amount` of the task's budget for one resource, before anything is paid. The check and
    * the increment are one conditional UPDATE on the task row, so concurrent reservations serialise on
    * that row and `spent + reserved ≤ limit` holds under any concurrency. The payment row (with its
@@ -93,21 +121,59 @@ export class PaymentRepository {
    * applies to what the day has spent already.
    */
   async reserve(input: ReserveInput): Promise<ReserveResult> {
+    return (await this.reserveOnce(input)) as ReserveResult;
+  }
+
+  /**
+   * `reserve`, with the tenant's memory and its claim on the purchase in the same statement (the detail
+   * stage's one write before paying). In the statement's one snapshot, first: a record the tenant owns
+   * of the company within `maxAgeSeconds` → `remembered`, nothing claimed or reserved. Else the claim
+   * (claimPurchase) is taken, and the reservation made only when the claim is ours — or `regardless`:
+   * another task holding it with its purchase in flight → `held`, nothing reserved. Since a holder's
+   * delivery commits its company, payment and memory record in one statement (deliverPurchase), one
+   * snapshot sees either the holder in flight or its record: never neither (which would buy twice).
+   * Every refusal of `reserve` is the same, and rolls back the claim with the payment row.
+   */
+  async claimAndReserve(input: ReserveInput & { claim: ClaimInput }): Promise<ClaimedReserveResult> {
+    return this.reserveOnce(input, input.claim);
+  }
+
+  private async reserveOnce(input: ReserveInput, claim?: ClaimInput): Promise<ClaimedReserveResult> {
     const cap = input.dailyCap ?? null;
     const amountText = formatMoney(input.amount);
+    // Without a claim to take, the payment row is written as it is. With one: the claim first (its row
+    // lock taken before the task's and the day's, always in that order, so no two reservations deadlock),
+    // and the payment row only when no record is remembered and the claim is ours (or regardless).
+    const memory = claim
+      ? sql`fresh as (
+            select ${freshRecordJson(sql`${input.tenant}::text`, sql`${input.companyId}::text`, sql`${claim.maxAgeSeconds}`)} as record
+          ), claim as (
+            ${claimPurchase(sql`select ${input.tenant}::text, ${input.companyId}::text, ${input.taskId}::uuid where (select record from fresh) is null`)}
+          ), claimed as (
+            select count(*) as n from claim
+          ), `
+      : sql``;
+    const gate = claim ? sql`from claimed where (select record from fresh) is null and (claimed.n > 0 or ${claim.regardless}::boolean)` : sql``;
+    const answers = claim
+      ? sql`, (select record from fresh) as remembered, (select n from claimed) > 0 as claimed,
+          (select task_id from purchase_claims where tenant = ${input.tenant} and company_id = ${input.companyId}) as holder`
+      : sql``;
     try {
-      const result = await this.db.transaction().execute(async (trx): Promise<ReserveResult> => {
+      const result = await this.db.transaction().execute(async (trx): Promise<ClaimedReserveResult> => {
         // One statement for the whole reservation (data-modifying CTEs run once, in one snapshot, each
         // seeing the others only through what they return). The payment row first: a concurrent
         // reservation of the same key waits on its unique index and then finds this one, instead of
         // competing for the budget with it. Then the task's budget, then the tenant's day, each only
         // when the step before it took; the ledger row and the `payment` event only when all did.
-        const { rows } = await sql<(Payment | { [K in keyof Payment]: null }) & { budget: boolean; day: boolean; ledger_entry_id: number | null }>`
-          with pay as (
+        const { rows } = await sql<
+          (Payment | { [K in keyof Payment]: null }) & { budget: boolean; day: boolean; ledger_entry_id: number | null; remembered?: unknown; claimed?: boolean; holder?: string | null }
+        >`
+          with ${memory}pay as (
             insert into payments (task_id, company_id, tenant, resource, amount, idempotency_key, state)
-            values (${input.taskId}, ${input.companyId}, ${input.tenant}, ${input.resource}, ${input.amount}, ${input.key}, 'reserved')
+            select ${input.taskId}::uuid, ${input.companyId}::text, ${input.tenant}::text, ${input.resource}::text, ${input.amount}::bigint, ${input.key}::text, 'reserved'
+            ${gate}
             on conflict (idempotency_key) do nothing
-            returning *
+            returning ${sql.raw(PAYMENT_COLUMNS.join(', '))}
           ), t as (
             update tasks set reserved = reserved + ${input.amount}, updated_at = now(),
               event_seq = event_seq + (case when ${input.amount}::bigint > 0 then 1 else 0 end)
@@ -131,10 +197,13 @@ export class PaymentRepository {
             select t.id, t.event_seq, 'payment', ${JSON.stringify({ companyId: input.companyId, movement: 'reserve', amount: amountText })}::jsonb
             from t, d, l
           )
-          select pay.*, exists (select 1 from t) as budget, exists (select 1 from d) as day, (select id from l) as ledger_entry_id
+          select pay.*, exists (select 1 from t) as budget, exists (select 1 from d) as day, (select id from l) as ledger_entry_id${answers}
           from (select 1) as one left join pay on true`.execute(trx);
-        const { budget, day, ledger_entry_id, ...inserted } = rows[0]!;
+        const { budget, day, ledger_entry_id, remembered, claimed, holder, ...inserted } = rows[0]!;
         if (inserted.id === null) {
+          const record = recalledFromJson(remembered);
+          if (record) return { kind: 'remembered', record };
+          if (claim && !claimed && !claim.regardless) return { kind: 'held', holder: holder ?? null };
           const theirs = await trx.selectFrom('payments').selectAll().where('idempotency_key', '=', input.key).executeTakeFirstOrThrow();
           return { kind: 'existing', payment: theirs };
         }
@@ -144,7 +213,7 @@ export class PaymentRepository {
             .select(['status', 'cancel_requested', sql<number>`budget_limit - (captured - refunded) - reserved`.as('remaining')])
             .where('id', '=', input.taskId)
             .executeTakeFirstOrThrow();
-          // Roll the payment row back with the refusal.
+          // Roll the payment row (and the claim) back with the refusal.
           throw new Refused(t.status !== 'running' || t.cancel_requested ? { kind: 'task_closed' } : { kind: 'over_budget', remaining: Number(t.remaining) });
         }
         if (!day) {
@@ -232,15 +301,13 @@ export class PaymentRepository {
   }
 
   /**
-   * The record is in hand: the company's outcome (bought, with the record) and the payment's delivery
-   * with its memory record, in one transaction — one commit where there were two, and no instant at
-   * which the company is bought and its payment not yet delivered.
+   * The record is in hand: the company's outcome (bought, with the record), the payment's delivery and
+   * its memory record, in one statement (deliverPurchase) — one commit, and no instant at which the
+   * company is bought and its payment not yet delivered.
    */
-  async deliver(id: number, company: { taskId: string; companyId: string; outcome: CompanyOutcome }): Promise<void> {
-    await this.db.transaction().execute(async (trx) => {
-      await settleCompany(trx, company.taskId, company.companyId, 'bought', company.outcome);
-      await rememberPurchase(trx, id);
-    });
+  async deliver(id: number, company: { taskId: string; companyId: string; outcome: CompanyOutcome & { detail: Record<string, unknown> } }): Promise<void> {
+    const { detail, receiptId, error } = company.outcome;
+    await deliverPurchase(this.db, id, { taskId: company.taskId, companyId: company.companyId, detail, receiptId, ...(error ? { error } : {}) });
   }
 
   /** Nothing was (or will be) charged: the reservation goes back to the budget. Acts once. */
@@ -405,26 +472,34 @@ export class PaymentRepository {
 
   /**
    * Records that a task got its record from the tenant's memory: a zero-amount payment, delivered,
-   * linked to the purchase the record came from (no money moves).
+   * linked to the purchase the record came from (no money moves). With `record`, the same statement
+   * settles the task's company `reused` with it (from `found` only), so the company and the link are
+   * written together: one commit, and a retry finds both or neither.
    */
-  async recordReuse(input: { taskId: string; companyId: string; tenant: string; resource: string; key: string; source: Pick<Payment, 'id' | 'receipt_id'> }): Promise<Payment> {
-    const row = await this.db
-      .insertInto('payments')
-      .values({
-        task_id: input.taskId,
-        company_id: input.companyId,
-        tenant: input.tenant,
-        resource: input.resource,
-        amount: 0,
-        idempotency_key: input.key,
-        state: 'delivered',
-        receipt_id: input.source.receipt_id,
-        reused_payment_id: input.source.id,
-      })
-      .onConflict((oc) => oc.column('idempotency_key').doNothing())
-      .returningAll()
-      .executeTakeFirst();
-    return row ?? (await this.byKey(input.key))!;
+  async recordReuse(input: {
+    taskId: string;
+    companyId: string;
+    tenant: string;
+    resource: string;
+    key: string;
+    source: Pick<Payment, 'id' | 'receipt_id'>;
+    record?: Record<string, unknown>;
+  }): Promise<Payment> {
+    const settle = input.record
+      ? sql`, settled as (
+          update companies set status = 'reused', detail = ${JSON.stringify(input.record)}::jsonb, receipt_id = ${input.source.receipt_id}::text, updated_at = now()
+          where task_id = ${input.taskId} and company_id = ${input.companyId} and status = 'found'
+        )`
+      : sql``;
+    const { rows } = await sql<Payment>`
+      with linked as (
+        insert into payments (task_id, company_id, tenant, resource, amount, idempotency_key, state, receipt_id, reused_payment_id)
+        values (${input.taskId}, ${input.companyId}, ${input.tenant}, ${input.resource}, 0, ${input.key}, 'delivered', ${input.source.receipt_id}, ${input.source.id})
+        on conflict (idempotency_key) do nothing
+        returning ${sql.raw(PAYMENT_COLUMNS.join(', '))}
+      )${settle}
+      select * from linked`.execute(this.db);
+    return rows[0] ?? (await this.byKey(input.key))!;
   }
 
   /** Every ledger row of a task, oldest first. */
