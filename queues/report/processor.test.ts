@@ -7,6 +7,7 @@ import { PermanentError, TransientError } from '../../shared/errors.ts';
 import type { LanguageModel } from '../../shared/llm/index.ts';
 import { formatMicroUsd } from '../../shared/llm/prices.ts';
 import { formatMoney } from '../../shared/money.ts';
+import { pipelineRegistry } from '../../shared/telemetry/metrics.ts';
 import { expectBudgetUseOfLedger } from '../../test/support/budget-use.ts';
 import { openHarness, postTask, type Harness } from '../../test/support/harness.ts';
 import { processAuthorize } from '../authorize/processor.ts';
@@ -92,6 +93,11 @@ async function expectComputedReport(h: Harness, id: string) {
 
   expect(md).not.toMatch(/[{}]|":|\[\{/);
   return { md, text, tree };
+}
+
+async function statementCounts(): Promise<Record<string, number>> {
+  const metric = await pipelineRegistry.getSingleMetric('arp_db_statements_total')!.get();
+  return Object.fromEntries(metric.values.map((v) => [String(v.labels.kind), v.value]));
 }
 
 async function tokenOf(h: Harness, taskId: string) {
@@ -193,6 +199,30 @@ describe('report processor: closes the money, writes the report, completes the t
     const md = (await h.repos.reports.get(id))!.markdown;
     expect(md.match(/^### company_detail: /gm)).toHaveLength(1);
     expect(md).not.toContain(`### company_detail: ${unpaid.name}`);
+    // The companies never bought are skipped by the statement that stores the report: the report shows them so.
+    const purchases = md.slice(md.indexOf('## Purchases'), md.indexOf('## Budget'));
+    expect(purchases.split('\n').find((l) => l.startsWith(`| ${unpaid.name} |`))).toContain(`| ${formatMoney(unpaid.price)} | — | skipped |`);
+    const all = await h.repos.companies.list(id);
+    expect(all.filter((c) => c.status === 'found')).toEqual([]);
+    expect(md).toContain(`(${all.length} candidate(s), ${all.filter((c) => c.status === 'skipped').length} not bought)`);
+    // The story: the release, a skip per company never bought, the report, the end last.
+    const story = (await h.repos.events.since(id, 0)).map((e) => (e.type === 'payment' ? `${e.type}:${e.data.movement}` : e.type));
+    const skippedNow = chosen.length - 1;
+    expect(story.slice(-(skippedNow + 3))).toEqual(['payment:release', ...Array(skippedNow).fill('decision'), 'report_ready', 'ended']);
+  });
+
+  it('costs six statements and no transaction when the money closes cleanly (every record delivered, no webhook)', async () => {
+    if (h.database.kind !== 'postgres') return; // statements are counted on the Postgres pool's clients
+    const { id } = await taskReadyForReport(h, 'logistics', { maxCompanies: 2 });
+    const before = await statementCounts();
+    await processReport({ taskId: id }, h.deps, first);
+    const after = await statementCounts();
+    const sent = (kind: string) => (after[kind] ?? 0) - (before[kind] ?? 0);
+    // enter the stage; the money left to settle (none); the report's inputs; retrieval; the model use; the
+    // statement that stores the report and ends the task.
+    expect({ query: sent('query'), begin: sent('begin'), commit: sent('commit') }).toEqual({ query: 6, begin: 0, commit: 0 });
+    expect((await h.repos.tasks.get(id))!.status).toBe('completed');
+    expect((await h.repos.reports.get(id))?.markdown).toContain('## Purchases');
   });
 
   it('retries when the language model fails, and on the final attempt writes the report offline', async () => {
