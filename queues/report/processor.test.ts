@@ -14,6 +14,10 @@ import { processAuthorize } from '../authorize/processor.ts';
 import type { JobContext, StageDeps } from '../deps.ts';
 import { processDetail } from '../detail/processor.ts';
 import { processSearch } from '../search/processor.ts';
+import { keywordsOf } from '../../shared/agent/rank.ts';
+import { highlights } from '../../shared/report/highlights.ts';
+import { offlineNarrative } from '../../shared/report/narrative.ts';
+import { renderReport, reportCompanies } from './markdown.ts';
 import { processReport } from './processor.ts';
 
 const first: JobContext = { attempt: 1, isFinalAttempt: false };
@@ -95,6 +99,29 @@ async function expectComputedReport(h: Harness, id: string) {
   return { md, text, tree };
 }
 
+/**
+ * The offline report as the rows of the ended task give it, each table read on its own with the
+ * repositories' reads: what the report stage wrote before its reads were folded into one statement.
+ */
+async function offlineReportFromRows(h: Harness, id: string): Promise<string> {
+  const [task, companies, payments, ledger, plan, sources] = await Promise.all([
+    h.repos.tasks.get(id),
+    h.repos.companies.list(id),
+    h.repos.payments.forTask(id),
+    h.repos.payments.ledger(id),
+    h.repos.agent.planOf(id),
+    h.repos.memory.reuseSources([id]),
+  ]);
+  const own = companies.filter((c) => c.status === 'bought' || c.status === 'reused').map((c) => c.company_id);
+  const retrieved = await h.repos.memory.retrieve(task!.tenant, keywordsOf(task!.theme), { exclude: own, limit: h.deps.memory.retrieveLimit });
+  const rcs = reportCompanies(companies, retrieved);
+  return renderReport({
+    task: task!, companies, retrieved, reusedFrom: sources.get(id), payments, ledger,
+    narrative: offlineNarrative(task!.theme, rcs, highlights(rcs)), writer: 'offline', model: await h.repos.agent.useOf(id),
+    queries: plan?.queries ?? [], marketplaceUrl: h.deps.marketplaceUrl,
+  });
+}
+
 async function statementCounts(): Promise<Record<string, number>> {
   const metric = await pipelineRegistry.getSingleMetric('arp_db_statements_total')!.get();
   return Object.fromEntries(metric.values.map((v) => [String(v.labels.kind), v.value]));
@@ -148,6 +175,7 @@ describe('report processor: closes the money, writes the report, completes the t
     // Our books and the issuer's agree.
     expect(token.spent).toBe(task.captured - task.refunded);
     expect((await h.repos.payments.forTask(id)).every((p) => p.state === 'delivered')).toBe(true);
+    expect(md).toBe(await offlineReportFromRows(h, id));
   });
 
   it('offline: the comparison table quotes the records, every [n] resolves to a source, no raw JSON, model cost zero', async () => {
@@ -205,6 +233,8 @@ describe('report processor: closes the money, writes the report, completes the t
     const all = await h.repos.companies.list(id);
     expect(all.filter((c) => c.status === 'found')).toEqual([]);
     expect(md).toContain(`(${all.length} candidate(s), ${all.filter((c) => c.status === 'skipped').length} not bought)`);
+    // Word for word the report the task's rows give, read table by table.
+    expect(md).toBe(await offlineReportFromRows(h, id));
     // The story: the release, a skip per company never bought, the report, the end last.
     const story = (await h.repos.events.since(id, 0)).map((e) => (e.type === 'payment' ? `${e.type}:${e.data.movement}` : e.type));
     const skippedNow = chosen.length - 1;
