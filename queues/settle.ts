@@ -1,5 +1,5 @@
 import { PermanentError } from '../shared/errors.ts';
-import { isPaymentKeyOf, type Payment } from '../shared/db/index.ts';
+import { isPaymentKeyOf, type Payment, type Task } from '../shared/db/index.ts';
 import { formatMoney } from '../shared/money.ts';
 import type { IssuerCharge } from '../shared/providers/index.ts';
 import type { StageDeps } from './deps.ts';
@@ -75,6 +75,12 @@ export async function finishPendingRefund(deps: StageDeps, payment: Payment, sig
   return moved.payment;
 }
 
+/** Why a company chosen to buy and never bought is skipped when its task ends. */
+export const TASK_ENDED = { code: 'task_ended', message: 'the task ended before this company was bought' };
+
+/** A charge on the task's token under a key that is not ours (fen). */
+export type ForeignCharge = { chargeId: string; amount: number };
+
 /**
  * Closes a task's money: closes the token first (so no charge can land afterwards), then settles
  * every open payment by the issuer's record, refunds what was charged but never delivered, and
@@ -83,36 +89,52 @@ export async function finishPendingRefund(deps: StageDeps, payment: Payment, sig
 export async function closeTaskMoney(deps: StageDeps, taskId: string, signal?: AbortSignal): Promise<void> {
   const task = await deps.repos.tasks.get(taskId);
   if (!task) return;
+  const foreign = await settleTaskMoney(deps, task, signal);
+  await deps.repos.companies.skipUnsettled(taskId, TASK_ENDED);
+  if (foreign) await deps.repos.tasks.noteForeignCharges(taskId, foreign);
+}
+
+/**
+ * The money-moving part of closing a task (`closeTaskMoney` without its last two writes, which the report
+ * stage makes in the statement that stores the report): the token closed first, every open payment settled
+ * by the issuer's record, every charge never delivered refunded (one stored before a crash is marked
+ * delivered instead). Returns the charges on the closed token that are not ours, to be noted; null when
+ * the task has no token. A task that closes cleanly costs one read.
+ */
+export async function settleTaskMoney(deps: StageDeps, task: Pick<Task, 'id' | 'token_id'>, signal?: AbortSignal): Promise<ForeignCharge[] | null> {
+  const taskId = task.id;
   const tokenId = deps.repos.tasks.tokenOf(task);
   if (tokenId) await deps.providers.issuer.close(tokenId, signal);
-  for (const payment of await deps.repos.payments.openForTask(taskId)) {
+  let due = await deps.repos.payments.toClose(taskId);
+  const open = due.filter((p) => p.state === 'reserved' || p.state === 'unknown');
+  for (const payment of open) {
     await settleByIssuer(deps, tokenId, payment, 'task ended before the payment completed', signal);
   }
-  for (const payment of await deps.repos.payments.forTask(taskId)) {
-    if (payment.state === 'captured' && payment.refunded_amount < payment.amount) {
-      // Stored but not yet marked delivered (a crash between the two writes): it was delivered.
-      const company = await deps.repos.companies.get(taskId, payment.company_id);
-      if (company?.status === 'bought') {
-        await deps.repos.payments.markDelivered(payment.id);
-        continue;
-      }
-      await refundPayment(deps, payment, undefined, signal);
-      await deps.repos.companies.settle(taskId, payment.company_id, 'refunded', { error: { code: 'not_delivered', message: 'charged but the record was never delivered; refunded' } }, ['found', 'failed']);
+  // A charge found just now is captured: read again, so it is delivered or refunded below like the others.
+  if (open.length) due = await deps.repos.payments.toClose(taskId);
+  for (const payment of due) {
+    if (payment.state !== 'captured') continue;
+    // Stored but not yet marked delivered (a crash between the two writes): it was delivered.
+    if (payment.company_status === 'bought') {
+      await deps.repos.payments.markDelivered(payment.id);
+      continue;
     }
+    await refundPayment(deps, payment, undefined, signal);
+    await deps.repos.companies.settle(taskId, payment.company_id, 'refunded', { error: { code: 'not_delivered', message: 'charged but the record was never delivered; refunded' } }, ['found', 'failed']);
   }
-  await deps.repos.companies.skipUnsettled(taskId, { code: 'task_ended', message: 'the task ended before this company was bought' });
-  if (tokenId) await noteForeignCharges(deps, taskId, tokenId, signal);
+  return tokenId ? foreignCharges(deps, taskId, tokenId, signal) : null;
 }
 
 /**
  * Charges on the task's token under a key that is not ours were made by someone holding the token, not
- * by us: the token is closed now, so the issuer's list is final; operators see them on the dashboard.
+ * by us: the token is closed now, so the issuer's list is final; operators see them on the dashboard
+ * once they are noted (tasks.noteForeignCharges, or the report's statement).
  */
-async function noteForeignCharges(deps: StageDeps, taskId: string, tokenId: string, signal?: AbortSignal): Promise<void> {
+async function foreignCharges(deps: StageDeps, taskId: string, tokenId: string, signal?: AbortSignal): Promise<ForeignCharge[]> {
   const token = await deps.providers.issuer.getToken(tokenId, signal);
   const foreign = token.charges.filter((c) => !isPaymentKeyOf(taskId, c.idempotencyKey)).map((c) => ({ chargeId: c.id, amount: c.amount }));
   if (foreign.length) deps.log.warn({ taskId, charges: foreign.length }, 'charges on the task token that we did not make');
-  await deps.repos.tasks.noteForeignCharges(taskId, foreign);
+  return foreign;
 }
 
 /**
@@ -120,9 +142,9 @@ async function noteForeignCharges(deps: StageDeps, taskId: string, tokenId: stri
  * Returns false when it had ended already.
  */
 export async function endTask(deps: StageDeps, taskId: string, status: 'completed' | 'failed' | 'cancelled', error?: { code: string; message: string }): Promise<boolean> {
-  const ended = await deps.repos.tasks.end(taskId, status, error);
-  if (ended) await announceEnd(deps, taskId);
-  return ended;
+  const ended = await deps.repos.tasks.endTelling(taskId, status, error);
+  if (ended) await announceEnd(deps, taskId, ended.deliveries);
+  return ended !== undefined;
 }
 
 /** Ends a task as failed with a reason, after closing its money. */

@@ -92,8 +92,8 @@ function render(text: string, withMemory = false) {
     ...(withMemory ? { retrieved: [recalled(text)], reusedFrom: new Map([['c3', { taskId: '0b9c7d7e-4c4e-4f0e-9a49-3e1c1a2b3c4d', boughtAt: at }]]) } : {}),
     payments: [payment(1, 'c1', text), payment(2, 'c2', 'rcpt_2')],
     ledger: [
-      { id: 1, task_id: task('').id, payment_id: 1, kind: 'capture', amount: 600, event_key: 'e1', created_at: at },
-      { id: 2, task_id: task('').id, payment_id: 2, kind: 'capture', amount: 600, event_key: 'e2', created_at: at },
+      { payment_id: 1, kind: 'capture', amount: 600 },
+      { payment_id: 2, kind: 'capture', amount: 600 },
     ],
     narrative: {
       paragraphs: [

@@ -1,4 +1,5 @@
-import type { Company, LedgerEntry, ModelUse, Payment, Recalled, Task } from '../../shared/db/index.ts';
+import type { ModelUse, Recalled } from '../../shared/db/index.ts';
+import type { ReportCompanyRow as Company, ReportLedgerEntry as LedgerEntry, ReportPayment as Payment, ReportTask as Task } from '../../shared/db/reports.ts';
 import { formatMicroUsd } from '../../shared/llm/prices.ts';
 import { md } from '../../shared/markdown/escape.ts';
 import { ageText } from '../../shared/memory/freshness.ts';

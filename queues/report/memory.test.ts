@@ -51,7 +51,12 @@ describe('a second task on the same theme', () => {
     const { markdown, tree } = later;
     expect(markdown).toContain(`2 record(s) bought · 2 reused from memory (saving ${formatMoney(saved)}) · 3 owned earlier · data spend 0.00`);
     expect(markdown).toContain(`Reused from the tenant's memory at no charge: 2 record(s), saving ${formatMoney(saved)} CNY (their listed prices).`);
-    for (const c of reused) expect(markdown).toMatch(new RegExp(`reused from memory \\(the tenant's purchase bought in task ${earlier.taskId} on \\d{4}-\\d{2}-\\d{2}, receipt ${c.receipt_id}\\), no charge`));
+    // The day each was bought: the purchase's, as the memory tells it.
+    const origins = (await h.repos.memory.reuseSources([later.taskId])).get(later.taskId)!;
+    for (const c of reused) {
+      const day = origins.get(c.company_id)!.boughtAt.toISOString().slice(0, 10);
+      expect(markdown).toContain(`reused from memory (the tenant's purchase bought in task ${earlier.taskId} on ${day}, receipt ${c.receipt_id}), no charge`);
+    }
 
     // The other three records the tenant owns on the theme, as owned earlier: sections, comparison rows, sources.
     const owned = earlier.companyIds.slice(2);

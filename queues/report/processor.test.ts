@@ -7,12 +7,17 @@ import { PermanentError, TransientError } from '../../shared/errors.ts';
 import type { LanguageModel } from '../../shared/llm/index.ts';
 import { formatMicroUsd } from '../../shared/llm/prices.ts';
 import { formatMoney } from '../../shared/money.ts';
+import { pipelineRegistry } from '../../shared/telemetry/metrics.ts';
 import { expectBudgetUseOfLedger } from '../../test/support/budget-use.ts';
 import { openHarness, postTask, type Harness } from '../../test/support/harness.ts';
 import { processAuthorize } from '../authorize/processor.ts';
 import type { JobContext, StageDeps } from '../deps.ts';
 import { processDetail } from '../detail/processor.ts';
 import { processSearch } from '../search/processor.ts';
+import { keywordsOf } from '../../shared/agent/rank.ts';
+import { highlights } from '../../shared/report/highlights.ts';
+import { offlineNarrative } from '../../shared/report/narrative.ts';
+import { renderReport, reportCompanies } from './markdown.ts';
 import { processReport } from './processor.ts';
 
 const first: JobContext = { attempt: 1, isFinalAttempt: false };
@@ -94,6 +99,34 @@ async function expectComputedReport(h: Harness, id: string) {
   return { md, text, tree };
 }
 
+/**
+ * The offline report as the rows of the ended task give it, each table read on its own with the
+ * repositories' reads: what the report stage wrote before its reads were folded into one statement.
+ */
+async function offlineReportFromRows(h: Harness, id: string): Promise<string> {
+  const [task, companies, payments, ledger, plan, sources] = await Promise.all([
+    h.repos.tasks.get(id),
+    h.repos.companies.list(id),
+    h.repos.payments.forTask(id),
+    h.repos.payments.ledger(id),
+    h.repos.agent.planOf(id),
+    h.repos.memory.reuseSources([id]),
+  ]);
+  const own = companies.filter((c) => c.status === 'bought' || c.status === 'reused').map((c) => c.company_id);
+  const retrieved = await h.repos.memory.retrieve(task!.tenant, keywordsOf(task!.theme), { exclude: own, limit: h.deps.memory.retrieveLimit });
+  const rcs = reportCompanies(companies, retrieved);
+  return renderReport({
+    task: task!, companies, retrieved, reusedFrom: sources.get(id), payments, ledger,
+    narrative: offlineNarrative(task!.theme, rcs, highlights(rcs)), writer: 'offline', model: await h.repos.agent.useOf(id),
+    queries: plan?.queries ?? [], marketplaceUrl: h.deps.marketplaceUrl,
+  });
+}
+
+async function statementCounts(): Promise<Record<string, number>> {
+  const metric = await pipelineRegistry.getSingleMetric('arp_db_statements_total')!.get();
+  return Object.fromEntries(metric.values.map((v) => [String(v.labels.kind), v.value]));
+}
+
 async function tokenOf(h: Harness, taskId: string) {
   const tokens = await h.deps.providers.issuer.tokensFor(taskId);
   expect(tokens).toHaveLength(1);
@@ -142,6 +175,7 @@ describe('report processor: closes the money, writes the report, completes the t
     // Our books and the issuer's agree.
     expect(token.spent).toBe(task.captured - task.refunded);
     expect((await h.repos.payments.forTask(id)).every((p) => p.state === 'delivered')).toBe(true);
+    expect(md).toBe(await offlineReportFromRows(h, id));
   });
 
   it('offline: the comparison table quotes the records, every [n] resolves to a source, no raw JSON, model cost zero', async () => {
@@ -193,6 +227,32 @@ describe('report processor: closes the money, writes the report, completes the t
     const md = (await h.repos.reports.get(id))!.markdown;
     expect(md.match(/^### company_detail: /gm)).toHaveLength(1);
     expect(md).not.toContain(`### company_detail: ${unpaid.name}`);
+    // The companies never bought are skipped by the statement that stores the report: the report shows them so.
+    const purchases = md.slice(md.indexOf('## Purchases'), md.indexOf('## Budget'));
+    expect(purchases.split('\n').find((l) => l.startsWith(`| ${unpaid.name} |`))).toContain(`| ${formatMoney(unpaid.price)} | — | skipped |`);
+    const all = await h.repos.companies.list(id);
+    expect(all.filter((c) => c.status === 'found')).toEqual([]);
+    expect(md).toContain(`(${all.length} candidate(s), ${all.filter((c) => c.status === 'skipped').length} not bought)`);
+    // Word for word the report the task's rows give, read table by table.
+    expect(md).toBe(await offlineReportFromRows(h, id));
+    // The story: the release, a skip per company never bought, the report, the end last.
+    const story = (await h.repos.events.since(id, 0)).map((e) => (e.type === 'payment' ? `${e.type}:${e.data.movement}` : e.type));
+    const skippedNow = chosen.length - 1;
+    expect(story.slice(-(skippedNow + 3))).toEqual(['payment:release', ...Array(skippedNow).fill('decision'), 'report_ready', 'ended']);
+  });
+
+  it('costs six statements and no transaction when the money closes cleanly (every record delivered, no webhook)', async () => {
+    if (h.database.kind !== 'postgres') return; // statements are counted on the Postgres pool's clients
+    const { id } = await taskReadyForReport(h, 'logistics', { maxCompanies: 2 });
+    const before = await statementCounts();
+    await processReport({ taskId: id }, h.deps, first);
+    const after = await statementCounts();
+    const sent = (kind: string) => (after[kind] ?? 0) - (before[kind] ?? 0);
+    // enter the stage; the money left to settle (none); the report's inputs; retrieval; the model use; the
+    // statement that stores the report and ends the task.
+    expect({ query: sent('query'), begin: sent('begin'), commit: sent('commit') }).toEqual({ query: 6, begin: 0, commit: 0 });
+    expect((await h.repos.tasks.get(id))!.status).toBe('completed');
+    expect((await h.repos.reports.get(id))?.markdown).toContain('## Purchases');
   });
 
   it('retries when the language model fails, and on the final attempt writes the report offline', async () => {

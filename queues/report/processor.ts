@@ -1,3 +1,5 @@
+import { TERMINAL } from '../../shared/db/companies.ts';
+import type { ReportInputs } from '../../shared/db/reports.ts';
 import { keywordsOf } from '../../shared/agent/rank.ts';
 import { highlights } from '../../shared/report/highlights.ts';
 import { narrateWithModel, offlineNarrative, type Narrative } from '../../shared/report/narrative.ts';
@@ -5,55 +7,62 @@ import type { JobContext, Processor, StageDeps } from '../deps.ts';
 import { standDown } from '../handoff.ts';
 import { consult } from '../model.ts';
 import type { Payload } from '../payloads.ts';
-import { closeTaskMoney, endTask } from '../settle.ts';
+import { settleTaskMoney, TASK_ENDED } from '../settle.ts';
+import { announceEnd } from '../webhook/processor.ts';
 import { renderReport, reportCompanies } from './markdown.ts';
 
 /**
- * Report: runs once every detail child has ended. Closes the task's money first (token closed,
- * open payments settled, undelivered charges refunded), so the report shows the final figures;
- * then writes the report and completes the task.
+ * Report: runs once every detail child has ended. Closes the task's money first (token closed, open
+ * payments settled, undelivered charges refunded), so the report shows the final figures; then writes the
+ * report, and stores it in the statement that completes the task (companies never bought skipped, foreign
+ * charges noted, the task ended with its webhook delivery).
  */
 export const processReport: Processor<Payload<'report'>> = async ({ taskId }, deps, ctx) => {
   const task = await deps.repos.tasks.enterStage(taskId, 'report');
   if (!task) return standDown(deps, taskId);
-  await closeTaskMoney(deps, taskId, ctx.signal);
-  const markdown = await writeReport(deps, taskId, ctx);
-  await deps.repos.reports.save(taskId, markdown.text, markdown.writer);
-  await endTask(deps, taskId, 'completed');
-  return { writer: markdown.writer, bytes: markdown.text.length };
+  const foreign = await settleTaskMoney(deps, task, ctx.signal);
+  const inputs = await deps.repos.reports.inputsOf(taskId);
+  if (!inputs) return standDown(deps, taskId);
+  const markdown = await writeReport(deps, asClosed(inputs), ctx);
+  const closed = await deps.repos.reports.saveAndClose(taskId, markdown, { skip: TASK_ENDED, foreign, status: 'completed' });
+  if (closed.ended) await announceEnd(deps, taskId, closed.deliveries);
+  return { writer: markdown.writer, bytes: markdown.markdown.length };
 };
 
-async function writeReport(deps: StageDeps, taskId: string, ctx: JobContext) {
-  const [task, companies, payments, ledger, plan, sources] = await Promise.all([
-    deps.repos.tasks.get(taskId),
-    deps.repos.companies.list(taskId),
-    deps.repos.payments.forTask(taskId),
-    deps.repos.payments.ledger(taskId),
-    deps.repos.agent.planOf(taskId),
-    deps.repos.memory.reuseSources([taskId]),
-  ]);
+/**
+ * The report's inputs as the statement that stores it leaves them: a company that never reached an outcome
+ * is skipped by it (as `closeTaskMoney` would have before the report was written), so the report shows it so.
+ */
+function asClosed(inputs: ReportInputs): ReportInputs {
+  const companies = inputs.companies.map((c) => (TERMINAL.includes(c.status) ? c : { ...c, status: 'skipped' as const, error_code: TASK_ENDED.code, error_message: TASK_ENDED.message }));
+  return { ...inputs, companies };
+}
+
+async function writeReport(deps: StageDeps, inputs: ReportInputs, ctx: JobContext): Promise<{ markdown: string; writer: string }> {
+  const { task, companies, payments, ledger, queries, reusedFrom } = inputs;
+  const taskId = task.id;
   // Retrieval: what else the tenant owns that bears on the theme (full-text over its memory), beside the task's own records.
   const own = companies.filter((c) => c.status === 'bought' || c.status === 'reused').map((c) => c.company_id);
-  const retrieved = await deps.repos.memory.retrieve(task!.tenant, keywordsOf(task!.theme), { exclude: own, limit: deps.memory.retrieveLimit });
+  const retrieved = await deps.repos.memory.retrieve(task.tenant, keywordsOf(task.theme), { exclude: own, limit: deps.memory.retrieveLimit });
   const rcs = reportCompanies(companies, retrieved);
-  const offline = () => offlineNarrative(task!.theme, rcs, highlights(rcs));
+  const offline = () => offlineNarrative(task.theme, rcs, highlights(rcs));
   // With no record (none bought, none owned on the theme) there is nothing for a model to analyse: no call is made.
-  const ask = deps.model && rcs.length ? (onUsage: Parameters<typeof narrateWithModel>[2]['onUsage']) => narrateWithModel(deps.model!, { theme: task!.theme, companies: rcs }, { signal: ctx.signal, onUsage }) : undefined;
+  const ask = deps.model && rcs.length ? (onUsage: Parameters<typeof narrateWithModel>[2]['onUsage']) => narrateWithModel(deps.model!, { theme: task.theme, companies: rcs }, { signal: ctx.signal, onUsage }) : undefined;
   const written = await consult<Narrative>(deps, taskId, 'narrate', ctx, ask, offline);
   const writer = written.by === 'model' ? deps.model!.name : written.error ? `offline (model failed: ${written.error})` : 'offline';
   const model = await deps.repos.agent.useOf(taskId);
   return {
-    text: renderReport({
-      task: task!,
+    markdown: renderReport({
+      task,
       companies,
       retrieved,
-      reusedFrom: sources.get(taskId),
+      reusedFrom,
       payments,
       ledger,
       narrative: written.value,
       writer,
       model,
-      queries: plan?.queries ?? [],
+      queries,
       marketplaceUrl: deps.marketplaceUrl,
     }),
     writer,

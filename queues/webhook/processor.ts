@@ -40,11 +40,14 @@ export async function giveUpWebhook({ deliveryId }: Payload<'webhook'>, deps: St
   await deps.repos.webhooks.fail(deliveryId, err.message);
 }
 
-/** Queues the webhook deliveries of a task that has just ended (written with its end, tasks.ts `end`). */
-export async function announceEnd(deps: Pick<StageDeps, 'repos' | 'producer' | 'log'>, taskId: string): Promise<void> {
-  for (const d of await deps.repos.webhooks.forTask(taskId)) {
-    if (d.state !== 'pending') continue;
+/**
+ * Queues the webhook deliveries of a task that has just ended (written with its end, tasks.ts `end`). With
+ * `written`, the ids the end wrote (pending, just inserted): queued as they are, nothing read back.
+ */
+export async function announceEnd(deps: Pick<StageDeps, 'repos' | 'producer' | 'log'>, taskId: string, written?: readonly number[]): Promise<void> {
+  const pending = written ?? (await deps.repos.webhooks.forTask(taskId)).filter((d) => d.state === 'pending').map((d) => Number(d.id));
+  for (const id of pending) {
     // Safe in Postgres already: when Redis does not take it now, the sweeper queues it.
-    await deps.producer.webhook(Number(d.id), taskId).catch((err: Error) => deps.log.warn({ taskId, err: err.message }, 'could not queue a webhook yet; the sweeper will'));
+    await deps.producer.webhook(id, taskId).catch((err: Error) => deps.log.warn({ taskId, err: err.message }, 'could not queue a webhook yet; the sweeper will'));
   }
 }

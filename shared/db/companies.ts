@@ -19,7 +19,8 @@ export interface Candidate {
   basic: Record<string, unknown>;
 }
 
-const TERMINAL: CompanyStatus[] = ['bought', 'reused', 'failed', 'refunded', 'skipped'];
+/** The outcomes a company can end in; any other status (`found`) is skipped when its task ends. */
+export const TERMINAL: readonly CompanyStatus[] = ['bought', 'reused', 'failed', 'refunded', 'skipped'];
 
 /** The companies a task found, chose and bought. */
 export class CompanyRepository {

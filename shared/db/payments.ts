@@ -7,7 +7,7 @@ import { appendEvent, type TaskEventRepository } from './events.ts';
 import type { CompanyOutcome } from './companies.ts';
 import { claimPurchase, deliverPurchase, freshRecordJson, recalledFromJson, rememberPurchase, type Recalled } from './memory.ts';
 import { PAYMENT_COLUMNS, readPurchase, type PurchaseView } from './purchase.ts';
-import type { Database, LedgerKind, Payment, PaymentState } from './schema.ts';
+import type { CompanyStatus, Database, LedgerKind, Payment, PaymentState } from './schema.ts';
 
 type Trx = Transaction<Database>;
 
@@ -104,6 +104,24 @@ export class PaymentRepository {
    */
   async purchaseOf(input: { taskId: string; companyId: string; key: string; defaults: { dailyCap: number | null; maxAgeSeconds: number } }): Promise<PurchaseView | undefined> {
     return readPurchase(this.db, input);
+  }
+
+  /**
+   * What a closing task must still settle, in one read: the open payments (reserved or unknown) and the
+   * captured ones not refunded in full and not yet marked delivered, each with its company's status (a
+   * record stored before a crash shows `bought`: delivered, not to be refunded). Oldest first. Whole rows:
+   * they go on to the issuer and the refund steps, and a task that closes cleanly has none.
+   */
+  async toClose(taskId: string): Promise<Array<Payment & { company_status: CompanyStatus | null }>> {
+    return this.db
+      .selectFrom('payments as p')
+      .leftJoin('companies as c', (j) => j.onRef('c.task_id', '=', 'p.task_id').onRef('c.company_id', '=', 'p.company_id'))
+      .selectAll('p')
+      .select('c.status as company_status')
+      .where('p.task_id', '=', taskId)
+      .where((eb) => eb.or([eb('p.state', 'in', OPEN), eb.and([eb('p.state', '=', 'captured'), eb('p.refunded_amount', '<', eb.ref('p.amount'))])]))
+      .orderBy('p.id')
+      .execute();
   }
 
   /**

@@ -237,8 +237,16 @@ export class TaskRepository {
    * webhook queue), so no ended task lacks either.
    */
   async end(id: string, status: 'completed' | 'failed' | 'cancelled', error?: { code: string; message: string }): Promise<boolean> {
+    return (await this.endTelling(id, status, error)) !== undefined;
+  }
+
+  /**
+   * `end`, answering with the ids of the webhook deliveries the end wrote (none when the task has no URL),
+   * so the caller queues them without reading them back; undefined when the task had ended already.
+   */
+  async endTelling(id: string, status: 'completed' | 'failed' | 'cancelled', error?: { code: string; message: string }): Promise<{ deliveries: number[] } | undefined> {
     // One statement: data-modifying CTEs run once and atomically together.
-    const { rows } = await sql<{ id: string }>`
+    const { rows } = await sql<{ id: string; deliveries: number[] }>`
       with ended as (
         update tasks set status = ${status}, stage = null, error_code = ${error?.code ?? null}, error_message = ${error?.message ?? null},
           ended_at = now(), updated_at = now(), event_seq = event_seq + 1
@@ -251,12 +259,13 @@ export class TaskRepository {
         insert into webhook_deliveries (task_id, tenant, url, event)
         select id, tenant, webhook_url, 'task.ended' from ended where webhook_url is not null
         on conflict (task_id) do nothing
+        returning id
       )
-      select id from ended`.execute(this.db);
-    if (rows.length === 0) return false;
+      select id, coalesce((select json_agg(delivery.id) from delivery), '[]') as deliveries from ended`.execute(this.db);
+    if (rows.length === 0) return undefined;
     taskEnded(status);
     this.events.written(id);
-    return true;
+    return { deliveries: rows[0]!.deliveries.map(Number) };
   }
 
   /** Unfinished tasks not advanced since `olderThanMs`: their queued work may have been lost. */
