@@ -41,14 +41,41 @@ export default async function setup(project: TestProject) {
   }
   project.provide('redisUrl', redisUrl);
   project.provide('databaseUrl', process.env.DATABASE_URL || undefined);
-  // The programs tests start as processes run compiled, as in production (test/support/programs.ts):
-  // built once here from the current sources, beside a link to node_modules for their packages.
-  const programs = mkdtempSync(join(tmpdir(), 'arp-test-programs-'));
-  symlinkSync(join(ROOT, 'node_modules'), join(programs, 'node_modules'), 'dir');
-  await build(programs);
-  project.provide('programsDir', programs);
+  project.provide('programsDir', await programsBuilt());
   return () => {
     stop?.();
-    rmSync(programs, { recursive: true, force: true });
+    programsDone();
   };
+}
+
+const BUILT = Symbol.for('arp.test.programs');
+type Shared = { [BUILT]?: { dir: Promise<string>; users: number } };
+
+/**
+ * The programs tests start as processes run compiled, as in production (test/support/programs.ts): built
+ * from the current sources into a private folder beside a link to node_modules (for their packages) —
+ * once per run, though each project of the run calls this setup (the promise is kept on globalThis).
+ */
+function programsBuilt(): Promise<string> {
+  const shared = globalThis as Shared;
+  shared[BUILT] ??= {
+    users: 0,
+    dir: (async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'arp-test-programs-'));
+      symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
+      await build(dir);
+      return dir;
+    })(),
+  };
+  shared[BUILT].users += 1;
+  return shared[BUILT].dir;
+}
+
+/** The last project done with the programs removes them. */
+function programsDone(): void {
+  const shared = globalThis as Shared;
+  const built = shared[BUILT];
+  if (!built || --built.users > 0) return;
+  shared[BUILT] = undefined;
+  void built.dir.then((dir) => rmSync(dir, { recursive: true, force: true }));
 }
