@@ -176,6 +176,49 @@ export class TaskRepository {
     if (rows[0]?.told) this.events.written(id);
   }
 
+  /**
+   * The authorize stage's outcome, in one statement: the payment token id kept (sealed), the story told —
+   * `voice_checked`, `token_issued` (its limit and expiry only, never the id nor a hint of it) — and the
+   * task moved into `detail` with its `stage` event, answering the companies chosen for it. Only by the
+   * update that finds no token yet, so the story is told once under retries and races. The token is kept
+   * even when the task may not move on (a cancel asked for meanwhile, the task ended: `entered` false), so
+   * that it is closed with the task's money. Undefined when a token was stored before: then it is stored
+   * again as setToken does, telling nothing more, and the caller moves the task on as before.
+   */
+  async authorized(id: string, tokenId: string, story: { voice: TaskEventData['voice_checked']; issued: TaskEventData['token_issued'] }): Promise<{ entered: boolean; chosen: string[] } | undefined> {
+    const sealed = this.keyring.seal(tokenId, tokenContext(id));
+    const events = [
+      { type: 'voice_checked', data: story.voice },
+      { type: 'token_issued', data: { limit: story.issued.limit, expiresAt: story.issued.expiresAt } },
+      { type: 'stage', data: { stage: 'detail' } },
+    ];
+    // `stage = 'detail'` afterwards says the move was made: a task already in `detail` is left to the caller.
+    const movable = sql`status in (${sql.join(UNFINISHED)}) and cancel_requested = false and stage = 'authorize'`;
+    const { rows } = await sql<{ entered: boolean; chosen: string[] }>`
+      with t as (
+        update tasks set token_id = ${sealed}, token_hint = ${tokenHint(tokenId)}, updated_at = now(),
+          stage = case when ${movable} then 'detail' else stage end,
+          status = case when ${movable} then 'running' else status end,
+          event_seq = event_seq + (case when ${movable} then 3 else 2 end)
+        where id = ${id} and token_id is null and stage is distinct from 'detail'
+        returning id, event_seq, stage = 'detail' as entered
+      ), told as (
+        insert into task_events (task_id, seq, kind, data)
+        select t.id, t.event_seq - (case when t.entered then 3 else 2 end) + e.ord, e.item->>'type', e.item->'data'
+        from t cross join jsonb_array_elements(${JSON.stringify(events)}::jsonb) with ordinality as e(item, ord)
+        where e.ord <= (case when t.entered then 3 else 2 end)
+      )
+      select t.entered, array(select company_id from companies where task_id = ${id} and status <> 'skipped' order by rank) as chosen
+      from t`.execute(this.db);
+    const row = rows[0];
+    if (!row) {
+      await this.setToken(id, tokenId, story.issued);
+      return undefined;
+    }
+    this.events.written(id);
+    return { entered: row.entered, chosen: row.entered ? row.chosen : [] };
+  }
+
   /** The task's payment token id, opened — for the workers that pay and settle with it, nothing else. */
   tokenOf(task: Pick<Task, 'id' | 'token_id'>): string | null {
     return task.token_id === null ? null : this.keyring.open(task.token_id, tokenContext(task.id));
