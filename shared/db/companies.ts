@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Decision } from '../agent/rules.ts';
 import { formatMoney } from '../money.ts';
-import { appendEvents, type NewTaskEvent, type TaskEventData, type TaskEventRepository } from './events.ts';
+import { appendEvents, jsonParam, type NewTaskEvent, type TaskEventData, type TaskEventRepository } from './events.ts';
 import type { Company, CompanyStatus, Database } from './schema.ts';
 
 /** A candidate found by the free search, ranked. Money in fen. */
@@ -72,19 +72,19 @@ export class CompanyRepository {
         returning id, event_seq
       ), planned as (
         insert into agent_plans as p (task_id, queries, planned_by, notes, decided_by)
-        select id, ${JSON.stringify(plan.queries)}::jsonb, ${plan.plannedBy}, ${JSON.stringify([...plan.notes, ...outcome.notes])}::jsonb, ${outcome.decidedBy}
+        select id, ${jsonParam(plan.queries)}::jsonb, ${plan.plannedBy}, ${jsonParam([...plan.notes, ...outcome.notes])}::jsonb, ${outcome.decidedBy}
         from moved
-        on conflict (task_id) do update set decided_by = excluded.decided_by, notes = p.notes || ${JSON.stringify(outcome.notes)}::jsonb
+        on conflict (task_id) do update set decided_by = excluded.decided_by, notes = p.notes || ${jsonParam(outcome.notes)}::jsonb
         where p.decided_by is null
       ), stored as (
         insert into companies (task_id, company_id, rank, name, industry, city, price, relevance, status, basic, decision_action, decision_reason, decision_by)
         select m.id, c.company_id, c.rank, c.name, c.industry, c.city, c.price, c.relevance, c.status, c.basic, c.decision_action, c.decision_reason, c.decision_by
-        from moved m cross join jsonb_populate_recordset(null::companies, ${JSON.stringify(outcome.candidates.map(candidateRow))}::jsonb) as c
+        from moved m cross join jsonb_populate_recordset(null::companies, ${jsonParam(outcome.candidates.map(candidateRow))}::jsonb) as c
         on conflict (task_id, company_id) do nothing
       ), told as (
         insert into task_events (task_id, seq, kind, data)
         select m.id, m.event_seq - ${story.length}::int + e.ord, e.item->>'type', e.item->'data'
-        from moved m cross join jsonb_array_elements(${JSON.stringify(story)}::jsonb) with ordinality as e(item, ord)
+        from moved m cross join jsonb_array_elements(${jsonParam(story)}::jsonb) with ordinality as e(item, ord)
       )
       select count(*)::int as moved from moved`.execute(this.db);
     const moved = (rows[0]?.moved ?? 0) > 0;

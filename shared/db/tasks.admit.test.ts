@@ -125,6 +125,13 @@ describe('an idempotency key already used is answered before any limit', () => {
     expect({ statements: refused.statements, transactions: refused.transactions }).toEqual({ statements: 2, transactions: 1 });
   });
 
+  it('stores text as a text parameter would: a lone surrogate becomes U+FFFD, the rest exactly as given', async () => {
+    const task = { ...newTask(freshTenant()), theme: "battery \ud800 makers 🔋 '); drop table tasks; --" };
+    const r = await h.repos.tasks.admit(task, NO_LIMITS);
+    if (r.kind !== 'created') throw new Error('expected created');
+    expect((await h.repos.tasks.get(r.task.id))!.theme).toBe("battery \ufffd makers 🔋 '); drop table tasks; --");
+  });
+
   it('a created task has its created event, as create() gives it', async () => {
     const r = await h.repos.tasks.admit(newTask(freshTenant()), NO_LIMITS);
     if (r.kind !== 'created') throw new Error('expected created');

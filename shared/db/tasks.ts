@@ -3,7 +3,7 @@ import type { Keyring } from '../crypto/keyring.ts';
 import { formatMoney } from '../money.ts';
 import { tokenHint } from '../redact.ts';
 import { taskEnded } from '../telemetry/metrics.ts';
-import { appendEvent, type TaskEventData, type TaskEventRepository, type TaskEventType } from './events.ts';
+import { appendEvent, jsonParam, type TaskEventData, type TaskEventRepository, type TaskEventType } from './events.ts';
 import type { Database, NewTask, Stage, Task, TaskStatus } from './schema.ts';
 
 export const ENDED_STATUSES: readonly TaskStatus[] = ['completed', 'failed', 'cancelled'];
@@ -205,7 +205,7 @@ export class TaskRepository {
       ), told as (
         insert into task_events (task_id, seq, kind, data)
         select t.id, t.event_seq - (case when t.entered then 3 else 2 end) + e.ord, e.item->>'type', e.item->'data'
-        from t cross join jsonb_array_elements(${JSON.stringify(events)}::jsonb) with ordinality as e(item, ord)
+        from t cross join jsonb_array_elements(${jsonParam(events)}::jsonb) with ordinality as e(item, ord)
         where e.ord <= (case when t.entered then 3 else 2 end)
       )
       select t.entered, array(select company_id from companies where task_id = ${id} and status <> 'skipped' order by rank) as chosen
@@ -359,7 +359,7 @@ async function insertWithinLimits(db: Kysely<Database>, task: NewTask, limits: A
   // The row as JSON, typed by the table's own row type: one parameter, whatever the columns given.
   const given = Object.entries({ ...task, event_seq: 1 }).filter(([, v]) => v !== undefined);
   const columns = sql.join(given.map(([k]) => sql.ref(k)));
-  const values = JSON.stringify(Object.fromEntries(given));
+  const values = jsonParam(Object.fromEntries(given));
   const { rows } = await sql<Task & { admission_key_used: boolean; admission_open: number; admission_spent: number }>`
     with earlier as (
       select 1 from tasks where tenant = ${task.tenant} and idempotency_key = ${task.idempotency_key ?? null}
