@@ -46,16 +46,6 @@ export class AgentRepository {
     return saved ?? (await this.planOf(taskId))!;
   }
 
-  /** Records who decided what to buy, and adds notes (clipped answers, a model that failed). */
-  async noteDecision(taskId: string, decidedBy: 'model' | 'rules', notes: string[]): Promise<void> {
-    await this.db
-      .updateTable('agent_plans')
-      .set({ decided_by: decidedBy, notes: sql<string>`notes || ${JSON.stringify(notes)}::jsonb` })
-      .where('task_id', '=', taskId)
-      .where('decided_by', 'is', null)
-      .execute();
-  }
-
   /**
    * Where a task's search stands, in one read: its stored plan (a redelivered job does not plan again),
    * and whether its outcome was stored already — companies found (how many, how many chosen), or the

@@ -192,7 +192,8 @@ export class TaskRepository {
       { type: 'token_issued', data: { limit: story.issued.limit, expiresAt: story.issued.expiresAt } },
       { type: 'stage', data: { stage: 'detail' } },
     ];
-    // `stage = 'detail'` afterwards says the move was made: a task already in `detail` is left to the caller.
+    // A task already in `detail` is left out (to the caller), so that `stage = 'detail'` afterwards says
+    // this update made the move — and drew the third seq.
     const movable = sql`status in (${sql.join(UNFINISHED)}) and cancel_requested = false and stage = 'authorize'`;
     const { rows } = await sql<{ entered: boolean; chosen: string[] }>`
       with t as (
