@@ -20,7 +20,7 @@ export const processSearch: Processor<Payload<'search'>> = async ({ taskId }, de
   const task = await deps.repos.tasks.enterStage(taskId, 'search');
   if (!task) return standDown(deps, taskId);
   const soFar = await deps.repos.agent.searchSoFar(taskId);
-  // Stored before this change folded the outcome and the hand-on together: only the hand-on is left.
+  // An outcome stored apart from its hand-on (by a version that wrote them one after the other): only the hand-on is left.
   if (soFar.searched) return handOn(deps, taskId, soFar.found, soFar.chosen);
 
   const plan = soFar.plan ? { queries: soFar.plan.queries, plannedBy: soFar.plan.planned_by, notes: soFar.plan.notes } : await planSearches(deps, taskId, task.theme, ctx);
