@@ -134,6 +134,25 @@ describe('search with the LLM stand-in: the model plans and decides, the rules h
     expect(view(await h.repos.companies.list(id))).toEqual(view(before));
   });
 
+  it("the model's plan is stored before anything else can fail: a retry after the decision failed does not ask for a plan again", async () => {
+    const id = await postTask(h, { theme: 'electric vehicles', budget: '30.00', voiceId: 'demo-voice', maxCompanies: 2 });
+    const model = h.deps.model!;
+    /** The stand-in, except that `schemaName` questions fail with `err`. */
+    const failing = (schemaName: string, err: Error): LanguageModel => ({ name: model.name, ask: (req) => (req.schemaName === schemaName ? Promise.reject(err) : model.ask(req)) });
+    const decideDown: StageDeps = { ...h.deps, model: failing('purchase_decision', new TransientError('timeout', 'the model did not answer in time')) };
+    await expect(processSearch({ taskId: id }, decideDown, first)).rejects.toBeInstanceOf(TransientError);
+    const plan = (await h.repos.agent.planOf(id))!;
+    expect(plan).toMatchObject({ planned_by: 'model', decided_by: null });
+    expect(await h.repos.companies.list(id)).toEqual([]);
+
+    const planDown: StageDeps = { ...h.deps, model: failing('search_plan', new Error('asked for a plan again')) };
+    expect(await processSearch({ taskId: id }, planDown, { attempt: 2, isFinalAttempt: false })).toMatchObject({ found: expect.any(Number) });
+    expect(await h.repos.agent.planOf(id)).toEqual({ ...plan, decided_by: 'model' });
+    const calls = await h.database.db.selectFrom('model_calls').select('purpose').where('task_id', '=', id).orderBy('id').execute();
+    expect(calls.map((c) => c.purpose)).toEqual(['plan', 'decide']);
+    expect((await h.repos.tasks.get(id))!.stage).toBe('authorize');
+  });
+
   it('a model that cannot be reached is retried; on the last attempt the rules plan and decide, and the plan says why', async () => {
     const id = await postTask(h, { theme: 'solar', budget: '30.00', voiceId: 'demo-voice', maxCompanies: 2 });
     const down: StageDeps = { ...h.deps, model: new OpenAiModel({ apiKey: 'k', baseURL: `http://127.0.0.1:${await freePort()}/v1`, model: 'mock-model', timeoutMs: 2_000 }) };

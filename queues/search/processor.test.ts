@@ -4,11 +4,23 @@ import { TransientError } from '../../shared/errors.ts';
 import { parseMoney } from '../../shared/money.ts';
 import { createProviders } from '../../shared/providers/index.ts';
 import { ISSUER_KEY, openHarness, postTask, type Harness } from '../../test/support/harness.ts';
+import { statementsOf } from '../../test/support/statements.ts';
 import { processAuthorize } from '../authorize/processor.ts';
 import type { JobContext, StageDeps } from '../deps.ts';
 import { processSearch } from './processor.ts';
 
 const first: JobContext = { attempt: 1, isFinalAttempt: false };
+
+/** `target` with `method` doing `before` first (the rest of the object as it is). */
+function withBefore<T extends object, K extends keyof T>(target: T, method: K, before: (...args: any[]) => Promise<void>): T {
+  const original = target[method] as (...args: unknown[]) => Promise<unknown>;
+  return Object.assign(Object.create(target) as T, { [method]: async (...args: unknown[]) => (await before(...args), original.apply(target, args)) });
+}
+
+/** A task's story: seq, type, and for a stage event the stage. */
+async function storyOf(h: Harness, taskId: string) {
+  return (await h.repos.events.since(taskId, 0)).map((e) => ({ seq: e.seq, type: e.type, ...(e.type === 'stage' ? { stage: e.data.stage } : {}) }));
+}
 
 describe('search processor: free search, ranked, chosen within the budget', () => {
   let h: Harness;
@@ -83,11 +95,93 @@ describe('search processor: free search, ranked, chosen within the budget', () =
     expect(await h.producer.queues.report.getJob(`report-${id}`)).toBeUndefined();
   });
 
+  it('costs Postgres four statements, two of them writing, each its own transaction; the story tells the search, then the hand-on', async () => {
+    const id = await postTask(h, { theme: 'lithium battery', budget: '30.00', voiceId: 'demo-voice', maxCompanies: 2 });
+    const { result, statements, transactions } = await statementsOf(() => processSearch({ taskId: id }, h.deps, first));
+    // Entering the stage; where the search stands (plan, outcome); what the tenant owns; the outcome with the hand-on.
+    if (h.database.kind === 'postgres') expect({ statements, transactions }).toEqual({ statements: 4, transactions: 0 });
+    expect(result).toMatchObject({ found: expect.any(Number), chosen: expect.any(Number) });
+    const found = (result as { found: number }).found;
+    expect(await storyOf(h, id)).toEqual([
+      { seq: 1, type: 'created' },
+      { seq: 2, type: 'stage', stage: 'search' },
+      { seq: 3, type: 'searched' },
+      { seq: 4, type: 'candidates' },
+      ...Array.from({ length: found }, (_, i) => ({ seq: 5 + i, type: 'decision' })),
+      { seq: 5 + found, type: 'stage', stage: 'authorize' },
+    ]);
+    expect((await h.repos.events.heads([id])).get(id)).toBe(5 + found);
+    // The decisions are told in ranking order, as stored.
+    const decisions = (await h.repos.events.since(id, 0)).filter((e) => e.type === 'decision').map((e) => e.data.companyId);
+    expect(decisions).toEqual((await h.repos.companies.list(id)).map((c) => c.company_id));
+    // The keywords' plan is stored with the outcome, with who decided.
+    expect(await h.repos.agent.planOf(id)).toMatchObject({ queries: ['lithium', 'battery'], planned_by: 'rules', decided_by: 'rules', notes: [] });
+  });
+
+  it('two runs of one search at once (a stalled job redelivered): the search is stored and told once, the task handed on once', async () => {
+    const id = await postTask(h, { theme: 'solar panels', budget: '40.00', voiceId: 'demo-voice', maxCompanies: 3 });
+    const outs = await Promise.all([processSearch({ taskId: id }, h.deps, first), processSearch({ taskId: id }, h.deps, first)]);
+    expect(outs.filter((o) => 'found' in (o as object))).toHaveLength(1);
+    const story = await storyOf(h, id);
+    expect(story.map((e) => e.seq)).toEqual(story.map((_, i) => i + 1));
+    expect(story.filter((e) => e.type === 'searched')).toHaveLength(1);
+    expect(story.filter((e) => e.type === 'candidates')).toHaveLength(1);
+    expect(story.filter((e) => e.type === 'stage')).toEqual([expect.objectContaining({ stage: 'search' }), expect.objectContaining({ stage: 'authorize' })]);
+    const companies = await h.repos.companies.list(id);
+    expect(story.filter((e) => e.type === 'decision')).toHaveLength(companies.length);
+    const queued = (await h.producer.queues.authorize.getJobs(['waiting', 'delayed', 'prioritized', 'active'])).filter((j) => j.data.taskId === id);
+    expect(queued).toHaveLength(1);
+  });
+
+  it('a cancel asked for while searching: nothing of the search is stored or told, and the task ends cancelled', async () => {
+    const id = await postTask(h, { theme: 'battery cells', budget: '40.00', voiceId: 'demo-voice', maxCompanies: 3 });
+    let found: string[] = [];
+    const cancelling: StageDeps = {
+      ...h.deps,
+      repos: {
+        ...h.deps.repos,
+        // Between the search and its outcome's statement: what was found is known, nothing stored yet.
+        memory: withBefore(h.deps.repos.memory, 'recall', async (_tenant: string, companyIds: string[]) => {
+          found = companyIds;
+          await h.repos.tasks.requestCancel(id, 'acme');
+        }),
+      },
+    };
+    expect(await processSearch({ taskId: id }, cancelling, first)).toEqual({ stopped: 'cancelled' });
+    expect(found.length).toBeGreaterThan(0);
+    const task = (await h.repos.tasks.get(id))!;
+    expect(task).toMatchObject({ status: 'cancelled', error_code: 'cancelled' });
+    expect(await h.repos.companies.list(id)).toEqual([]);
+    expect(await h.repos.agent.planOf(id)).toBeUndefined();
+    expect((await storyOf(h, id)).map((e) => e.type)).toEqual(['created', 'stage', 'cancel_requested', 'ended']);
+    expect(await h.producer.queues.authorize.getJob(`authorize-${id}`)).toBeUndefined();
+  });
+
+  it('a search stored before its hand-on was (by an earlier version) is only handed on: not searched, stored or told again', async () => {
+    const offline: StageDeps = { ...h.deps, providers: { ...h.deps.providers, marketplace: withBefore(h.deps.providers.marketplace, 'search', async () => { throw new Error('searched again'); }) } };
+    const candidate = { companyId: 'co_a', rank: 1, name: 'A', industry: 'Energy', city: 'Wuhan', price: 500, relevance: 1, chosen: true, decision: { action: 'buy' as const, reason: 'seed', by: 'rules' as const }, basic: {} };
+    for (const [candidates, next] of [[[candidate], 'authorize'], [[], 'report']] as const) {
+      const id = await postTask(h, { theme: 'stored earlier', budget: '40.00', voiceId: 'demo-voice' });
+      await h.repos.tasks.enterStage(id, 'search');
+      await h.repos.companies.saveCandidates(id, [...candidates]);
+      const before = await storyOf(h, id);
+      expect(await processSearch({ taskId: id }, offline, first)).toEqual({ found: candidates.length, chosen: candidates.length });
+      expect((await h.repos.tasks.get(id))!.stage).toBe(next);
+      expect((await storyOf(h, id)).slice(before.length)).toEqual([{ seq: before.length + 1, type: 'stage', stage: next }]);
+      expect(await h.producer.queues[next].getJob(`${next}-${id}`)).toBeDefined();
+    }
+  });
+
   it('goes straight to the report when the theme matches nothing, storing no company', async () => {
     const id = await postTask(h, { theme: 'zeppelin', budget: '50.00', voiceId: 'demo-voice' });
     const out = await processSearch({ taskId: id }, h.deps, first);
     expect(out).toMatchObject({ found: 0, chosen: 0 });
     expect(await h.repos.companies.list(id)).toEqual([]);
+    expect((await storyOf(h, id)).slice(2)).toEqual([
+      { seq: 3, type: 'searched' },
+      { seq: 4, type: 'candidates' },
+      { seq: 5, type: 'stage', stage: 'report' },
+    ]);
     const task = (await h.repos.tasks.get(id))!;
     expect(task.status).toBe('running');
     expect(task.stage).toBe('report');

@@ -3,6 +3,7 @@ import { planOffline, planWithModel, type Plan } from '../../shared/agent/plan.t
 import { candidatesOf, costNow, keywordsOf, keywordWeights, matchesOf, rankCandidates, rankingProposal, type Owned } from '../../shared/agent/rank.ts';
 import { enforceRules, type Proposal } from '../../shared/agent/rules.ts';
 import { maxAgeOf } from '../../shared/memory/freshness.ts';
+import type { SearchOutcome } from '../../shared/db/companies.ts';
 import type { BasicCompany } from '../../shared/providers/index.ts';
 import type { JobContext, Processor, StageDeps } from '../deps.ts';
 import { standDown } from '../handoff.ts';
@@ -18,10 +19,11 @@ import type { Payload } from '../payloads.ts';
 export const processSearch: Processor<Payload<'search'>> = async ({ taskId }, deps, ctx) => {
   const task = await deps.repos.tasks.enterStage(taskId, 'search');
   if (!task) return standDown(deps, taskId);
-  const stored = await deps.repos.companies.list(taskId);
-  if (stored.length > 0) return handOn(deps, taskId, stored.length, stored.filter((c) => c.status !== 'skipped').length);
+  const soFar = await deps.repos.agent.searchSoFar(taskId);
+  // An outcome stored apart from its hand-on (by a version that wrote them one after the other): only the hand-on is left.
+  if (soFar.searched) return handOn(deps, taskId, soFar.found, soFar.chosen);
 
-  const plan = (await deps.repos.agent.planOf(taskId)) ?? (await savePlan(deps, taskId, task.theme, ctx));
+  const plan = soFar.plan ? { queries: soFar.plan.queries, plannedBy: soFar.plan.planned_by, notes: soFar.plan.notes } : await planSearches(deps, taskId, task.theme, ctx);
   const queries = plan.queries;
   const results: BasicCompany[] = [];
   const hitsOf = new Map<string, number>();
@@ -69,23 +71,38 @@ export const processSearch: Processor<Payload<'search'>> = async ({ taskId }, de
 
   const candidates = candidatesOf(ranked, verdict.decisions);
   const chosen = candidates.filter((c) => c.chosen).length;
-  await deps.repos.agent.noteDecision(taskId, decided?.value.proposal.by ?? 'rules', notes);
-  // The candidates and the story of the search (searched, candidates, a decision each) in one transaction.
-  await deps.repos.companies.saveCandidates(taskId, candidates, {
-    queries,
-    plannedBy: plan.planned_by,
-    decidedBy: decided?.value.proposal.by ?? 'rules',
-    found: candidates.length,
-    chosen,
-    owned: candidates.filter((c) => c.chosen && owned.has(c.companyId)).length,
-    cachedSearches: cached,
-    clipped: verdict.violations.length,
+  const decidedBy = decided?.value.proposal.by ?? 'rules';
+  // One statement: the decision, the candidates, the story of the search (searched, candidates, a
+  // decision each) and the hand-on with its stage event — or, when the task may no longer move on, nothing.
+  const next = nextStage(chosen);
+  const moved = await deps.repos.companies.saveSearch(taskId, {
+    candidates,
+    searched: {
+      queries,
+      plannedBy: plan.plannedBy,
+      decidedBy,
+      found: candidates.length,
+      chosen,
+      owned: candidates.filter((c) => c.chosen && owned.has(c.companyId)).length,
+      cachedSearches: cached,
+      clipped: verdict.violations.length,
+    },
+    plan,
+    decidedBy,
+    notes,
+    next,
   });
-  return handOn(deps, taskId, candidates.length, chosen);
+  if (!moved) return standDown(deps, taskId);
+  await queueStage(deps, taskId, next);
+  return { found: candidates.length, chosen };
 };
 
-/** Plans the searches (model or keywords) and stores the plan, so a retry does not ask the model again. */
-async function savePlan(deps: StageDeps, taskId: string, theme: string, ctx: JobContext) {
+/**
+ * Plans the searches (model or keywords). A plan the model was asked for is stored at once, so a retry
+ * (the model's decision, a provider, a crash failing after it) does not ask the model again; a plan of the
+ * keywords is stored with the search's outcome, as it comes out the same on a retry.
+ */
+async function planSearches(deps: StageDeps, taskId: string, theme: string, ctx: JobContext): Promise<SearchOutcome['plan']> {
   const planned = await consult<Plan>(
     deps,
     taskId,
@@ -94,15 +111,23 @@ async function savePlan(deps: StageDeps, taskId: string, theme: string, ctx: Job
     deps.model && ((onUsage) => planWithModel(deps.model!, theme, { signal: ctx.signal, onUsage })),
     () => planOffline(theme),
   );
-  const plan = planned.value;
-  return deps.repos.agent.savePlan(taskId, { queries: plan.queries, plannedBy: plan.by, notes: [...(planned.note ? [planned.note] : []), ...plan.notes] });
+  const plan = { queries: planned.value.queries, plannedBy: planned.value.by, notes: [...(planned.note ? [planned.note] : []), ...planned.value.notes] };
+  if (!deps.model) return plan;
+  const saved = await deps.repos.agent.savePlan(taskId, plan);
+  // Saved by a racing run first: that plan stands.
+  return { queries: saved.queries, plannedBy: saved.planned_by, notes: saved.notes };
 }
 
-/** Moves the task on: to authorize when something is to be bought, else to the report. */
+/** To authorize when something is to be bought, else to the report. */
+const nextStage = (chosen: number) => (chosen > 0 ? 'authorize' : 'report');
+
+const queueStage = (deps: StageDeps, taskId: string, next: 'authorize' | 'report') => (next === 'authorize' ? deps.producer.authorize(taskId) : deps.producer.report(taskId));
+
+/** Moves on a task whose search outcome is stored already. */
 async function handOn(deps: StageDeps, taskId: string, found: number, chosen: number) {
-  const next = chosen > 0 ? 'authorize' : 'report';
+  const next = nextStage(chosen);
   if (!(await deps.repos.tasks.enterStage(taskId, next))) return standDown(deps, taskId);
-  await (next === 'authorize' ? deps.producer.authorize(taskId) : deps.producer.report(taskId));
+  await queueStage(deps, taskId, next);
   return { found, chosen };
 }
 

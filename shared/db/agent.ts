@@ -19,6 +19,15 @@ export interface ModelCallRecord {
   costMicroUsd: number | null;
 }
 
+/** Where a task's search stands (AgentRepository.searchSoFar). */
+export interface SearchSoFar {
+  plan: AgentPlan | undefined;
+  /** The outcome is stored: the search is only to be handed on. */
+  searched: boolean;
+  found: number;
+  chosen: number;
+}
+
 const NO_USE: ModelUse = { calls: 0, inputTokens: 0, outputTokens: 0, costMicroUsd: 0, unpriced: 0 };
 
 /** The agent's search plans and its model calls, per task. */
@@ -37,14 +46,20 @@ export class AgentRepository {
     return saved ?? (await this.planOf(taskId))!;
   }
 
-  /** Records who decided what to buy, and adds notes (clipped answers, a model that failed). */
-  async noteDecision(taskId: string, decidedBy: 'model' | 'rules', notes: string[]): Promise<void> {
-    await this.db
-      .updateTable('agent_plans')
-      .set({ decided_by: decidedBy, notes: sql<string>`notes || ${JSON.stringify(notes)}::jsonb` })
-      .where('task_id', '=', taskId)
-      .where('decided_by', 'is', null)
-      .execute();
+  /**
+   * Where a task's search stands, in one read: its stored plan (a redelivered job does not plan again),
+   * and whether its outcome was stored already — companies found (how many, how many chosen), or the
+   * story's `candidates` told (a search that found nothing) — so that it is only handed on.
+   */
+  async searchSoFar(taskId: string): Promise<SearchSoFar> {
+    const { rows } = await sql<Partial<AgentPlan> & { stored: number; chosen: number; told: boolean }>`
+      select p.task_id, p.queries, p.planned_by, p.decided_by, p.notes, p.created_at,
+        (select count(*)::int from companies where task_id = ${taskId}) as stored,
+        (select count(*)::int from companies where task_id = ${taskId} and status <> 'skipped') as chosen,
+        exists (select 1 from task_events where task_id = ${taskId} and kind = 'candidates') as told
+      from (select 1) as one left join agent_plans p on p.task_id = ${taskId}`.execute(this.db);
+    const { stored, chosen, told, ...plan } = rows[0]!;
+    return { plan: plan.task_id ? (plan as AgentPlan) : undefined, searched: told || stored > 0, found: stored, chosen };
   }
 
   async planOf(taskId: string): Promise<AgentPlan | undefined> {

@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Decision } from '../agent/rules.ts';
 import { formatMoney } from '../money.ts';
-import { appendEvents, type NewTaskEvent, type TaskEventData, type TaskEventRepository } from './events.ts';
+import { appendEvents, jsonParam, type NewTaskEvent, type TaskEventData, type TaskEventRepository } from './events.ts';
 import type { Company, CompanyStatus, Database } from './schema.ts';
 
 /** A candidate found by the free search, ranked. Money in fen. */
@@ -22,6 +22,18 @@ export interface Candidate {
 /** The outcomes a company can end in; any other status (`found`) is skipped when its task ends. */
 export const TERMINAL: readonly CompanyStatus[] = ['bought', 'reused', 'failed', 'refunded', 'skipped'];
 
+/** What a search found and decided, and where the task goes next (queues/search). */
+export interface SearchOutcome {
+  candidates: Candidate[];
+  searched: TaskEventData['searched'];
+  /** The plan searched by; stored with the outcome unless it was stored before (a model's plan is, at once). */
+  plan: { queries: string[]; plannedBy: 'model' | 'rules'; notes: string[] };
+  decidedBy: 'model' | 'rules';
+  /** What went other than planned in deciding (a model that failed, a rule that clipped its answer). */
+  notes: string[];
+  next: 'authorize' | 'report';
+}
+
 /** The companies a task found, chose and bought. */
 export class CompanyRepository {
   constructor(
@@ -35,19 +47,50 @@ export class CompanyRepository {
    * and chosen) and one `decision` per candidate, in ranking order — buy or skip, and why.
    */
   async saveCandidates(taskId: string, candidates: Candidate[], searched?: TaskEventData['searched']): Promise<void> {
-    const counts = { count: candidates.length, chosen: candidates.filter((c) => c.chosen).length };
-    const story: NewTaskEvent[] = [
-      ...(searched ? [{ type: 'searched' as const, data: searched }] : []),
-      { type: 'candidates', data: counts },
-      ...[...candidates]
-        .sort((a, b) => a.rank - b.rank)
-        .map((c): NewTaskEvent => ({ type: 'decision', data: { companyId: c.companyId, name: c.name, action: c.decision.action, reason: c.decision.reason, by: c.decision.by, price: formatMoney(c.price) } })),
-    ];
     const told = await this.db.transaction().execute(async (trx) => {
       if (candidates.length) await insertCandidates(trx, taskId, candidates);
-      return (await appendEvents(trx, taskId, story, { once: true })) !== undefined;
+      return (await appendEvents(trx, taskId, searchStory(candidates, searched), { once: true })) !== undefined;
     });
     if (told) this.events.written(taskId);
+  }
+
+  /**
+   * The search's outcome and the task's hand-on, in one statement: the task moves from `search` to
+   * `next` and, with that move only, the candidates are stored and the story tells the search
+   * (`searched`, `candidates`, a `decision` each, in ranking order) and then the new `stage`; the plan is
+   * stored (when it was not already) with who decided and the notes. Nothing is written unless the task
+   * is still searching, unfinished and not asked to cancel — a condition on the task row itself, checked
+   * again on its newest version when a racing writer held it, so the search is told once. Returns
+   * whether the task moved on.
+   */
+  async saveSearch(taskId: string, outcome: SearchOutcome): Promise<boolean> {
+    const story: NewTaskEvent[] = [...searchStory(outcome.candidates, outcome.searched), { type: 'stage', data: { stage: outcome.next } }];
+    const { plan } = outcome;
+    const { rows } = await sql<{ moved: number }>`
+      with moved as (
+        update tasks set status = 'running', stage = ${outcome.next}, updated_at = now(), event_seq = event_seq + ${story.length}::int
+        where id = ${taskId} and stage = 'search' and status in ('queued', 'running') and cancel_requested = false
+        returning id, event_seq
+      ), planned as (
+        insert into agent_plans as p (task_id, queries, planned_by, notes, decided_by)
+        select id, ${jsonParam(plan.queries)}::jsonb, ${plan.plannedBy}, ${jsonParam([...plan.notes, ...outcome.notes])}::jsonb, ${outcome.decidedBy}
+        from moved
+        on conflict (task_id) do update set decided_by = excluded.decided_by, notes = p.notes || ${jsonParam(outcome.notes)}::jsonb
+        where p.decided_by is null
+      ), stored as (
+        insert into companies (task_id, company_id, rank, name, industry, city, price, relevance, status, basic, decision_action, decision_reason, decision_by)
+        select m.id, c.company_id, c.rank, c.name, c.industry, c.city, c.price, c.relevance, c.status, c.basic, c.decision_action, c.decision_reason, c.decision_by
+        from moved m cross join jsonb_populate_recordset(null::companies, ${jsonParam(outcome.candidates.map(candidateRow))}::jsonb) as c
+        on conflict (task_id, company_id) do nothing
+      ), told as (
+        insert into task_events (task_id, seq, kind, data)
+        select m.id, m.event_seq - ${story.length}::int + e.ord, e.item->>'type', e.item->'data'
+        from moved m cross join jsonb_array_elements(${jsonParam(story)}::jsonb) with ordinality as e(item, ord)
+      )
+      select count(*)::int as moved from moved`.execute(this.db);
+    const moved = (rows[0]?.moved ?? 0) > 0;
+    if (moved) this.events.written(taskId);
+    return moved;
   }
 
   async list(taskId: string): Promise<Company[]> {
@@ -142,27 +185,41 @@ function skipEvent(c: Pick<Company, 'company_id' | 'name' | 'price' | 'decision_
   };
 }
 
+/** What the story tells of a search: `searched` (when given), `candidates`, then a `decision` per candidate in ranking order. */
+function searchStory(candidates: Candidate[], searched?: TaskEventData['searched']): NewTaskEvent[] {
+  const counts = { count: candidates.length, chosen: candidates.filter((c) => c.chosen).length };
+  return [
+    ...(searched ? [{ type: 'searched' as const, data: searched }] : []),
+    { type: 'candidates', data: counts },
+    ...[...candidates]
+      .sort((a, b) => a.rank - b.rank)
+      .map((c): NewTaskEvent => ({ type: 'decision', data: { companyId: c.companyId, name: c.name, action: c.decision.action, reason: c.decision.reason, by: c.decision.by, price: formatMoney(c.price) } })),
+  ];
+}
+
+/** A candidate's row of `companies` (without its task): chosen ones are `found`, the others `skipped`. */
+function candidateRow(c: Candidate) {
+  return {
+    company_id: c.companyId,
+    rank: c.rank,
+    name: c.name,
+    industry: c.industry,
+    city: c.city,
+    price: c.price,
+    relevance: c.relevance,
+    status: c.chosen ? ('found' as const) : ('skipped' as const),
+    basic: c.basic,
+    decision_action: c.decision.action,
+    decision_reason: c.decision.reason,
+    decision_by: c.decision.by,
+  };
+}
+
 /** The candidates' rows; ones already stored (a redelivered search) are left as they are. */
 async function insertCandidates(db: Kysely<Database>, taskId: string, candidates: Candidate[]): Promise<void> {
   await db
     .insertInto('companies')
-    .values(
-      candidates.map((c) => ({
-        task_id: taskId,
-        company_id: c.companyId,
-        rank: c.rank,
-        name: c.name,
-        industry: c.industry,
-        city: c.city,
-        price: c.price,
-        relevance: c.relevance,
-        status: c.chosen ? ('found' as const) : ('skipped' as const),
-        basic: JSON.stringify(c.basic),
-        decision_action: c.decision.action,
-        decision_reason: c.decision.reason,
-        decision_by: c.decision.by,
-      })),
-    )
+    .values(candidates.map((c) => ({ ...candidateRow(c), task_id: taskId, basic: JSON.stringify(c.basic) })))
     .onConflict((oc) => oc.columns(['task_id', 'company_id']).doNothing())
     .execute();
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openHarness, runningTask, type Harness } from '../../test/support/harness.ts';
+import { statementsOf } from '../../test/support/statements.ts';
 import { openDatabase } from './connect.ts';
 import { paymentKey, repositories, type NewTask } from './index.ts';
 import { keyringFrom } from '../crypto/keyring.ts';
@@ -112,10 +113,32 @@ describe('an idempotency key already used is answered before any limit', () => {
     expect(results.filter((r) => r.kind === 'replayed')).toHaveLength(5);
   });
 
+  it('costs two statements in one transaction: the lock, then one look-and-insert (refused or created alike)', async () => {
+    if (h.database.kind !== 'postgres') return;
+    const tenant = freshTenant();
+    const limits = { openTasks: 1, dailySpend: 5000 };
+    const created = await statementsOf(() => h.repos.tasks.admit(newTask(tenant, 1000), limits));
+    expect(created.result.kind).toBe('created');
+    expect({ statements: created.statements, transactions: created.transactions }).toEqual({ statements: 2, transactions: 1 });
+    const refused = await statementsOf(() => h.repos.tasks.admit(newTask(tenant, 1000), limits));
+    expect(refused.result).toEqual({ kind: 'too_many_open_tasks', open: 1 });
+    expect({ statements: refused.statements, transactions: refused.transactions }).toEqual({ statements: 2, transactions: 1 });
+  });
+
+  it('stores text as a text parameter would: a lone surrogate becomes U+FFFD, the rest exactly as given', async () => {
+    const task = { ...newTask(freshTenant()), theme: "battery \ud800 makers 🔋 '); drop table tasks; --" };
+    const r = await h.repos.tasks.admit(task, NO_LIMITS);
+    if (r.kind !== 'created') throw new Error('expected created');
+    expect((await h.repos.tasks.get(r.task.id))!.theme).toBe("battery \ufffd makers 🔋 '); drop table tasks; --");
+  });
+
   it('a created task has its created event, as create() gives it', async () => {
     const r = await h.repos.tasks.admit(newTask(freshTenant()), NO_LIMITS);
     if (r.kind !== 'created') throw new Error('expected created');
-    const events = await h.database.db.selectFrom('task_events').select(['kind', 'data']).where('task_id', '=', r.task.id).execute();
-    expect(events).toEqual([{ kind: 'created', data: { status: 'queued' } }]);
+    const events = await h.database.db.selectFrom('task_events').select(['seq', 'kind', 'data']).where('task_id', '=', r.task.id).execute();
+    expect(events).toEqual([{ seq: 1, kind: 'created', data: { status: 'queued' } }]);
+    expect((await h.repos.events.heads([r.task.id])).get(r.task.id)).toBe(1);
+    // What admit answers is the row as stored, defaults and all.
+    expect(r.task).toEqual(await h.repos.tasks.get(r.task.id));
   });
 });

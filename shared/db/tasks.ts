@@ -3,7 +3,7 @@ import type { Keyring } from '../crypto/keyring.ts';
 import { formatMoney } from '../money.ts';
 import { tokenHint } from '../redact.ts';
 import { taskEnded } from '../telemetry/metrics.ts';
-import { appendEvent, type TaskEventData, type TaskEventRepository, type TaskEventType } from './events.ts';
+import { appendEvent, jsonParam, type TaskEventData, type TaskEventRepository, type TaskEventType } from './events.ts';
 import type { Database, NewTask, Stage, Task, TaskStatus } from './schema.ts';
 
 export const ENDED_STATUSES: readonly TaskStatus[] = ['completed', 'failed', 'cancelled'];
@@ -69,28 +69,15 @@ export class TaskRepository {
   async admit(task: NewTask, limits: AdmissionLimits, legacyRequestHash?: string): Promise<AdmitResult> {
     const result = await this.db.transaction().execute(async (trx): Promise<AdmitResult> => {
       await sql`select pg_advisory_xact_lock(${ADMISSION_LOCK}, hashtext(${task.tenant}))`.execute(trx);
-      const earlier = await findReplay(trx, task, legacyRequestHash);
-      if (earlier) return earlier;
-      const { open } = await trx
-        .selectFrom('tasks')
-        .select(sql<number>`count(*)::int`.as('open'))
-        .where('tenant', '=', task.tenant)
-        .where('status', 'in', UNFINISHED)
-        .executeTakeFirstOrThrow();
-      if (open >= limits.openTasks) return { kind: 'too_many_open_tasks', open };
-      if (limits.dailySpend !== null) {
-        const today = await trx
-          .selectFrom('tenant_spend_daily')
-          .select('spend')
-          .where('tenant', '=', task.tenant)
-          .where('day', '=', sql<string>`(now() at time zone 'UTC')::date`)
-          .executeTakeFirst();
-        const remaining = Math.max(0, limits.dailySpend - Number(today?.spend ?? 0));
-        if (task.budget_limit > remaining) return { kind: 'over_daily_limit', remaining };
-      }
-      const inserted = await trx.insertInto('tasks').values(task).returningAll().executeTakeFirstOrThrow();
-      inserted.event_seq = (await appendEvent(trx, inserted.id, 'created', { status: 'queued' }))!;
-      return { kind: 'created', task: inserted };
+      // The look and the insert in the statement after the lock: begun once the lock is held, its snapshot
+      // has every admission of this tenant committed before (one taken before the lock would miss them).
+      const row = await insertWithinLimits(trx, task, limits);
+      if (row.inserted) return { kind: 'created', task: row.inserted };
+      // Created under this key while this one waited for the lock: its replay, or a conflict.
+      if (row.keyUsed) return (await findReplay(trx, task, legacyRequestHash)) ?? { kind: 'conflict' };
+      if (row.open >= limits.openTasks) return { kind: 'too_many_open_tasks', open: row.open };
+      if (limits.dailySpend === null) throw new Error(`task ${task.id} was neither inserted nor refused by a limit`);
+      return { kind: 'over_daily_limit', remaining: Math.max(0, limits.dailySpend - row.spentToday) };
     });
     if (result.kind === 'created') this.events.written(result.task.id);
     return result;
@@ -187,6 +174,50 @@ export class TaskRepository {
       )
       select (select count(*) from told)::int as told`.execute(this.db);
     if (rows[0]?.told) this.events.written(id);
+  }
+
+  /**
+   * The authorize stage's outcome, in one statement: the payment token id kept (sealed), the story told —
+   * `voice_checked`, `token_issued` (its limit and expiry only, never the id nor a hint of it) — and the
+   * task moved into `detail` with its `stage` event, answering the companies chosen for it. Only by the
+   * update that finds no token yet, so the story is told once under retries and races. The token is kept
+   * even when the task may not move on (a cancel asked for meanwhile, the task ended: `entered` false), so
+   * that it is closed with the task's money. Undefined when a token was stored before: then it is stored
+   * again as setToken does, telling nothing more, and the caller moves the task on as before.
+   */
+  async authorized(id: string, tokenId: string, story: { voice: TaskEventData['voice_checked']; issued: TaskEventData['token_issued'] }): Promise<{ entered: boolean; chosen: string[] } | undefined> {
+    const sealed = this.keyring.seal(tokenId, tokenContext(id));
+    const events = [
+      { type: 'voice_checked', data: story.voice },
+      { type: 'token_issued', data: { limit: story.issued.limit, expiresAt: story.issued.expiresAt } },
+      { type: 'stage', data: { stage: 'detail' } },
+    ];
+    // A task already in `detail` is left out (to the caller), so that `stage = 'detail'` afterwards says
+    // this update made the move — and drew the third seq.
+    const movable = sql`status in (${sql.join(UNFINISHED)}) and cancel_requested = false and stage = 'authorize'`;
+    const { rows } = await sql<{ entered: boolean; chosen: string[] }>`
+      with t as (
+        update tasks set token_id = ${sealed}, token_hint = ${tokenHint(tokenId)}, updated_at = now(),
+          stage = case when ${movable} then 'detail' else stage end,
+          status = case when ${movable} then 'running' else status end,
+          event_seq = event_seq + (case when ${movable} then 3 else 2 end)
+        where id = ${id} and token_id is null and stage is distinct from 'detail'
+        returning id, event_seq, stage = 'detail' as entered
+      ), told as (
+        insert into task_events (task_id, seq, kind, data)
+        select t.id, t.event_seq - (case when t.entered then 3 else 2 end) + e.ord, e.item->>'type', e.item->'data'
+        from t cross join jsonb_array_elements(${jsonParam(events)}::jsonb) with ordinality as e(item, ord)
+        where e.ord <= (case when t.entered then 3 else 2 end)
+      )
+      select t.entered, array(select company_id from companies where task_id = ${id} and status <> 'skipped' order by rank) as chosen
+      from t`.execute(this.db);
+    const row = rows[0];
+    if (!row) {
+      await this.setToken(id, tokenId, story.issued);
+      return undefined;
+    }
+    this.events.written(id);
+    return { entered: row.entered, chosen: row.entered ? row.chosen : [] };
   }
 
   /** The task's payment token id, opened — for the workers that pay and settle with it, nothing else. */
@@ -319,6 +350,49 @@ export class TaskRepository {
   async addEvent<T extends TaskEventType>(taskId: string, type: T, data: TaskEventData[T]): Promise<void> {
     await this.events.add(taskId, type, data);
   }
+}
+
+/** What admission found under the tenant's lock, and the task when it was inserted. */
+interface Admission {
+  inserted: Task | undefined;
+  keyUsed: boolean;
+  open: number;
+  spentToday: number;
+}
+
+/**
+ * One statement: the tenant's open tasks, its spending today and an earlier task under the same key are
+ * looked at, and the task is inserted with its `created` event (seq 1) only when the key is new and both
+ * limits leave room. Run it under the tenant's admission lock.
+ */
+async function insertWithinLimits(db: Kysely<Database>, task: NewTask, limits: AdmissionLimits): Promise<Admission> {
+  // The row as JSON, typed by the table's own row type: one parameter, whatever the columns given.
+  const given = Object.entries({ ...task, event_seq: 1 }).filter(([, v]) => v !== undefined);
+  const columns = sql.join(given.map(([k]) => sql.ref(k)));
+  const values = jsonParam(Object.fromEntries(given));
+  const { rows } = await sql<Task & { admission_key_used: boolean; admission_open: number; admission_spent: number }>`
+    with earlier as (
+      select 1 from tasks where tenant = ${task.tenant} and idempotency_key = ${task.idempotency_key ?? null}
+    ), open as (
+      select count(*)::int as n from tasks where tenant = ${task.tenant} and status in (${sql.join(UNFINISHED)})
+    ), spent as (
+      select coalesce(sum(spend), 0)::bigint as spend from tenant_spend_daily
+      where tenant = ${task.tenant} and day = (now() at time zone 'UTC')::date
+    ), inserted as (
+      insert into tasks (${columns})
+      select ${columns} from jsonb_populate_record(null::tasks, ${values}::jsonb)
+      where not exists (select 1 from earlier)
+        and (select n from open) < ${limits.openTasks}
+        and (${limits.dailySpend}::bigint is null or ${task.budget_limit}::bigint <= ${limits.dailySpend}::bigint - (select spend from spent))
+      returning *
+    ), told as (
+      insert into task_events (task_id, seq, kind, data)
+      select id, event_seq, 'created', ${JSON.stringify({ status: 'queued' })}::jsonb from inserted
+    )
+    select inserted.*, exists (select 1 from earlier) as admission_key_used, (select n from open) as admission_open, (select spend from spent) as admission_spent
+    from (select 1) as one left join inserted on true`.execute(db);
+  const { admission_key_used: keyUsed, admission_open: open, admission_spent: spentToday, ...row } = rows[0]!;
+  return { inserted: row.id ? (row as Task) : undefined, keyUsed, open, spentToday: Number(spentToday) };
 }
 
 /** A task created earlier under the same tenant and idempotency key: a replay when the request is the same, else a conflict. */

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openHarness, type Harness } from '../../../test/support/harness.ts';
+import { statementsOf } from '../../../test/support/statements.ts';
 
 /**
  * POST /v1/tasks, the accepted requests (DESIGN.md §5, §3): 202 with a Location, the task queued with
@@ -57,6 +58,16 @@ describe('POST /v1/tasks (accepted)', () => {
     expect(task.theme).toBe(json.theme);
     expect(task.status).toBe('queued');
     expect(task.budget.limit).toBe('50.00');
+  });
+
+  it('costs Postgres three statements in one transaction: the policy, the lock, one look-and-insert with its event', async () => {
+    if (h.database.kind !== 'postgres') return;
+    const { result, statements, transactions } = await statementsOf(() => create(body()));
+    expect(result.res.status).toBe(202);
+    expect(statements).toBeLessThanOrEqual(3);
+    expect(transactions).toBe(1);
+    const story = await h.repos.events.since(result.json.id, 0);
+    expect(story.map((e) => [e.seq, e.type, e.data])).toEqual([[1, 'created', { status: 'queued' }]]);
   });
 
   it('queues the search for the task', async () => {
