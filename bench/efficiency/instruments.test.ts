@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import { describe, expect, inject, it } from 'vitest';
 import { observeJob, pipelineRegistry, statementSent } from '../../shared/telemetry/metrics.ts';
 import { delta, JOBS, parseProm, STATEMENTS, sumBy } from './metrics.ts';
-import { createBenchDatabase, enableWalInspect, ourWal, walInsertLsn } from './postgres.ts';
+import { createBenchDatabase, enableWalInspect, ourWal, walFlushedLsn, walInsertLsn } from './postgres.ts';
 import { callsBetween, redisInfo, startBenchRedis } from './redis.ts';
 import { verdict } from './stats.ts';
 
@@ -37,7 +37,7 @@ describe.skipIf(!databaseUrl)('the bench picks its own WAL out of the cluster (p
       await ours.own.query('select count(*) from t');
       await ours.own.query('commit'); // a read-only transaction: nothing to flush
       await other.own.query('delete from o');
-      const wal = await ourWal(ours, from, await walInsertLsn(ours));
+      const wal = await ourWal(ours, from, await walFlushedLsn(ours));
       expect(wal!.commits).toBe(4);
       expect(wal!.tables.get('public.t')).toEqual({ insert: 2, update: 1, hotUpdate: 1, delete: 0, lock: 2 });
       expect([...wal!.tables.keys()]).toEqual(['public.t']);

@@ -13,7 +13,7 @@ import { startLayout, type LayoutKind } from './layouts.ts';
 import type { Runner } from './programs.ts';
 import { postTasks, submitToReport, Tenants, waitDone, type Posted } from './load.ts';
 import { delta, JOBS, scrape, STATEMENTS, sumBy, type Samples } from './metrics.ts';
-import { backgroundProcesses, databaseCounters, holdWal, ourWal, productBackends, walCounters, walInsertLsn, type OurWal } from './postgres.ts';
+import { backgroundProcesses, databaseCounters, holdWal, ourWal, productBackends, walCounters, walFlushedLsn, walInsertLsn, type OurWal } from './postgres.ts';
 import { cpuSeconds, CpuLedger, peakRssMiB, rssMiB } from './proc.ts';
 import { callsBetween, redisInfo } from './redis.ts';
 import { percentile } from './stats.ts';
@@ -166,7 +166,7 @@ export async function measureLayout(bench: Bench, kind: LayoutKind, flags: Measu
       background.sample((await backgroundProcesses(bench.db)).map((p) => p.pid));
       const info1 = await redisInfo(bench.probe);
       const ownInWindow = new Map([...bench.own].map(([k, v]) => [k, v - (own0.get(k) ?? 0)]));
-      const lsn1 = await walInsertLsn(bench.db);
+      const lsn1 = await walFlushedLsn(bench.db);
       const loadAfter = loadavg()[0]!;
       const rss = layout.processes.map((p) => ({ now: rssMiB(p.program.pid), peak: peakRssMiB(p.program.pid) }));
       const streams = new Map<string, number>();

@@ -131,6 +131,20 @@ export async function walInsertLsn(db: BenchDatabase): Promise<string> {
   return (await db.admin.query<{ lsn: string }>('select pg_current_wal_insert_lsn()::text as lsn'))[0]!.lsn;
 }
 
+/**
+ * The WAL written so far, once it is on disk: pg_walinspect reads only flushed WAL, and records that wait
+ * for no commit (another session's, a commit made with synchronous_commit off) reach the disk up to a few
+ * WAL-writer rounds later. Gives up after `timeoutMs` and returns the flushed end reached.
+ */
+export async function walFlushedLsn(db: BenchDatabase, timeoutMs = 10_000): Promise<string> {
+  const to = await walInsertLsn(db);
+  for (const deadline = Date.now() + timeoutMs; ; await new Promise((r) => setTimeout(r, 20))) {
+    const [row] = await db.admin.query<{ flushed: string; done: boolean }>('select pg_current_wal_flush_lsn()::text as flushed, pg_current_wal_flush_lsn() >= $1::pg_lsn as done', [to]);
+    if (row!.done) return to;
+    if (Date.now() >= deadline) return row!.flushed;
+  }
+}
+
 /** Backends serving our database, but the bench's own connections. */
 export async function productBackends(db: BenchDatabase): Promise<number[]> {
   const rows = await db.admin.query<{ pid: number }>('select pid from pg_stat_activity where datname = $1 and pid <> all($2::int[])', [db.name, [db.own.pid, db.admin.pid]]);

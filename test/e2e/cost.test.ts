@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createBenchDatabase, enableWalInspect, ourWal, walInsertLsn, type BenchDatabase } from '../../bench/efficiency/postgres.ts';
+import { createBenchDatabase, enableWalInspect, ourWal, walFlushedLsn, walInsertLsn, type BenchDatabase } from '../../bench/efficiency/postgres.ts';
 import { TARGETS } from '../../bench/efficiency/report.ts';
 import { QUEUE_NAMES } from '../../queues/names.ts';
 import { pipelineRegistry } from '../../shared/telemetry/metrics.ts';
@@ -12,16 +12,6 @@ const databaseUrl = inject('databaseUrl');
 async function statementsSent(): Promise<Record<string, number>> {
   const metric = await pipelineRegistry.getSingleMetric('arp_db_statements_total')!.get();
   return Object.fromEntries(metric.values.map((v) => [String(v.labels.kind), v.value]));
-}
-
-/** The WAL written so far, once it is on disk (the harness's sessions commit without waiting for it). */
-async function walFlushed(db: BenchDatabase): Promise<string> {
-  const to = await walInsertLsn(db);
-  for (;;) {
-    const [row] = await db.admin.query<{ flushed: boolean }>('select pg_current_wal_flush_lsn() >= $1::pg_lsn as flushed', [to]);
-    if (row!.flushed) return to;
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 /**
@@ -73,7 +63,7 @@ describe.skipIf(!databaseUrl)('the cost of one task', () => {
     const id = await run('other-key', 'solar'); // another tenant: nothing in its memory, every record bought
     await new Promise((r) => setTimeout(r, 300)); // the last job's completion, after the task's end
     const after = await statementsSent();
-    const wal = (await ourWal(db, from, await walFlushed(db)))!;
+    const wal = (await ourWal(db, from, await walFlushedLsn(db)))!;
 
     const task = (await h.repos.tasks.get(id))!;
     expect(task.status).toBe('completed');
