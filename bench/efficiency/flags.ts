@@ -11,6 +11,7 @@ export const USAGE = `usage: npm run bench [-- --tasks N] [--warmup N] [--alone 
          Redis memory, Postgres table and index sizes and each process's RSS sampled every --sample 10 s: flat or per task
        npm run bench -- --latency MS [--levels 1,4,8,16,32,2x16]   the sizing run of the detail stage (bench/sizing.ts)
        npm run bench -- --in-process [--tasks N …]   the pipeline in this one process, a repeated workload, shutdown under load
+  BENCH_NODE_ARGS: extra node arguments for every product process the bench starts (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof")
   needs DATABASE_URL (a real Postgres: the bench creates and drops its own database there); Redis: a private redis-server
   when one is on the PATH, else REDIS_URL (default redis://127.0.0.1:6379)
   exit 0: every check passed (tasks completed, books reconcile); 1: a check failed; 2: could not run`;

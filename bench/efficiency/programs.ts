@@ -47,7 +47,9 @@ const START_MS = 90_000;
  * A program that exits first, or is not ready in time, is an error (and is killed).
  */
 export async function startProgram(name: string, args: string[], env: NodeJS.ProcessEnv, readyUrl: string): Promise<Program> {
-  const child: ChildProcess = spawn(process.execPath, args, {
+  // BENCH_NODE_ARGS (flags.ts): node's own flags for every product process, such as a CPU profile of each.
+  const nodeArgs = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, ...args], {
     cwd: ROOT,
     env: { PATH: process.env.PATH, ...env, LOG_FORMAT: 'json' },
     stdio: ['ignore', 'pipe', 'pipe'],
