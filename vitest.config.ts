@@ -20,7 +20,8 @@ export const notTests = ['node_modules/**', '.data/**', '.stryker-tmp/**', 'repo
 const NEEDS_OWN_MODULES = ['apps/gateway/auth.keys.security.test.ts'];
 
 /**
- * Three groups: the ordinary suite, two files at a time (two cores), sharing module registries; the few
+ * Three groups: the ordinary suite, three files at a time (on two cores: the files wait on servers, timers
+ * and child processes more than they compute — the suite used about one core with two), sharing module registries; the few
  * files that mock modules, isolated; then the fault-injection files (several worker processes each), one
  * at a time, so their timing is not starved by other files.
  */
@@ -33,7 +34,7 @@ export default defineConfig({
           name: 'suite',
           include: ['**/*.test.ts'],
           exclude: [...notTests, 'test/faults/**', ...NEEDS_OWN_MODULES],
-          maxWorkers: 2,
+          maxWorkers: 3,
           isolate: false,
           sequence: { groupOrder: 0 },
         },
@@ -44,7 +45,7 @@ export default defineConfig({
           name: 'isolated',
           include: NEEDS_OWN_MODULES,
           exclude: notTests,
-          maxWorkers: 2,
+          maxWorkers: 3,
           sequence: { groupOrder: 0 },
         },
       },
