@@ -56,7 +56,8 @@ describe('the pipeline', () => {
     // Half the companies (chosen by seed and id) can never be delivered; every paid fetch also fails
     // now and then (retried away). Seed 11 puts both kinds among the six chosen robotics companies.
     const faults = { detail_gone: 0.5, detail_5xx: 0.3, seed: 11 };
-    h = await openHarness({ workers: 'all', faults });
+    // The undeliverable ones use up all 8 attempts: retries at most 0.3 s apart keep that short.
+    h = await openHarness({ workers: 'all', faults, env: { RETRY_MAX_MS: '300' } });
     const id = await postTask(h, { theme: 'robotics', budget: '80.00', voiceId: 'demo-voice', maxCompanies: 6 });
     const task = await waitForEnd(h, id, 60_000);
     expect(task.status).toBe('completed');
