@@ -1,5 +1,6 @@
 import { getGlobalDispatcher, type Dispatcher } from 'undici';
 import { TransientError } from '../errors.ts';
+import { PROVIDER_LIMITS } from './limits.ts';
 
 /** An answer's headers, read by name as a WHATWG `Headers` reads them (any case; a repeated one joined by `, `). */
 export interface AnswerHeaders {
@@ -28,6 +29,8 @@ export interface Exchange {
   signal?: AbortSignal;
   /** The pools to go through; undici's global ones when absent. */
   dispatcher?: Dispatcher;
+  /** The most bytes of an answer's body read (PROVIDER_LIMITS.answerBytes when absent). */
+  maxBytes?: number;
 }
 
 /**
@@ -37,7 +40,8 @@ export interface Exchange {
  * exchange — the wait for a free connection, connecting, the answer and its body — and the caller's signal
  * cuts it short too. No answer in time: TransientError `timeout`; no answer at all: `unreachable`. A body
  * that breaks off after the status came is no error: the answer keeps its status, with no body (as one
- * that is empty or not JSON).
+ * that is empty or not JSON) — and so does one longer than `maxBytes` (PROVIDER_LIMITS.answerBytes by
+ * default), whose reading stops there: a provider cannot make us hold more than that of one answer.
  */
 export function exchange(x: Exchange): Promise<HttpAnswer> {
   return new Promise((resolve, reject) => {
@@ -56,6 +60,7 @@ class JsonHandler {
   #status = 0;
   #rawHeaders: Buffer[] = [];
   #chunks: Buffer[] = [];
+  #bytes = 0;
   readonly #timer: NodeJS.Timeout;
   readonly #x: Exchange;
   readonly #resolve: (answer: HttpAnswer) => void;
@@ -108,6 +113,13 @@ class JsonHandler {
   }
 
   onData(chunk: Buffer): boolean {
+    this.#bytes += chunk.length;
+    if (this.#bytes > (this.#x.maxBytes ?? PROVIDER_LIMITS.answerBytes)) {
+      // Too long to be an answer of ours: what came is dropped, the connection closed; the status stands.
+      this.#chunks = [];
+      this.#cut(new TransientError('unreachable', `${this.#x.route} at ${this.#x.origin} answered more than ${this.#x.maxBytes ?? PROVIDER_LIMITS.answerBytes} bytes`));
+      return false;
+    }
     this.#chunks.push(chunk);
     return true;
   }

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PermanentError, TransientError } from '../errors.ts';
 import { pipelineRegistry } from '../telemetry/metrics.ts';
 import { failure, request, retryAfterMs } from './http.ts';
+import { PROVIDER_LIMITS } from './limits.ts';
 
 /** A provider that answers from a script: each request takes the next status (the last one repeats). */
 let server: Server;
@@ -110,6 +111,25 @@ describe('provider HTTP calls', () => {
     } finally {
       plain.closeAllConnections();
       await new Promise<void>((r) => plain.close(() => r()));
+    }
+  });
+
+  it('reads at most PROVIDER_LIMITS.answerBytes of an answer: a longer body is cut there (the connection closed); the status stands, with no body', async () => {
+    // One JSON string half as long again as the limit: valid JSON, which only the limit keeps us from reading.
+    const body = Buffer.concat([Buffer.from('{"data":"'), Buffer.alloc(PROVIDER_LIMITS.answerBytes * 1.5, 0x20), Buffer.from('"}')]);
+    const endless = createServer((req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(body.length) }).end(body);
+    });
+    await new Promise<void>((r) => endless.listen(0, '127.0.0.1', () => r()));
+    const at = `http://127.0.0.1:${(endless.address() as { port: number }).port}`;
+    try {
+      const answer = await request(`${at}/company/basic`, { provider: 'marketplace', route: 'GET /company/basic', timeoutMs: 10_000 });
+      expect(answer.status).toBe(200);
+      // (Not compared as a value: a failure would print megabytes.)
+      expect(answer.body === undefined, 'the over-long body was read and parsed').toBe(true);
+    } finally {
+      endless.closeAllConnections();
+      await new Promise<void>((r) => endless.close(() => r()));
     }
   });
 

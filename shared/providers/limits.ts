@@ -12,6 +12,12 @@ export const PROVIDER_LIMITS = {
   recordBytes: 64 * 1024,
   /** Entries of the note; more are counted, not listed. */
   notes: 20,
+  /**
+   * Bytes of a whole answer as it arrives, before anything is parsed (the largest we expect is a search's
+   * result list, well under 100 KiB): past it, the exchange stops reading, closes the connection, and the
+   * answer counts as one without a body (shared/providers/exchange.ts), so no provider can make us hold more.
+   */
+  answerBytes: 2 * 1024 * 1024,
 } as const;
 
 /**
