@@ -58,7 +58,7 @@ describe('refunds answered by a lying issuer', () => {
     lie = (body) => ({ ...body, id: firstRefundId });
     const refused = refundPayment(lying, (await h.repos.payments.get(paymentId))!);
     await expect(refused).rejects.toBeInstanceOf(PermanentError);
-    await expect(refused).rejects.toMatchObject({ code: 'issuer_refund_mismatch' });
+    await expect(refused).rejects.toMatchObject({ code: 'issuer_refund_mismatch', message: `the issuer answered a new refund of payment ${paymentId} with a refund booked before` });
     expect(await h.repos.payments.get(paymentId)).toMatchObject({ refunded_amount: 100, pending_refund_key: null, pending_refund_amount: null });
     expect(await refundsBooked(taskId)).toEqual([100]);
     expect((await h.repos.tasks.get(taskId))!.refunded).toBe(100);
@@ -73,7 +73,10 @@ describe('refunds answered by a lying issuer', () => {
     const { taskId, paymentId, amount } = await partlyRefunded('robotics', 50);
     for (const forge of [(body: any) => ({ ...body, chargeId: 'ch_someone_else' }), (body: any) => ({ ...body, amount: '0.01' })]) {
       lie = forge;
-      await expect(refundPayment(lying, (await h.repos.payments.get(paymentId))!)).rejects.toMatchObject({ code: 'issuer_refund_mismatch' });
+      await expect(refundPayment(lying, (await h.repos.payments.get(paymentId))!)).rejects.toMatchObject({
+        code: 'issuer_refund_mismatch',
+        message: `the issuer answered the refund of payment ${paymentId} with a refund of another charge or amount`,
+      });
       expect(await h.repos.payments.get(paymentId)).toMatchObject({ refunded_amount: 50, pending_refund_key: null });
       expect(await refundsBooked(taskId)).toEqual([50]);
     }

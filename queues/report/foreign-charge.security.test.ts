@@ -6,6 +6,7 @@ import { logSink } from '../../test/support/log-sink.ts';
 import { FIRST_ATTEMPT, readyForDetail } from '../../test/support/stages.ts';
 import { processDetail } from '../detail/processor.ts';
 import { processReport } from './processor.ts';
+import { failTask } from '../settle.ts';
 
 const ADMIN = { authorization: `Basic ${Buffer.from('admin:test-admin').toString('base64')}` };
 
@@ -92,6 +93,21 @@ describe('a charge on our token that we did not make', () => {
     expect(found.differences.filter((d) => d.kind === 'foreign_charge')).toEqual([
       { taskId, kind: 'foreign_charge', detail: `issuer charge ${stolen.id} (3.25) on this task's token was not made by us` },
     ]);
+  });
+
+  it('is found too when the task fails instead of reporting (its money closed by failTask)', async () => {
+    const { taskId } = await readyForDetail(h, { theme: 'robotics', budget: '60.00' });
+    const tokenId = h.repos.tasks.tokenOf((await h.repos.tasks.get(taskId))!)!;
+    const res = await fetch(`${h.mocks.urls.tokenIssuer}/v1/tokens/${tokenId}/charges`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ISSUER_KEY}`, 'content-type': 'application/json', 'idempotency-key': `thief-${randomUUID()}` },
+      body: JSON.stringify({ amount: '3.25', merchantId: 'marketplace', description: '/company/detail?id=whatever' }),
+    });
+    expect(res.status).toBe(201);
+    await failTask(h.deps, taskId, 'internal_error', 'a stage failed for good');
+    const task = (await h.repos.tasks.get(taskId))!;
+    expect(task.status).toBe('failed');
+    expect(task.foreign_charged).toBe(325);
   });
 
   it('a task whose every charge is ours carries no mark', async () => {
