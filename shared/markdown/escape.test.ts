@@ -147,6 +147,11 @@ describe('escapeInline: examples', () => {
     expect(escapeInline('===')).toBe('\\===');
     expect(escapeInline('---')).toBe('\\---');
     expect(escapeInline('> quote')).toBe('\\> quote');
+    // Under a paragraph's line, these would make it a one-column table (found by the property below).
+    for (const row of [':---', '---:', ':-:']) {
+      expect(escapeInline(row)).toBe(`\\${row}`);
+      expect(parseMarkdown(`Intro.\n${escapeInline(row)}\n`).children.map((c) => c.type)).toEqual(['paragraph']);
+    }
   });
 
   it('escapes character references, emphasis and code, and keeps intraword underscores', () => {

@@ -48,8 +48,9 @@ export function escapeInline(value: unknown): string {
       (ch === '.' && /www$/i.test(text.slice(Math.max(0, i - 3), i)));
     out += escape ? `\\${ch}` : ch;
   }
-  // At the start of a line: a list item (`- x`, `+ x`, `1. x`) or a setext underline (`===`, `---`).
-  if (/^[-+](?: |$)/.test(out) || /^(?:=+|-+)$/.test(out)) return `\\${out}`;
+  // At the start of a line: a list item (`- x`, `+ x`, `1. x`), a setext underline (`===`, `---`), or
+  // the delimiter row of a one-column GFM table under the line before (`:---`, `---:`, `:-:`).
+  if (/^[-+](?: |$)/.test(out) || /^(?:=+|:?-+:?)$/.test(out)) return `\\${out}`;
   const ordered = /^(\d{1,9})([.)])(?= |$)/.exec(out);
   if (ordered) return `${ordered[1]}\\${out.slice(ordered[1]!.length)}`;
   return out;
