@@ -2,11 +2,11 @@ import type { KyselyPlugin, PluginTransformQueryArgs, PluginTransformResultArgs,
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { keyringFrom } from '../../shared/crypto/keyring.ts';
 import { repositories } from '../../shared/db/index.ts';
-import { pipelineRegistry } from '../../shared/telemetry/metrics.ts';
 import { openHarness, type Harness } from '../../test/support/harness.ts';
 import { FIRST_ATTEMPT, issuerCharges, readyForDetail } from '../../test/support/stages.ts';
 import type { StageDeps } from '../deps.ts';
 import { processDetail } from './processor.ts';
+import { statementsSentByKind } from '../../test/support/statements.ts';
 
 /**
  * What one detail job costs the database (issue 16): a fresh purchase that is delivered sends four
@@ -34,12 +34,6 @@ function writes(node: RootOperationNode): boolean {
   return node.kind === 'RawNode' && /\b(insert|update|delete)\b/i.test(node.sqlFragments.join(' '));
 }
 
-/** The statements this process sent to Postgres, by kind (arp_db_statements_total). */
-async function sentByKind(): Promise<Record<string, number>> {
-  const metric = await pipelineRegistry.getSingleMetric('arp_db_statements_total')!.get();
-  return Object.fromEntries(metric.values.map((v) => [String(v.labels.kind), v.value]));
-}
-
 describe.skipIf(!databaseUrl)('detail: statements and commits per job', () => {
   let h: Harness;
   let recorder: Recorder;
@@ -55,9 +49,9 @@ describe.skipIf(!databaseUrl)('detail: statements and commits per job', () => {
   /** Runs one detail job and says what it sent: the statements in order, and the transaction control around them. */
   async function measured(taskId: string, companyId: string) {
     recorder.sent = [];
-    const before = await sentByKind();
+    const before = await statementsSentByKind();
     const result = await processDetail({ taskId, companyId }, deps, FIRST_ATTEMPT);
-    const after = await sentByKind();
+    const after = await statementsSentByKind();
     const delta = (kind: string) => (after[kind] ?? 0) - (before[kind] ?? 0);
     return { result, statements: recorder.sent, sent: { query: delta('query'), begin: delta('begin'), commit: delta('commit'), rollback: delta('rollback') } };
   }

@@ -7,7 +7,6 @@ import { PermanentError, TransientError } from '../../shared/errors.ts';
 import type { LanguageModel } from '../../shared/llm/index.ts';
 import { formatMicroUsd } from '../../shared/llm/prices.ts';
 import { formatMoney } from '../../shared/money.ts';
-import { pipelineRegistry } from '../../shared/telemetry/metrics.ts';
 import { expectBudgetUseOfLedger } from '../../test/support/budget-use.ts';
 import { openHarness, postTask, type Harness } from '../../test/support/harness.ts';
 import { processAuthorize } from '../authorize/processor.ts';
@@ -19,6 +18,7 @@ import { highlights } from '../../shared/report/highlights.ts';
 import { offlineNarrative } from '../../shared/report/narrative.ts';
 import { renderReport, reportCompanies } from './markdown.ts';
 import { processReport } from './processor.ts';
+import { statementsSentByKind } from '../../test/support/statements.ts';
 
 const first: JobContext = { attempt: 1, isFinalAttempt: false };
 const last: JobContext = { attempt: 8, isFinalAttempt: true };
@@ -120,11 +120,6 @@ async function offlineReportFromRows(h: Harness, id: string): Promise<string> {
     narrative: offlineNarrative(task!.theme, rcs, highlights(rcs)), writer: 'offline', model: await h.repos.agent.useOf(id),
     queries: plan?.queries ?? [], marketplaceUrl: h.deps.marketplaceUrl,
   });
-}
-
-async function statementCounts(): Promise<Record<string, number>> {
-  const metric = await pipelineRegistry.getSingleMetric('arp_db_statements_total')!.get();
-  return Object.fromEntries(metric.values.map((v) => [String(v.labels.kind), v.value]));
 }
 
 async function tokenOf(h: Harness, taskId: string) {
@@ -244,9 +239,9 @@ describe('report processor: closes the money, writes the report, completes the t
   it('costs six statements and no transaction when the money closes cleanly (every record delivered, no webhook)', async () => {
     if (h.database.kind !== 'postgres') return; // statements are counted on the Postgres pool's clients
     const { id } = await taskReadyForReport(h, 'logistics', { maxCompanies: 2 });
-    const before = await statementCounts();
+    const before = await statementsSentByKind();
     await processReport({ taskId: id }, h.deps, first);
-    const after = await statementCounts();
+    const after = await statementsSentByKind();
     const sent = (kind: string) => (after[kind] ?? 0) - (before[kind] ?? 0);
     // enter the stage; the money left to settle (none); the report's inputs; retrieval; the model use; the
     // statement that stores the report and ends the task.

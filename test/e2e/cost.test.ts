@@ -3,16 +3,10 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createBenchDatabase, enableWalInspect, ourWal, walFlushedLsn, walInsertLsn, type BenchDatabase } from '../../bench/efficiency/postgres.ts';
 import { TARGETS } from '../../bench/efficiency/report.ts';
 import { QUEUE_NAMES } from '../../queues/names.ts';
-import { pipelineRegistry } from '../../shared/telemetry/metrics.ts';
 import { openHarness, type Harness } from '../support/harness.ts';
+import { statementsSentByKind } from '../support/statements.ts';
 
 const databaseUrl = inject('databaseUrl');
-
-/** This process's statements sent so far, by kind (arp_db_statements_total: every pooled client counts). */
-async function statementsSent(): Promise<Record<string, number>> {
-  const metric = await pipelineRegistry.getSingleMetric('arp_db_statements_total')!.get();
-  return Object.fromEntries(metric.values.map((v) => [String(v.labels.kind), v.value]));
-}
 
 /**
  * What one research task costs the database and the queues (issue 16's per-task targets, the same the
@@ -58,11 +52,11 @@ describe.skipIf(!databaseUrl)('the cost of one task', () => {
   it(`sends at most ${TARGETS.statementsPerTask} statements, makes at most ${TARGETS.flushingCommitsPerTask} writing commits and ${TARGETS.jobsPerTask} jobs`, async () => {
     await run('test-key', 'battery'); // warm: prepared statements, pools, the tenant's policy row
     const jobsBefore = await jobsKept();
-    const before = await statementsSent();
+    const before = await statementsSentByKind();
     const from = await walInsertLsn(db);
     const id = await run('other-key', 'solar'); // another tenant: nothing in its memory, every record bought
     await new Promise((r) => setTimeout(r, 300)); // the last job's completion, after the task's end
-    const after = await statementsSent();
+    const after = await statementsSentByKind();
     const wal = (await ourWal(db, from, await walFlushedLsn(db)))!;
 
     const task = (await h.repos.tasks.get(id))!;

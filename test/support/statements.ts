@@ -6,7 +6,8 @@ export interface StatementCount {
   transactions: number;
 }
 
-async function counted(): Promise<Record<string, number>> {
+/** The statements this process has sent to Postgres so far, by kind (arp_db_statements_total: query, begin, commit, rollback). */
+export async function statementsSentByKind(): Promise<Record<string, number>> {
   const metric = await pipelineRegistry.getSingleMetric('arp_db_statements_total')!.get();
   return Object.fromEntries(metric.values.map((v) => [String(v.labels.kind), v.value]));
 }
@@ -17,9 +18,9 @@ async function counted(): Promise<Record<string, number>> {
  * else of the process may use the database meanwhile: a harness without workers, one call at a time.
  */
 export async function statementsOf<T>(work: () => Promise<T>): Promise<StatementCount & { result: T }> {
-  const before = await counted();
+  const before = await statementsSentByKind();
   const result = await work();
-  const after = await counted();
+  const after = await statementsSentByKind();
   const delta = (kind: string) => (after[kind] ?? 0) - (before[kind] ?? 0);
   return { result, statements: delta('query'), transactions: delta('begin') };
 }
