@@ -23,17 +23,21 @@ describe('a charge on our token that we did not make', () => {
   });
   afterAll(async () => h?.close());
 
-  it('is found when the task closes its money, marked on the dashboard, and reported by reconcile', async () => {
-    const { taskId, companyIds } = await readyForDetail(h, { theme: 'semiconductor', budget: '60.00' });
+  /** Whoever holds a task's token can charge it, as the marketplace would: a charge under a key not ours. */
+  async function chargedByAThief(taskId: string, amount: string) {
     const tokenId = h.repos.tasks.tokenOf((await h.repos.tasks.get(taskId))!)!;
-    // Whoever holds the token can charge it, as the marketplace would.
     const res = await fetch(`${h.mocks.urls.tokenIssuer}/v1/tokens/${tokenId}/charges`, {
       method: 'POST',
       headers: { authorization: `Bearer ${ISSUER_KEY}`, 'content-type': 'application/json', 'idempotency-key': `thief-${randomUUID()}` },
-      body: JSON.stringify({ amount: '7.50', merchantId: 'marketplace', description: '/company/detail?id=whatever' }),
+      body: JSON.stringify({ amount, merchantId: 'marketplace', description: '/company/detail?id=whatever' }),
     });
     expect(res.status).toBe(201);
-    const stolen = (await res.json()) as { id: string };
+    return { tokenId, stolen: (await res.json()) as { id: string } };
+  }
+
+  it('is found when the task closes its money, marked on the dashboard, and reported by reconcile', async () => {
+    const { taskId, companyIds } = await readyForDetail(h, { theme: 'semiconductor', budget: '60.00' });
+    const { tokenId, stolen } = await chargedByAThief(taskId, '7.50');
     for (const companyId of companyIds) await processDetail({ taskId, companyId }, h.deps, FIRST_ATTEMPT);
     await processReport({ taskId }, h.deps, FIRST_ATTEMPT);
 
@@ -97,13 +101,7 @@ describe('a charge on our token that we did not make', () => {
 
   it('is found too when the task fails instead of reporting (its money closed by failTask)', async () => {
     const { taskId } = await readyForDetail(h, { theme: 'robotics', budget: '60.00' });
-    const tokenId = h.repos.tasks.tokenOf((await h.repos.tasks.get(taskId))!)!;
-    const res = await fetch(`${h.mocks.urls.tokenIssuer}/v1/tokens/${tokenId}/charges`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${ISSUER_KEY}`, 'content-type': 'application/json', 'idempotency-key': `thief-${randomUUID()}` },
-      body: JSON.stringify({ amount: '3.25', merchantId: 'marketplace', description: '/company/detail?id=whatever' }),
-    });
-    expect(res.status).toBe(201);
+    await chargedByAThief(taskId, '3.25');
     await failTask(h.deps, taskId, 'internal_error', 'a stage failed for good');
     const task = (await h.repos.tasks.get(taskId))!;
     expect(task.status).toBe('failed');
