@@ -95,16 +95,20 @@ export async function appendEvents(db: Kysely<Database>, taskId: string, events:
   return rows.length ? Math.max(...rows.map((r) => Number(r.seq))) : undefined;
 }
 
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
-
 /**
  * A value as the text of a `jsonb` parameter. Its strings are made well-formed first — a lone surrogate
  * becomes U+FFFD, as the driver's UTF-8 encoding makes it in a text parameter — since Postgres refuses the
  * `\ud800` escape JSON.stringify writes for one (a theme a client sent with one is stored, not a 500).
  */
 export function jsonParam(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'string' ? v.replace(LONE_SURROGATE, '\ufffd') : v));
+  const text = JSON.stringify(value);
+  // JSON.stringify writes a lone surrogate as an escape (`\udxxx`); only then is the value walked again.
+  if (!/\\u[dD][89a-fA-F]/.test(text)) return text;
+  return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'string' ? wellFormed(v) : v));
 }
+
+/** A lone surrogate → U+FFFD (String.prototype.toWellFormed, Node 20; not in TypeScript's ES2022 lib). */
+const wellFormed = (text: string): string => (text as string & { toWellFormed(): string }).toWellFormed();
 
 /** Told the id of a task whose story has grown, once the write has committed. */
 export type EventListener = (taskId: string) => void;
