@@ -1,15 +1,26 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const root = resolve(import.meta.dirname, '..');
-const tsx = join(root, 'node_modules', '.bin', 'tsx');
 
-/** Runs `mocks/main.ts` with a clean environment plus `env`. */
+/**
+ * What `npm run mocks` runs, word for word, without npm around it. It must be a single `node` process:
+ * a launcher in between (`tsx mocks/main.ts`) relays SIGTERM and, when its child does not confirm within
+ * 30 ms (a loaded machine), SIGKILLs it and exits 143 — no graceful stop.
+ */
+function mocksCommand(): string[] {
+  const script: string = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).scripts.mocks;
+  const [program, ...args] = script.split(/\s+/);
+  if (program !== 'node') throw new Error(`npm run mocks should start node itself, not ${program}`);
+  return args;
+}
+
+/** Runs `npm run mocks`' command with a clean environment plus `env`. */
 function run(env: Record<string, string>) {
-  const child = spawn(tsx, ['mocks/main.ts'], {
+  const child = spawn(process.execPath, mocksCommand(), {
     cwd: root,
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -35,7 +46,7 @@ describe('npm run mocks (mocks/main.ts)', () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'mocks-main-'));
     const proc = run({ DATA_DIR: dataDir, MOCK_FAULTS: '' });
     try {
-      // A start through tsx takes about a second; on a loaded 2-core machine, many.
+      // A start through tsx's loader takes about a second; on a loaded 2-core machine, many.
       await until(() => (proc.out().match(/listening on/g) ?? []).length === 4, 45_000);
       const lines = proc.out().trim().split('\n').map((l) => JSON.parse(l));
       const urls = Object.fromEntries(lines.filter((l) => l.mock).map((l) => [l.mock, l.url]));
