@@ -12,6 +12,8 @@ export interface HttpAnswer {
   status: number;
   headers: AnswerHeaders;
   body: any;
+  /** Set when the body was not read because it was longer than this many bytes (the exchange's `maxBytes`). */
+  overLimit?: number;
 }
 
 /** One exchange: where it goes and what it sends. */
@@ -61,6 +63,7 @@ class JsonHandler {
   #rawHeaders: Buffer[] = [];
   #chunks: Buffer[] = [];
   #bytes = 0;
+  #overLimit: number | undefined;
   readonly #timer: NodeJS.Timeout;
   readonly #x: Exchange;
   readonly #resolve: (answer: HttpAnswer) => void;
@@ -96,7 +99,11 @@ class JsonHandler {
     this.#settled = true;
     clearTimeout(this.#timer);
     this.#x.signal?.removeEventListener('abort', this.#callerStopped);
-    if (this.#status) this.#resolve({ status: this.#status, headers: new RawHeaders(this.#rawHeaders), body: err ? undefined : jsonOf(this.#chunks) });
+    if (this.#status) {
+      const answer: HttpAnswer = { status: this.#status, headers: new RawHeaders(this.#rawHeaders), body: err ? undefined : jsonOf(this.#chunks) };
+      if (this.#overLimit !== undefined) answer.overLimit = this.#overLimit;
+      this.#resolve(answer);
+    }
     else this.#reject(err!);
   }
 
@@ -114,10 +121,12 @@ class JsonHandler {
 
   onData(chunk: Buffer): boolean {
     this.#bytes += chunk.length;
-    if (this.#bytes > (this.#x.maxBytes ?? PROVIDER_LIMITS.answerBytes)) {
+    const limit = this.#x.maxBytes ?? PROVIDER_LIMITS.answerBytes;
+    if (this.#bytes > limit) {
       // Too long to be an answer of ours: what came is dropped, the connection closed; the status stands.
       this.#chunks = [];
-      this.#cut(new TransientError('unreachable', `${this.#x.route} at ${this.#x.origin} answered more than ${this.#x.maxBytes ?? PROVIDER_LIMITS.answerBytes} bytes`));
+      this.#overLimit = limit;
+      this.#cut(new TransientError('unreachable', `${this.#x.route} at ${this.#x.origin} answered more than ${limit} bytes`));
       return false;
     }
     this.#chunks.push(chunk);

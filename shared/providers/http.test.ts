@@ -127,6 +127,11 @@ describe('provider HTTP calls', () => {
       expect(answer.status).toBe(200);
       // (Not compared as a value: a failure would print megabytes.)
       expect(answer.body === undefined, 'the over-long body was read and parsed').toBe(true);
+      expect(answer.overLimit).toBe(PROVIDER_LIMITS.answerBytes);
+      // A call that expects a longer answer (the audit's listing) says how long it may be.
+      const longer = await request(`${at}/v1/tokens`, { provider: 'issuer', route: 'GET /v1/tokens', timeoutMs: 10_000, maxBytes: PROVIDER_LIMITS.answerBytes * 2 });
+      expect(typeof longer.body?.data === 'string' && longer.body.data.length === PROVIDER_LIMITS.answerBytes * 1.5, 'the body within maxBytes was not read whole').toBe(true);
+      expect(longer.overLimit).toBeUndefined();
     } finally {
       endless.closeAllConnections();
       await new Promise<void>((r) => endless.close(() => r()));

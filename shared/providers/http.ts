@@ -25,6 +25,8 @@ export interface HttpRequest {
   dispatcher?: Dispatcher;
   /** Error statuses that are an expected answer here, not a failure (the marketplace's 402 to a probe). */
   expect?: number[];
+  /** The most bytes of the answer read: PROVIDER_LIMITS.answerBytes when absent (a listing sets its own). */
+  maxBytes?: number;
 }
 
 /** How often a read (GET) is tried again at once on a 429, a 5xx or a network failure. */
@@ -164,6 +166,7 @@ function send(target: Target | undefined, req: HttpRequest): Promise<HttpAnswer>
     timeoutMs: req.timeoutMs,
     signal: req.signal,
     dispatcher: req.dispatcher,
+    maxBytes: req.maxBytes,
   });
 }
 

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { TransientError } from '../errors.ts';
 import { parseMoney, type Fen } from '../money.ts';
 import { failure, request, type HttpAnswer } from './http.ts';
+import { PROVIDER_LIMITS } from './limits.ts';
 
 const amount = z.union([z.string(), z.number()]).transform((v) => parseMoney(v));
 
@@ -70,9 +71,9 @@ export class IssuerClient {
     return this.parse(answer, z.object({ data: z.array(token) }), [200], 'issuer list tokens').data;
   }
 
-  /** Every token the issuer holds (all references). */
+  /** Every token the issuer holds (all references): the whole book, read up to PROVIDER_LIMITS.listingBytes. */
   async allTokens(signal?: AbortSignal): Promise<IssuerToken[]> {
-    const answer = await this.call('GET /v1/tokens', '/v1/tokens', { signal });
+    const answer = await this.call('GET /v1/tokens', '/v1/tokens', { signal, maxBytes: PROVIDER_LIMITS.listingBytes });
     return this.parse(answer, z.object({ data: z.array(token) }), [200], 'issuer list tokens').data;
   }
 
@@ -93,7 +94,7 @@ export class IssuerClient {
   }
 
   /** One call; `route` is its template (`POST /v1/tokens/:id/close`), which errors name instead of the path. */
-  private call(route: `${'GET' | 'POST'} /${string}`, path: string, opts: { json?: unknown; idempotencyKey?: string; signal?: AbortSignal }): Promise<HttpAnswer> {
+  private call(route: `${'GET' | 'POST'} /${string}`, path: string, opts: { json?: unknown; idempotencyKey?: string; signal?: AbortSignal; maxBytes?: number }): Promise<HttpAnswer> {
     return request(`${this.baseUrl}${path}`, {
       provider: 'issuer',
       route: `issuer ${route}`,
@@ -103,11 +104,13 @@ export class IssuerClient {
       timeoutMs: this.timeoutMs,
       dispatcher: this.dispatcher,
       signal: opts.signal,
+      maxBytes: opts.maxBytes,
     });
   }
 
   private parse<T extends z.ZodType>(answer: HttpAnswer, schema: T, ok: number[], what: string): z.infer<T> {
     if (!ok.includes(answer.status)) throw failure(answer, errorCode(answer.body), what);
+    if (answer.overLimit !== undefined) throw new TransientError('bad_response', `${what} answered more than ${answer.overLimit} bytes: not read`);
     const parsed = schema.safeParse(answer.body);
     if (!parsed.success) throw new TransientError('bad_response', `${what} returned an unexpected body`);
     return parsed.data;

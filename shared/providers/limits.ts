@@ -18,6 +18,13 @@ export const PROVIDER_LIMITS = {
    * answer counts as one without a body (shared/providers/exchange.ts), so no provider can make us hold more.
    */
   answerBytes: 2 * 1024 * 1024,
+  /**
+   * Bytes of the issuer's whole book (`GET /v1/tokens` with no reference: every token with its charges),
+   * which only the audit reads. It grows with history and the contract has no pages, so it has a limit of
+   * its own: at ~700 bytes a token of three charges, about 380,000 tokens. Past it the audit stops and says
+   * so; it never reconciles against part of the book.
+   */
+  listingBytes: 256 * 1024 * 1024,
 } as const;
 
 /**
