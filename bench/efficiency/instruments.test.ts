@@ -5,7 +5,9 @@ import { describe, expect, inject, it } from 'vitest';
 import { observeJob, pipelineRegistry, statementSent } from '../../shared/telemetry/metrics.ts';
 import { delta, JOBS, parseProm, STATEMENTS, sumBy } from './metrics.ts';
 import { createBenchDatabase, enableWalInspect, ourWal, walFlushedLsn, walInsertLsn } from './postgres.ts';
-import { callsBetween, redisInfo, startBenchRedis } from './redis.ts';
+import { callsBetween, keyKindOf, memoryByKind, redisInfo, startBenchRedis } from './redis.ts';
+import { QUEUE_NAMES } from '../../queues/names.ts';
+import { jobId } from '../../queues/options.ts';
 import { verdict } from './stats.ts';
 
 /** The efficiency bench reads the product's costs from outside it: its readings must be what happened. */
@@ -81,6 +83,33 @@ describe.skipIf(spawnSync('redis-server', ['--version']).error)("the bench's own
       await redis.llen('q'); // "the bench's own"
       const calls = callsBetween(before, await redisInfo(redis), new Map([['llen', 1]]));
       expect(Object.fromEntries(calls)).toEqual({ set: 2, get: 1, eval: 1 });
+    } finally {
+      redis.disconnect();
+      await server.stop();
+    }
+  });
+  it("tells the soak where Redis's memory went, by kind, over its own prefix only", async () => {
+    const server = await startBenchRedis('redis://127.0.0.1:6379');
+    const redis = new Redis(server.url);
+    const p = 'bench-1-soak_split';
+    const task = '0b7f2c1e-5a4d-4c3b-9a8f-1e2d3c4b5a69';
+    try {
+      await redis.set(`${p}:search-cache:k1:${'a'.repeat(64)}`, 'x'.repeat(40_000));
+      await redis.hset(`${p}:detail:${jobId.detail(task, 'co_1')}`, 'data', 'y'.repeat(2_000));
+      await redis.hset(`${p}:report:${jobId.report(task)}:processed`, 'k', 'v');
+      await redis.hset(`${p}:webhook:17`, 'data', '{}');
+      await redis.zadd(`${p}:detail:completed`, 1, jobId.detail(task, 'co_1'));
+      await redis.xadd(`${p}:search:events`, '*', 'event', 'completed');
+      await redis.zadd(`${p}:tenant-submissions:acme`, Date.now(), 'a1');
+      await redis.set(`${p}:stray`, '1');
+      await redis.set(`another-prefix:search-cache:k1:${'b'.repeat(64)}`, 'z'.repeat(40_000));
+      const kinds = await memoryByKind(redis, p, QUEUE_NAMES);
+      expect(Object.fromEntries([...kinds].map(([k, v]) => [k, v.keys]))).toEqual({ 'search cache': 1, 'jobs kept': 3, 'queue indexes': 1, 'events streams': 1, 'rate limits': 1, other: 1 });
+      expect(kinds.get('search cache')!.bytes).toBeGreaterThan(40_000);
+      expect(kinds.get('search cache')!.bytes).toBeLessThan(80_000); // the other prefix's entry is not ours
+      expect(kinds.get('jobs kept')!.bytes).toBeGreaterThan(2_000);
+      expect(keyKindOf(`${p}:search:meta`, p, QUEUE_NAMES)).toBe('queue indexes');
+      expect(keyKindOf(`${p}:authorize:${jobId.authorize(task)}:lock`, p, QUEUE_NAMES)).toBe('jobs kept');
     } finally {
       redis.disconnect();
       await server.stop();

@@ -97,3 +97,47 @@ export function callsBetween(before: RedisInfo, after: RedisInfo, own: Map<strin
   }
   return out;
 }
+
+/** What a queue system's key is, by its name: the soak says where Redis's memory went. */
+export type KeyKind = 'search cache' | 'jobs kept' | 'events streams' | 'queue indexes' | 'rate limits' | 'other';
+
+/**
+ * The kind of one of our keys (`<prefix>:…`): the search cache, a job (its hash and its own sub-keys), a
+ * queue's events stream, a queue's own sets and lists, the gateway's rate windows (a tenant's submissions,
+ * an address's failed sign-ins: each expires with its window).
+ */
+export function keyKindOf(key: string, prefix: string, queues: readonly string[]): KeyKind {
+  if (!key.startsWith(`${prefix}:`)) return 'other';
+  const rest = key.slice(prefix.length + 1);
+  if (rest.startsWith('search-cache:')) return 'search cache';
+  if (rest.startsWith('tenant-submissions:') || rest.startsWith('auth-failures:')) return 'rate limits';
+  const queue = queues.find((q) => rest.startsWith(`${q}:`));
+  if (!queue) return 'other';
+  const tail = rest.slice(queue.length + 1);
+  if (tail === 'events') return 'events streams';
+  // A job's key is its id (ours start with the queue's name: queues/options.ts jobId; BullMQ's own are numbers),
+  // and its sub-keys (`:processed`, `:dependencies`, `:logs`…) follow the id after a colon.
+  return tail.startsWith(`${queue}-`) || /^\d+(?::|$)/.test(tail) ? 'jobs kept' : 'queue indexes';
+}
+
+/** Redis memory (MEMORY USAGE, bytes) and keys by kind, over every key of `prefix`; batched, for a bench's few thousand keys. */
+export async function memoryByKind(redis: Redis, prefix: string, queues: readonly string[]): Promise<Map<KeyKind, { bytes: number; keys: number }>> {
+  const out = new Map<KeyKind, { bytes: number; keys: number }>();
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    cursor = next;
+    if (!keys.length) continue;
+    const pipeline = redis.pipeline();
+    for (const k of keys) pipeline.memory('USAGE', k);
+    const sizes = (await pipeline.exec()) ?? [];
+    keys.forEach((k, i) => {
+      const kind = keyKindOf(k, prefix, queues);
+      const entry = out.get(kind) ?? { bytes: 0, keys: 0 };
+      entry.bytes += Number(sizes[i]?.[1] ?? 0);
+      entry.keys += 1;
+      out.set(kind, entry);
+    });
+  } while (cursor !== '0');
+  return out;
+}

@@ -12,7 +12,8 @@ import { postAtRate, postTasks, Tenants, waitDone, type Posted } from './load.ts
 import { schemaSizes } from './postgres.ts';
 import { rssMiB } from './proc.ts';
 import { RUNNER_TITLE } from './programs.ts';
-import { redisInfo } from './redis.ts';
+import { QUEUE_NAMES } from '../../queues/names.ts';
+import { memoryByKind, redisInfo, type KeyKind } from './redis.ts';
 import { percentile, verdict } from './stats.ts';
 
 interface Sample {
@@ -37,6 +38,7 @@ export async function soak(bench: Bench, kind: LayoutKind, flags: { soakS: numbe
   try {
     const layout = await startLayout(kind, bench.forceTsx, layoutEnv(bench, schema, mocks, [tenants]), bench.admin);
     let books: Books;
+    let redisKinds = new Map<KeyKind, { bytes: number; keys: number }>();
     const samples: Sample[] = [];
     const posted: Posted = { ids: [], postMs: [], refused: [], retried: 0 };
     let finished = false;
@@ -84,6 +86,7 @@ export async function soak(bench: Bench, kind: LayoutKind, flags: { soakS: numbe
         await sampler;
       }
       await take();
+      redisKinds = await memoryByKind(bench.probe, prefix, QUEUE_NAMES);
     } finally {
       await layout.stop();
     }
@@ -116,6 +119,10 @@ export async function soak(bench: Bench, kind: LayoutKind, flags: { soakS: numbe
       }`,
       `  Redis used memory     ${bytes(first.redisBytes)} → ${bytes(last.redisBytes)}: ${verdict(xs, samples.map((s) => s.redisBytes), bytes)}`,
       `  Redis keys            ${first.redisKeys} → ${last.redisKeys}: ${verdict(xs, samples.map((s) => s.redisKeys), (n) => n.toFixed(2))}`,
+      `  Redis at the end, by kind (MEMORY USAGE): ${[...redisKinds]
+        .sort((a, b) => b[1].bytes - a[1].bytes)
+        .map(([kind, { bytes: n, keys }]) => `${kind} ${bytes(n)} (${keys} keys)`)
+        .join(', ')}`,
       `  Postgres tables       ${bytes(first.tables)} → ${bytes(last.tables)} (${perTask(first.tables, last.tables)} per task): ${verdict(xs, samples.map((s) => s.tables), bytes)}`,
       `  Postgres indexes      ${bytes(first.indexes)} → ${bytes(last.indexes)} (${perTask(first.indexes, last.indexes)} per task): ${verdict(xs, samples.map((s) => s.indexes), bytes)}`,
       `  by table (with its indexes), per task: ${[...last.byTable]
