@@ -103,8 +103,7 @@ class JsonHandler {
       const answer: HttpAnswer = { status: this.#status, headers: new RawHeaders(this.#rawHeaders), body: err ? undefined : jsonOf(this.#chunks) };
       if (this.#overLimit !== undefined) answer.overLimit = this.#overLimit;
       this.#resolve(answer);
-    }
-    else this.#reject(err!);
+    } else this.#reject(err!);
   }
 
   onConnect(abort: (reason: Error) => void): void {
