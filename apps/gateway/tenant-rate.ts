@@ -33,6 +33,9 @@ const REDIS_BUDGET_MS = 1_000;
  * gateway replica counts together. When Redis does not answer, the limit steps aside (logged) — the
  * task is safe in Postgres and the open-task limit and spending caps (held in Postgres) still apply.
  */
+/** The segment of the windows' keys after the system's prefix (`<prefix>:tenant-submissions:<tenant>`). */
+export const TENANT_SUBMISSION_KEYS = 'tenant-submissions';
+
 export class TenantRateLimit {
   constructor(
     private readonly redis: RedisClient,
@@ -46,7 +49,7 @@ export class TenantRateLimit {
     if (!['ready', 'connecting', 'connect'].includes(this.redis.status)) return this.stepAside('Redis is down');
     let waitMs: number;
     try {
-      const key = `${this.prefix}:tenant-submissions:${tenant}`;
+      const key = `${this.prefix}:${TENANT_SUBMISSION_KEYS}:${tenant}`;
       waitMs = Number(await withTimeout(REDIS_BUDGET_MS, this.redis.eval(SUBMIT_SCRIPT, 1, key, perWindow, this.windowMs, randomBytes(6).toString('hex')), 'Redis'));
     } catch (err) {
       return this.stepAside((err as Error).message);

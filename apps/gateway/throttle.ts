@@ -12,6 +12,9 @@ local n = redis.call('INCR', KEYS[1])
 if n == 1 or n == tonumber(ARGV[1]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return n`;
 
+/** The segment of the windows' keys after the system's prefix (`<prefix>:auth-failures:<bucket>`). */
+export const AUTH_FAILURE_KEYS = 'auth-failures';
+
 /** How long one throttle call may take before the request goes on without it. */
 const REDIS_BUDGET_MS = 1_000;
 
@@ -35,7 +38,7 @@ export class AuthThrottle {
   ) {}
 
   private key(bucket: string): string {
-    return `${this.prefix}:auth-failures:${bucket}`;
+    return `${this.prefix}:${AUTH_FAILURE_KEYS}:${bucket}`;
   }
 
   /** Runs a Redis step within its budget; undefined (and a warning) when Redis cannot answer. */

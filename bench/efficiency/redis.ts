@@ -8,7 +8,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { AUTH_FAILURE_KEYS } from '../../apps/gateway/throttle.ts';
+import { TENANT_SUBMISSION_KEYS } from '../../apps/gateway/tenant-rate.ts';
 import { freePort, untilRedisAnswers } from '../../apps/start/redis.ts';
+import { SEARCH_CACHE_KEYS } from '../../shared/memory/search-cache.ts';
 
 export interface BenchRedis {
   url: string;
@@ -109,8 +112,8 @@ export type KeyKind = 'search cache' | 'jobs kept' | 'events streams' | 'queue i
 export function keyKindOf(key: string, prefix: string, queues: readonly string[]): KeyKind {
   if (!key.startsWith(`${prefix}:`)) return 'other';
   const rest = key.slice(prefix.length + 1);
-  if (rest.startsWith('search-cache:')) return 'search cache';
-  if (rest.startsWith('tenant-submissions:') || rest.startsWith('auth-failures:')) return 'rate limits';
+  if (rest.startsWith(`${SEARCH_CACHE_KEYS}:`)) return 'search cache';
+  if (rest.startsWith(`${TENANT_SUBMISSION_KEYS}:`) || rest.startsWith(`${AUTH_FAILURE_KEYS}:`)) return 'rate limits';
   const queue = queues.find((q) => rest.startsWith(`${q}:`));
   if (!queue) return 'other';
   const tail = rest.slice(queue.length + 1);

@@ -4,6 +4,9 @@ import type { Logger } from '../log.ts';
 import type { BasicCompany } from '../providers/index.ts';
 import { withTimeout } from '../timeout.ts';
 
+/** The segment of the cache's keys after the system's prefix (`<prefix>:search-cache:…`). */
+export const SEARCH_CACHE_KEYS = 'search-cache';
+
 /** How long one cache read or write may take before the search goes on without it. */
 const REDIS_BUDGET_MS = 500;
 
@@ -26,7 +29,7 @@ export class SearchCache {
   /** The key of one tenant's query (queries differing only in case or spacing share it). */
   key(tenant: string, query: string): string {
     const normalised = query.trim().replace(/\s+/g, ' ').toLowerCase();
-    return `${this.prefix}:search-cache:${tenant}:${createHash('sha256').update(normalised).digest('hex')}`;
+    return `${this.prefix}:${SEARCH_CACHE_KEYS}:${tenant}:${createHash('sha256').update(normalised).digest('hex')}`;
   }
 
   /** The cached results of a query, or the marketplace's (then cached). `hit` says which. */
