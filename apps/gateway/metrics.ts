@@ -1,8 +1,9 @@
 import { Hono, type MiddlewareHandler } from 'hono';
 import { routePath } from 'hono/route';
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { QUEUE_NAMES } from '../../queues/names.ts';
 import { pipelineRegistry } from '../../shared/telemetry/metrics.ts';
+import { collectProcessMetrics } from '../../shared/telemetry/process-metrics.ts';
 import type { GatewayDeps } from './deps.ts';
 
 const TASK_STATUSES = ['queued', 'running', 'completed', 'failed', 'cancelled'] as const;
@@ -15,7 +16,7 @@ const JOB_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-chil
  */
 export function createMetrics(deps: GatewayDeps) {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'arp_' });
+  collectProcessMetrics(registry);
 
   const requests = new Counter({ name: 'arp_http_requests_total', help: 'HTTP requests answered', labelNames: ['method', 'route', 'status'], registers: [registry] });
   const latency = new Histogram({

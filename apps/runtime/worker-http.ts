@@ -1,10 +1,11 @@
 import { Hono } from 'hono';
 import type { RedisClient } from '../../queues/connection.ts';
 import { sql } from 'kysely';
-import { collectDefaultMetrics, Registry } from 'prom-client';
+import { Registry } from 'prom-client';
 import type { Db } from '../../shared/db/index.ts';
 import type { Logger } from '../../shared/log.ts';
 import { pipelineRegistry } from '../../shared/telemetry/metrics.ts';
+import { collectProcessMetrics } from '../../shared/telemetry/process-metrics.ts';
 import { withTimeout } from '../../shared/timeout.ts';
 import { serveApp } from './serve.ts';
 
@@ -28,7 +29,7 @@ export interface WorkerHttpDeps {
  */
 export function workerHttpApp(deps: WorkerHttpDeps): Hono {
   const own = new Registry();
-  collectDefaultMetrics({ register: own, prefix: 'arp_' });
+  collectProcessMetrics(own);
   const registry = Registry.merge([own, pipelineRegistry]);
   return new Hono()
     .get('/healthz', (c) => c.json({ status: 'ok' as const }))
