@@ -7,6 +7,7 @@ import type { Redis } from 'ioredis';
 import { GatewayClient } from '../../apps/gateway/client.ts';
 import { QUEUE_NAMES } from '../../queues/names.ts';
 import type { CountedClient } from './postgres.ts';
+import type { AloneTask } from './timeline.ts';
 
 /** The industries the marketplace stand-in holds, one theme per task in turn. */
 const THEMES = ['battery', 'semiconductor', 'logistics', 'biotech', 'solar', 'robotics', 'fintech', 'e-commerce'];
@@ -134,21 +135,29 @@ export async function waitDone(input: { db: CountedClient; schema: string; redis
 
 /**
  * Submit → report with nothing else running: POST a task, follow its events (SSE) to `ended`, GET its
- * report; `count` tasks one after the other. Returns each one's milliseconds.
+ * report; `count` tasks one after the other. Returns each one's marks (epoch ms: timeline.ts) and milliseconds.
  */
-export async function submitToReport(base: string, tenants: Tenants, runId: string, count: number): Promise<number[]> {
-  const out: number[] = [];
+export async function submitToReport(base: string, tenants: Tenants, runId: string, count: number): Promise<{ tasks: AloneTask[]; ms: number[] }> {
+  const out = { tasks: [] as AloneTask[], ms: [] as number[] };
   for (let i = 0; i < count; i++) {
     const { n, key } = tenants.take();
     const client = new GatewayClient({ baseUrl: base, token: key });
     const started = performance.now();
+    const sent = Date.now();
     const signal = AbortSignal.timeout(30_000);
     const { task } = await client.createTask(body(n), { idempotencyKey: `bench-${runId}-${tenants.tag}${n}`, signal });
+    const accepted = Date.now();
     let status = '';
-    for await (const event of client.events(task.id, { signal })) if (event.type === 'ended') status = String((event.data as { status?: string }).status ?? '');
+    let ended = 0;
+    for await (const event of client.events(task.id, { signal })) {
+      if (event.type !== 'ended') continue;
+      status = String((event.data as { status?: string }).status ?? '');
+      ended = Date.now();
+    }
     if (status !== 'completed') throw new Error(`task ${task.id} ended ${status || 'without an ended event'}`);
     await client.report(task.id, 'markdown', signal);
-    out.push(performance.now() - started);
+    out.ms.push(performance.now() - started);
+    out.tasks.push({ taskId: task.id, sent, accepted, ended, reported: Date.now() });
   }
   return out;
 }

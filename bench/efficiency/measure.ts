@@ -17,6 +17,7 @@ import { backgroundProcesses, databaseCounters, holdWal, ourWal, productBackends
 import { cpuSeconds, CpuLedger, peakRssMiB, rssMiB } from './proc.ts';
 import { callsBetween, redisInfo } from './redis.ts';
 import { percentile } from './stats.ts';
+import { timelineOf, TIMELINE_STEPS, type TimelineStep } from './timeline.ts';
 
 export interface MeasureFlags {
   bareTasks: number;
@@ -80,6 +81,8 @@ export interface LayoutFigures {
   retried503: number;
   refused: string[];
   aloneMs: number[];
+  /** Each step's milliseconds, for every task run alone (timeline.ts). */
+  aloneSteps: Map<TimelineStep, number[]>;
   books: Books;
   ok: boolean;
   problems: string[];
@@ -107,8 +110,13 @@ export async function measureLayout(bench: Bench, kind: LayoutKind, flags: Measu
       const warm = await postTasks(layout.base, tenants, bench.runId, flags.warmup, flags.concurrency, deadline());
       if (warm.refused.length || !(await done(deadline()))) throw new Error(`${kind}: the warm-up did not complete (${warm.refused[0] ?? 'time limit'})`);
       // One task alone, again and again: submit → report with nothing else running.
-      const aloneMs = await submitToReport(layout.base, tenants, bench.runId, flags.alone);
+      const { tasks: aloneTasks, ms: aloneMs } = await submitToReport(layout.base, tenants, bench.runId, flags.alone);
       if (!(await done(deadline()))) throw new Error(`${kind}: the tasks run alone did not finish`);
+      const aloneSteps = new Map<TimelineStep, number[]>(TIMELINE_STEPS.map((step) => [step, []]));
+      for (const task of aloneTasks) {
+        const steps = await timelineOf(task, { redis: bench.probe, prefix, db: bench.db.own, schema });
+        for (const step of TIMELINE_STEPS) aloneSteps.get(step)!.push(steps[step]);
+      }
       log(`${kind}: warmed up (${flags.warmup} tasks), ${flags.alone} alone: submit → report p50 ${percentile(aloneMs, 50).toFixed(0)} ms`);
 
       // The bare graph on the same Redis, just before the window, while this layout's processes wait idle.
@@ -266,6 +274,7 @@ export async function measureLayout(bench: Bench, kind: LayoutKind, flags: Measu
         retried503: posted.retried,
         refused: posted.refused,
         aloneMs,
+        aloneSteps,
         books,
         ok: finished && booksOk(books) && posted.refused.length === 0,
         problems,

@@ -7,6 +7,7 @@ import { EVENTS_STREAM_MAX_LEN } from '../../queues/options.ts';
 import { LAYOUT_TITLE } from './layouts.ts';
 import { RUNNER_TITLE } from './programs.ts';
 import type { LayoutFigures } from './measure.ts';
+import { TIMELINE_STEPS } from './timeline.ts';
 import { percentile } from './stats.ts';
 
 /** The issue's targets (issue 16). */
@@ -114,6 +115,8 @@ export function formatReport(layouts: LayoutFigures[], cores: number): string[] 
     each((l) => `${f(aloneP50(l), 0)} ms (${f(percentile(l.aloneMs, 95), 0)}) ${mark(aloneP50(l) <= TARGETS.aloneP50Ms)}`),
     `p50 ≤ ${TARGETS.aloneP50Ms} ms`,
   ]);
+  rows.push(['  where it goes, step by step: p50 ms (timeline.ts)', each(() => '')]);
+  for (const step of TIMELINE_STEPS) rows.push([`    ${step}`, each((l) => f(percentile(l.aloneSteps.get(step) ?? [], 50), 0))]);
   rows.push(['task under load: p50 / p95 / p99 (created → ended)', each((l) => `${f(l.latency.p50, 0)} / ${f(l.latency.p95, 0)} / ${f(l.latency.p99, 0)} ms`)]);
   rows.push(['POST /v1/tasks under load: p50 / p99', each((l) => `${f(l.postMs.p50, 0)} / ${f(l.postMs.p99, 0)} ms`)]);
 
