@@ -181,6 +181,17 @@ export function retryAfterMs(headers: AnswerHeaders): number | undefined {
 }
 
 /**
+ * Refuses an answer whose body was not read because it was too long (`overLimit`): it is never parsed in
+ * part, and the error names the limit instead of calling the answer malformed. Transient `bad_response` by
+ * default; `permanent` where asking again cannot help and the caller must act on it now (a paid record).
+ */
+export function refuseOverLimit(answer: HttpAnswer, what: string, opts: { permanent?: { code: string } } = {}): void {
+  if (answer.overLimit === undefined) return;
+  const message = `${what} answered more than ${answer.overLimit} bytes: not read`;
+  throw opts.permanent ? new PermanentError(opts.permanent.code, message) : new TransientError('bad_response', message);
+}
+
+/**
  * Turns a non-success answer into the right error: 429, 5xx and 408 may pass (transient);
  * every other 4xx is the provider's final word (permanent), with its error code.
  */

@@ -2,7 +2,7 @@ import type { Dispatcher } from 'undici';
 import { z } from 'zod';
 import { TransientError } from '../errors.ts';
 import { parseMoney, type Fen } from '../money.ts';
-import { failure, request, type HttpAnswer } from './http.ts';
+import { failure, refuseOverLimit, request, type HttpAnswer } from './http.ts';
 import { PROVIDER_LIMITS } from './limits.ts';
 
 const amount = z.union([z.string(), z.number()]).transform((v) => parseMoney(v));
@@ -110,7 +110,7 @@ export class IssuerClient {
 
   private parse<T extends z.ZodType>(answer: HttpAnswer, schema: T, ok: number[], what: string): z.infer<T> {
     if (!ok.includes(answer.status)) throw failure(answer, errorCode(answer.body), what);
-    if (answer.overLimit !== undefined) throw new TransientError('bad_response', `${what} answered more than ${answer.overLimit} bytes: not read`);
+    refuseOverLimit(answer, what);
     const parsed = schema.safeParse(answer.body);
     if (!parsed.success) throw new TransientError('bad_response', `${what} returned an unexpected body`);
     return parsed.data;

@@ -2,7 +2,7 @@ import type { Dispatcher } from 'undici';
 import { z } from 'zod';
 import { PermanentError, TransientError } from '../errors.ts';
 import { parseMoney, type Fen } from '../money.ts';
-import { failure, request } from './http.ts';
+import { failure, refuseOverLimit, request, type HttpAnswer } from './http.ts';
 import { capRecord } from './limits.ts';
 
 const price = z.object({ amount: z.union([z.string(), z.number()]), currency: z.string() });
@@ -91,6 +91,7 @@ export class MarketplaceClient {
     const url = `${this.baseUrl}/company/basic?keyword=${encodeURIComponent(keyword)}`;
     const answer = await request(url, { provider: 'marketplace', route: 'marketplace GET /company/basic', timeoutMs: this.timeoutMs, dispatcher: this.dispatcher, signal });
     if (answer.status !== 200) throw failure(answer, errorCode(answer.body), 'marketplace search');
+    refuseOverLimit(answer, 'marketplace search');
     const parsed = basicList.safeParse(answer.body);
     if (!parsed.success) throw new TransientError('bad_response', `marketplace search returned an unexpected body: ${parsed.error.message}`);
     return parsed.data.data.map((d) => {
@@ -112,11 +113,12 @@ export class MarketplaceClient {
   async probe(companyId: string, signal?: AbortSignal): Promise<DetailProbe> {
     const answer = await request(this.detailUrl(companyId), { provider: 'marketplace', route: 'marketplace GET /company/detail', expect: [402], timeoutMs: this.timeoutMs, dispatcher: this.dispatcher, signal });
     if (answer.status === 402) {
+      refuseOverLimit(answer, `marketplace 402 for ${companyId}`);
       const parsed = paymentRequired.safeParse(answer.body);
       if (!parsed.success) throw new TransientError('bad_response', `marketplace 402 for ${companyId} is malformed`);
       return { kind: 'payment_required', price: money(parsed.data.meta.price, companyId), resource: parsed.data.meta.resource };
     }
-    if (answer.status === 200) return { kind: 'free', detail: this.parseDetail(answer.body, companyId) };
+    if (answer.status === 200) return { kind: 'free', detail: this.parseDetail(answer, companyId) };
     throw failure(answer, errorCode(answer.body), `marketplace detail ${companyId}`);
   }
 
@@ -135,6 +137,8 @@ export class MarketplaceClient {
       signal,
     });
     if (answer.status !== 201 && answer.status !== 200) throw failure(answer, errorCode(answer.body), 'marketplace pay');
+    // Transient, as a malformed receipt: whether the charge was made, the issuer's record for our key tells.
+    refuseOverLimit(answer, 'marketplace pay');
     const parsed = receiptBody.safeParse(answer.body);
     if (!parsed.success) throw new TransientError('bad_response', 'marketplace pay returned no usable receipt');
     const a = parsed.data.data.attributes;
@@ -154,7 +158,7 @@ export class MarketplaceClient {
     const answer = await request(this.detailUrl(companyId), { provider: 'marketplace', route: 'marketplace GET /company/detail (paid)', headers: { 'x-payment-receipt': receipt }, timeoutMs: this.timeoutMs, dispatcher: this.dispatcher, signal });
     if (answer.status === 402) throw new PermanentError('receipt_rejected', `marketplace did not accept the receipt for ${companyId}`);
     if (answer.status !== 200) throw failure(answer, errorCode(answer.body), `marketplace detail ${companyId}`);
-    return this.parseDetail(answer.body, companyId);
+    return this.parseDetail(answer, companyId);
   }
 
   /** The resource path the marketplace names for a company's detail. */
@@ -167,8 +171,10 @@ export class MarketplaceClient {
   }
 
   /** A delivered record, its text capped (limits.ts; the note of what was cut is on the record). */
-  private parseDetail(body: unknown, companyId: string): Record<string, unknown> {
-    const parsed = detailBody.safeParse(body);
+  private parseDetail(answer: HttpAnswer, companyId: string): Record<string, unknown> {
+    // Too long is as final as malformed: the same record would come again.
+    refuseOverLimit(answer, `marketplace detail ${companyId}`, { permanent: { code: 'bad_data' } });
+    const parsed = detailBody.safeParse(answer.body);
     if (parsed.success && parsed.data.data.id !== companyId) {
       throw new PermanentError('receipt_mismatch', `marketplace delivered another company's record for ${companyId}`);
     }

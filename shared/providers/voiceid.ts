@@ -2,7 +2,7 @@ import type { Dispatcher } from 'undici';
 import { z } from 'zod';
 import { TransientError } from '../errors.ts';
 import { MoneyFormatError, parseMoney } from '../money.ts';
-import { failure, request } from './http.ts';
+import { failure, refuseOverLimit, request } from './http.ts';
 
 const answer = z.object({
   verified: z.boolean(),
@@ -59,6 +59,7 @@ export class VoiceIdClient {
   async verify(input: VoiceCheck, signal?: AbortSignal): Promise<VoiceVerdict> {
     const res = await request(`${this.baseUrl}/v1/verify`, { provider: 'voiceid', route: 'voice ID POST /v1/verify', method: 'POST', json: input, timeoutMs: this.timeoutMs, dispatcher: this.dispatcher, signal });
     if (res.status !== 200) throw failure(res, res.body?.error?.code, 'voice ID');
+    refuseOverLimit(res, 'voice ID');
     const parsed = answer.safeParse(res.body);
     if (!parsed.success) throw new TransientError('bad_response', 'voice ID returned an unexpected body');
     const v = parsed.data;
