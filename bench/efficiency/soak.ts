@@ -9,8 +9,8 @@ import { performance } from 'node:perf_hooks';
 import { booksOk, checkBooks, layoutEnv, providerStandIns, queuePrefixOf, type Bench, type Books } from './bench.ts';
 import { LAYOUT_TITLE, startLayout, type LayoutKind } from './layouts.ts';
 import { postAtRate, postTasks, Tenants, waitDone, type Posted } from './load.ts';
-import { schemaSizes } from './postgres.ts';
-import { rssMiB } from './proc.ts';
+import { productBackends, schemaSizes } from './postgres.ts';
+import { cpuSeconds, CpuLedger, rssMiB } from './proc.ts';
 import { RUNNER_TITLE } from './programs.ts';
 import { QUEUE_NAMES } from '../../queues/names.ts';
 import { memoryByKind, redisInfo, type KeyKind } from './redis.ts';
@@ -43,14 +43,21 @@ export async function soak(bench: Bench, kind: LayoutKind, flags: { soakS: numbe
     const posted: Posted = { ids: [], postMs: [], refused: [], retried: 0 };
     let finished = false;
     const load0 = loadavg()[0]!;
+    // The product's CPU over the soak (its processes, Redis, the Postgres backends serving it), idle moments included.
+    const backends = new CpuLedger();
+    let cpu = { processes: 0, redis: 0, postgres: 0 };
     try {
       const warm = await postTasks(layout.base, tenants, bench.runId, flags.warmup, flags.concurrency, performance.now() + flags.timeLimitMs);
       await waitDone({ db: bench.db.own, schema, redis: bench.probe, prefix, own: bench.own, deadline: performance.now() + flags.timeLimitMs });
       posted.refused.push(...warm.refused);
       log(`soak: ${LAYOUT_TITLE[kind]}, ${flags.rate} tasks/s for ${flags.soakS} s, sampled every ${flags.sampleS} s`);
 
+      const cpu0 = layout.processes.map((p) => cpuSeconds(p.program.pid));
+      const redisCpu0 = (await redisInfo(bench.probe)).cpuSeconds;
+      backends.start(await productBackends(bench.db));
       const t0 = performance.now();
       const take = async () => {
+        backends.sample(await productBackends(bench.db));
         const [row] = await bench.db.own.query<{ n: string }>(`select count(*) as n from "${schema}".tasks where ended_at is not null`);
         const info = await redisInfo(bench.probe);
         const sizes = await schemaSizes(bench.db, schema);
@@ -86,6 +93,11 @@ export async function soak(bench: Bench, kind: LayoutKind, flags: { soakS: numbe
         await sampler;
       }
       await take();
+      cpu = {
+        processes: layout.processes.reduce((sum, p, i) => sum + cpuSeconds(p.program.pid) - cpu0[i]!, 0),
+        redis: (await redisInfo(bench.probe)).cpuSeconds - redisCpu0,
+        postgres: backends.total().seconds,
+      };
       redisKinds = await memoryByKind(bench.probe, prefix, QUEUE_NAMES);
     } finally {
       await layout.stop();
@@ -112,6 +124,7 @@ export async function soak(bench: Bench, kind: LayoutKind, flags: { soakS: numbe
       if (e.count) problems.push(`${p.name} logged ${e.count} error(s), e.g. ${e.last[0]}`);
       if (p.program.exited() && !finished) problems.push(`${p.name} exited during the soak`);
     }
+    const coreMs = (seconds: number) => ((seconds * 1000) / Math.max(1, posted.ids.length)).toFixed(1);
     const lines = [
       `soak: ${LAYOUT_TITLE[kind]}, run from ${RUNNER_TITLE[layout.runner]}; ${posted.ids.length} tasks posted at ${flags.rate}/s over ${flags.soakS} s (after ${flags.warmup} to warm up), ${samples.length} samples; load average ${load0.toFixed(1)} → ${loadavg()[0]!.toFixed(1)}`,
       `  backlog (posted, not ended) ${Math.max(0, first.posted - first.ended + flags.warmup)} → ${Math.max(0, last.posted - last.ended + flags.warmup)}, at most ${Math.max(...samples.map((x) => x.posted + flags.warmup - x.ended))}${
@@ -132,6 +145,7 @@ export async function soak(bench: Bench, kind: LayoutKind, flags: { soakS: numbe
         .map(([t, b]) => `${t} ${bytes(b)}`)
         .join(', ')}`,
       ...layout.processes.map((p, i) => `  RSS ${p.name.padEnd(17)} ${first.rss[i]!.toFixed(0)} → ${last.rss[i]!.toFixed(0)} MiB: ${verdict(xs, samples.map((s) => s.rss[i]!), (n) => `${(n * 1024).toFixed(1)} KiB`)}`),
+      `  product CPU per task at ${flags.rate}/s, idle moments included: ${coreMs(cpu.processes + cpu.redis + cpu.postgres)} core-ms (processes ${coreMs(cpu.processes)}, Redis ${coreMs(cpu.redis)}, Postgres backends ${coreMs(cpu.postgres)})`,
       `  task latency p50 / p95 / p99: ${percentile(latencies, 50).toFixed(0)} / ${percentile(latencies, 95).toFixed(0)} / ${percentile(latencies, 99).toFixed(0)} ms; POST p50 ${percentile(posted.postMs, 50).toFixed(0)} ms`,
       `  books: ${books.completed}/${books.tasks} completed, ${books.stillReserved} still reserved, ledger = issuer: ${books.differences.length === 0 && books.checked === books.tasks ? 'yes' : `NO (${books.differences[0] ?? 'not every task checked'})`}`,
       `  errors: ${problems.length ? problems.join('; ') : 'none'}`,
