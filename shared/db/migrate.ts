@@ -14,6 +14,7 @@ import * as taskEventSeq from './migrations/2026_11_29_040_task_event_seq.ts';
 import * as webhooks from './migrations/2026_11_29_041_webhooks.ts';
 import * as budgetUseWithMovement from './migrations/2026_11_29_050_budget_use_with_movement.ts';
 import * as tasksHotUpdates from './migrations/2026_11_29_051_tasks_hot_updates.ts';
+import * as paymentsHotUpdates from './migrations/2026_11_29_052_payments_hot_updates.ts';
 
 /** Every migration, by its frozen date-stamped name. New ones are appended here. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -31,6 +32,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '2026_11_29_041_webhooks': webhooks,
   '2026_11_29_050_budget_use_with_movement': budgetUseWithMovement,
   '2026_11_29_051_tasks_hot_updates': tasksHotUpdates,
+  '2026_11_29_052_payments_hot_updates': paymentsHotUpdates,
 };
 
 /** The names of every migration, in order. */
