@@ -56,6 +56,7 @@ export function formatReport(layouts: LayoutFigures[], cores: number): string[] 
   rows.push(['  not counted: Postgres background, cluster-wide', each((l) => f(l.postgresBackgroundCpuMs))]);
   const idleMsPerS = (l: LayoutFigures) => l.processes.reduce((s, p) => s + p.idleMsPerS, 0) + l.redisIdle.msPerS;
   rows.push(['idle: processes + Redis, core-ms per second', each((l) => `${f(idleMsPerS(l))} (Redis ${f(l.redisIdle.callsPerS, 0)} commands/s)`)]);
+  rows.push(['  by process, then Redis', each((l) => [...l.processes.map((p) => f(p.idleMsPerS)), f(l.redisIdle.msPerS)].join(' / '))]);
   rows.push(['  of the total above at the rate measured', each((l) => `${f(idleMsPerS(l) / l.tasksPerS)} per task`)]);
   rows.push(['  not counted: bench process (stand-ins, load)', each((l) => f(l.benchCpuMs))]);
 
