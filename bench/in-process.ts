@@ -282,7 +282,7 @@ export async function runInProcessBench(): Promise<number> {
       .select(['task_id', 'kind', sql<string | null>`data->>'stage'`.as('stage'), 'created_at'])
       .where('kind', 'in', ['created', 'stage', 'ended'])
       .orderBy('task_id')
-      .orderBy('id')
+      .orderBy('seq')
       .execute();
     const legs = new Map<string, number[]>();
     for (let i = 1; i < events.length; i++) {

@@ -25,7 +25,7 @@ async function waitForTheirs(h: Harness, id: string): Promise<any> {
 }
 
 async function voiceEvents(h: Harness, taskId: string) {
-  const rows = await h.database.db.selectFrom('task_events').select(['kind', 'data']).where('task_id', '=', taskId).orderBy('id').execute();
+  const rows = await h.database.db.selectFrom('task_events').select(['kind', 'data']).where('task_id', '=', taskId).orderBy('seq').execute();
   return rows.filter((r) => r.kind === 'voice_checked').map((r) => r.data);
 }
 

@@ -17,7 +17,7 @@ async function searchedTask(h: Harness, body: Record<string, unknown>): Promise<
 }
 
 async function events(h: Harness, taskId: string) {
-  return h.database.db.selectFrom('task_events').select(['kind', 'data']).where('task_id', '=', taskId).orderBy('id').execute();
+  return h.database.db.selectFrom('task_events').select(['kind', 'data']).where('task_id', '=', taskId).orderBy('seq').execute();
 }
 
 /** A task's story: seq, type, and for a stage event the stage. */

@@ -64,7 +64,7 @@ describe('a charge on our token that we did not make', () => {
 
     // Closing again (a redelivered report) records it once.
     await processReport({ taskId }, h.deps, FIRST_ATTEMPT);
-    expect(await h.database.db.selectFrom('task_events').select('id').where('task_id', '=', taskId).where('kind', '=', 'foreign_charge').execute()).toHaveLength(1);
+    expect(await h.database.db.selectFrom('task_events').select('seq').where('task_id', '=', taskId).where('kind', '=', 'foreign_charge').execute()).toHaveLength(1);
   });
 
   it('a charge the issuer lists without an idempotency key is not ours either (nothing throws on it)', async () => {

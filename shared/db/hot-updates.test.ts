@@ -35,3 +35,19 @@ describe.each(Object.entries(CHANGED_AT_EVERY_STEP))('the %s table', (table, cha
     expect(options.rows[0]!.reloptions).toContain('fillfactor=70');
   });
 });
+
+describe('the task_events table (~40 rows a task)', () => {
+  it('is keyed by (task_id, seq) alone, the key it is written and read by: one index entry an event, no sequence drawn', async () => {
+    const relation = `${h.config.DATABASE_SCHEMA}.task_events`;
+    const { rows } = await sql<{ definition: string; primary: boolean }>`
+      select pg_get_indexdef(i.indexrelid) as definition, i.indisprimary as primary
+      from pg_index i where i.indrelid = ${relation}::regclass`.execute(h.database.db);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]!.primary).toBe(true);
+    expect(rows[0]!.definition).toMatch(/\(task_id, seq\)$/);
+    const defaults = await sql<{ column_name: string }>`
+      select column_name from information_schema.columns
+      where table_schema = ${h.config.DATABASE_SCHEMA} and table_name = 'task_events' and column_default like 'nextval%'`.execute(h.database.db);
+    expect(defaults.rows).toEqual([]);
+  });
+});

@@ -15,6 +15,7 @@ import * as webhooks from './migrations/2026_11_29_041_webhooks.ts';
 import * as budgetUseWithMovement from './migrations/2026_11_29_050_budget_use_with_movement.ts';
 import * as tasksHotUpdates from './migrations/2026_11_29_051_tasks_hot_updates.ts';
 import * as paymentsHotUpdates from './migrations/2026_11_29_052_payments_hot_updates.ts';
+import * as taskEventsKey from './migrations/2026_11_29_053_task_events_key.ts';
 
 /** Every migration, by its frozen date-stamped name. New ones are appended here. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -33,6 +34,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '2026_11_29_050_budget_use_with_movement': budgetUseWithMovement,
   '2026_11_29_051_tasks_hot_updates': tasksHotUpdates,
   '2026_11_29_052_payments_hot_updates': paymentsHotUpdates,
+  '2026_11_29_053_task_events_key': taskEventsKey,
 };
 
 /** The names of every migration, in order. */

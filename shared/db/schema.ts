@@ -57,7 +57,6 @@ export interface TasksTable {
 
 /** One event of a task's story: `seq` is the task's own sequence, 1, 2, 3… in commit order. */
 export interface TaskEventsTable {
-  id: Generated<number>;
   task_id: string;
   seq: number;
   kind: string;
