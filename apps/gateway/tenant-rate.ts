@@ -25,6 +25,9 @@ end
 local oldest = redis.call('ZRANGE', KEYS[1], n - limit, n - limit, 'WITHSCORES')
 return math.max(1, tonumber(oldest[2]) + window - now)`;
 
+/** The segment of the windows' keys after the system's prefix (`<prefix>:tenant-submissions:<tenant>`). */
+export const TENANT_SUBMISSION_KEYS = 'tenant-submissions';
+
 /** How long one rate check may take before the submission goes on without it. */
 const REDIS_BUDGET_MS = 1_000;
 
@@ -33,9 +36,6 @@ const REDIS_BUDGET_MS = 1_000;
  * gateway replica counts together. When Redis does not answer, the limit steps aside (logged) — the
  * task is safe in Postgres and the open-task limit and spending caps (held in Postgres) still apply.
  */
-/** The segment of the windows' keys after the system's prefix (`<prefix>:tenant-submissions:<tenant>`). */
-export const TENANT_SUBMISSION_KEYS = 'tenant-submissions';
-
 export class TenantRateLimit {
   constructor(
     private readonly redis: RedisClient,
