@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type ConsoleMessage, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serveApp } from '../runtime/serve.ts';
-import { API_KEY, openHarness, waitForEnd, type Harness } from '../../test/support/harness.ts';
+import { API_KEY, openHarness, postTask, waitForEnd, type Harness } from '../../test/support/harness.ts';
 
 /**
  * The console in a real browser (issue 14): Debian's chromium driven by playwright-core — never a browser
@@ -225,6 +225,68 @@ describe('the console in a real browser', () => {
     expect(requested.filter((url) => !url.startsWith(`${base}/`))).toEqual([]);
     expect(requested.filter((url) => url.includes(API_KEY))).toEqual([]);
     expect(requested.some((url) => url.includes('/events'))).toBe(true);
+    await context.close();
+  }, 90_000);
+
+  it('a task whose books tell its end before its story does still shows its report, its whole story and its place in the list', async (ctx) => {
+    if (!available) return ctx.skip(SKIP_NOTE);
+    const context = await browser.newContext({ viewport: { width: 1440, height: 1000 }, colorScheme: 'light' });
+    const page = await context.newPage();
+    const trouble = await watch(context, page);
+    await page.goto(`${base}/console`);
+    await page.waitForFunction(() => document.activeElement?.id === 'api-key');
+    await page.keyboard.type(API_KEY);
+    await page.keyboard.press('Enter');
+    await page.locator('#app').waitFor({ state: 'visible' });
+
+    // The task waits (search paused) until the page has it open, so the page follows it from the start.
+    const search = h.producer.queues.search;
+    await search.pause();
+    let id: string;
+    let streams = 0;
+    try {
+      id = await postTask(h, { theme: 'grid storage', budget: '30.00', voiceId: 'demo-voice', maxCompanies: 3 });
+      // When the page read the task's books and they said it had completed.
+      let booksSaidCompleted = false;
+      page.on('response', async (r) => {
+        if (r.request().method() !== 'GET' || new URL(r.url()).pathname !== `/v1/tasks/${id}`) return;
+        const body = await r.json().catch(() => undefined);
+        if (body?.status === 'completed') booksSaidCompleted = true;
+      });
+      // The first stream is cut just before `ended` (a gateway stopping as the task ends); the page's resume
+      // is held until its own refresh has read the completed books: the books tell the end before the story.
+      await page.route(`${base}/v1/tasks/${id}/events`, async (route) => {
+        streams++;
+        if (streams === 1) {
+          const response = await route.fetch({ timeout: 60_000 });
+          const messages = (await response.text()).split('\n\n').filter((m) => m.trim() !== '' && !/"type":"ended"/.test(m));
+          await route.fulfill({ status: 200, headers: { 'content-type': 'text/event-stream; charset=utf-8' }, body: messages.map((m) => `${m}\n\n`).join('') });
+          return;
+        }
+        await expect.poll(() => booksSaidCompleted, { timeout: 30_000 }).toBe(true);
+        await route.continue();
+      });
+      await page.goto(`${base}/console/tasks/${id}`);
+      await expect.poll(() => page.locator('#task-status').innerText()).toBe('queued');
+    } finally {
+      await search.resume();
+    }
+
+    await page.locator('#events li[data-type="ended"]').waitFor({ timeout: 30_000 });
+    const task = await waitForEnd(h, id);
+    expect(task.status).toBe('completed');
+    expect(streams).toBe(2);
+    // The report and the list, though `ended` came after the books had said so.
+    await page.locator('#report h1').waitFor({ timeout: 10_000 });
+    expect(await page.locator('#report h1').innerText()).toBe('Research report: grid storage');
+    await expect.poll(() => page.locator(`#task-list li:has(a[data-task="${id}"]) .badge`).innerText()).toBe('completed');
+    // Nothing of the story lost at the cut: every event, once, in order.
+    const story: any = await (await h.api(`/v1/tasks/${id}/events`, { headers: { accept: 'application/json' } })).json();
+    const told = await page.locator('#events li').evaluateAll((lis) => lis.map((li) => Number(li.getAttribute('data-seq'))));
+    expect(told).toEqual(story.data.map((e: any) => e.seq));
+    expect(await page.locator('#fig-spent').innerText()).toBe(task.budget.spent);
+    expect(trouble.violations).toEqual([]);
+    expect(trouble.errors).toEqual([]);
     await context.close();
   }, 90_000);
 

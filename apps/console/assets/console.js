@@ -383,6 +383,7 @@ class Console {
     /** @type {Map<string, { movement: string, amount: string }>} */ this.moves = new Map();
     /** @type {number | undefined} */ this.refreshTimer = undefined;
     /** @type {number} */ this.frame = 0;
+    /** @type {string | undefined} the task whose end the page has acted on (its report, the list) */ this.endSeenFor = undefined;
   }
 
   /**
@@ -591,6 +592,7 @@ class Console {
       const task = await (await this.request(this.api.task(id))).json();
       if (following.signal.aborted) return;
       this.task = task;
+      this.endSeenFor = ENDED.has(task.status) ? id : undefined;
       for (const c of task.companies) this.names.set(c.id, c.name);
       // A running task's bar is drawn from its payment events, replayed from the first; an ended one's from its books.
       this.live = !ENDED.has(task.status);
@@ -615,6 +617,8 @@ class Console {
   async follow(id, signal) {
     let last = 0;
     for (let attempt = 0; !signal.aborted; attempt++) {
+      // Whether the task had ended before this request: then the server sends the rest of its story and closes.
+      const endedBefore = Boolean(this.task && ENDED.has(this.task.status));
       try {
         const res = await this.request(this.api.events(id), { headers: { accept: 'text/event-stream', ...(last ? { 'last-event-id': String(last) } : {}) }, signal });
         if (!res.body) throw new Error('the stream has no body');
@@ -631,9 +635,10 @@ class Console {
             if (event.type === 'ended') return;
           }
         }
-        // An ended task's story is all told (one from before stories were kept may lack `ended`); a running
-        // one's stream closed early (a gateway stopping): resume where it stopped.
-        if (this.task && ENDED.has(this.task.status)) return;
+        // A stream for a task already ended when it was asked for has told the whole story (one from before
+        // stories were kept may lack `ended`). Any other stream closed early (a gateway stopping): resume where
+        // it stopped — also when the books said meanwhile that the task ended, for the story's last events.
+        if (endedBefore) return;
       } catch (err) {
         if (signal.aborted) return;
         if (err instanceof ProblemError && err.problem.status < 500 && err.problem.status !== 429) {
@@ -680,13 +685,9 @@ class Console {
         task.status = d.status;
         task.stage = null;
         if (d.error) task.error = d.error;
-        if (!endedNow) break;
-        this.say(`The task ended: ${d.status}.`);
+        if (endedNow) this.say(`The task ended: ${d.status}.`);
         // The last word is the books': read the task once more (its final figures and companies), then the report.
-        void this.refresh().then(() => {
-          if (this.task?.status === 'completed') void this.loadReport();
-        });
-        if (this.mode === 'user') void this.loadTasks(false);
+        void this.refresh().then(() => this.onEnded());
         break;
       }
       default:
@@ -718,11 +719,24 @@ class Console {
       if (ENDED.has(fresh.status)) {
         this.live = false;
         this.book = bookOf(fresh.budget);
+        this.onEnded();
       }
       this.renderSoon();
     } catch (err) {
       showProblem(this.problemBox, asProblem(err));
     }
+  }
+
+  /**
+   * Once per task, when the page first learns the open task ended — from its story's `ended` or from its books,
+   * whichever comes first (a refresh can read the books before the stream delivers `ended`): its report, the list.
+   */
+  onEnded() {
+    const task = this.task;
+    if (!task || !ENDED.has(task.status) || this.endSeenFor === task.id) return;
+    this.endSeenFor = task.id;
+    if (task.status === 'completed') void this.loadReport();
+    if (this.mode === 'user') void this.loadTasks(false);
   }
 
   /** @param {TaskEvent} e */
