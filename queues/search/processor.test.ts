@@ -120,7 +120,19 @@ describe('search processor: free search, ranked, chosen within the budget', () =
 
   it('two runs of one search at once (a stalled job redelivered): the search is stored and told once, the task handed on once', async () => {
     const id = await postTask(h, { theme: 'solar panels', budget: '40.00', voiceId: 'demo-voice', maxCompanies: 3 });
-    const outs = await Promise.all([processSearch({ taskId: id }, h.deps, first), processSearch({ taskId: id }, h.deps, first)]);
+    // Both runs have looked at what is stored, and found nothing, before either stores: the race itself. (Left
+    // to chance, the second run may look only after the first stored and handed on: then it is a redelivery,
+    // which hands on again into the same job id — 'stores nothing twice when the search job is delivered again'.)
+    let arrived = 0;
+    let release!: () => void;
+    const bothThere = new Promise<void>((resolve) => (release = resolve));
+    const storingTogether = withBefore(h.deps.repos.companies, 'saveSearch', async () => {
+      if (++arrived === 2) release();
+      await bothThere;
+    });
+    const racing: StageDeps = { ...h.deps, repos: { ...h.deps.repos, companies: storingTogether } };
+    const outs = await Promise.all([processSearch({ taskId: id }, racing, first), processSearch({ taskId: id }, racing, first)]);
+    expect(arrived).toBe(2);
     expect(outs.filter((o) => 'found' in (o as object))).toHaveLength(1);
     const story = await storyOf(h, id);
     expect(story.map((e) => e.seq)).toEqual(story.map((_, i) => i + 1));
