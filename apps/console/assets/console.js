@@ -681,13 +681,12 @@ class Console {
         this.say('The report is written.');
         break;
       case 'ended': {
-        const endedNow = !ENDED.has(task.status);
         task.status = d.status;
         task.stage = null;
         if (d.error) task.error = d.error;
-        if (endedNow) this.say(`The task ended: ${d.status}.`);
-        // The last word is the books': read the task once more (its final figures and companies), then the report.
-        void this.refresh().then(() => this.onEnded());
+        // The last word is the books': unless they told the end already, read them once more (final figures, companies).
+        if (this.endSeenFor !== task.id) void this.refresh();
+        this.onEnded();
         break;
       }
       default:
@@ -729,12 +728,14 @@ class Console {
 
   /**
    * Once per task, when the page first learns the open task ended — from its story's `ended` or from its books,
-   * whichever comes first (a refresh can read the books before the stream delivers `ended`): its report, the list.
+   * whichever comes first (a refresh can read the books before the stream delivers `ended`): say so, show its
+   * report, update the list. (A task already ended when it is opened: open() shows its report.)
    */
   onEnded() {
     const task = this.task;
     if (!task || !ENDED.has(task.status) || this.endSeenFor === task.id) return;
     this.endSeenFor = task.id;
+    this.say(`The task ended: ${task.status}.`);
     if (task.status === 'completed') void this.loadReport();
     if (this.mode === 'user') void this.loadTasks(false);
   }
