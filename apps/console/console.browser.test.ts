@@ -59,6 +59,15 @@ describe('the console in a real browser', () => {
   let browser: Browser;
   let base: string;
 
+  /** Opens the console and signs in with the keyboard only: the key field has focus once the script runs. */
+  async function signIn(page: Page): Promise<void> {
+    await page.goto(`${base}/console`);
+    await page.waitForFunction(() => document.activeElement?.id === 'api-key');
+    await page.keyboard.type(API_KEY);
+    await page.keyboard.press('Enter');
+    await page.locator('#app').waitFor({ state: 'visible' });
+  }
+
   beforeAll(async () => {
     if (!available) {
       // Said out loud: a skip alone is easy to miss in a green run.
@@ -107,17 +116,12 @@ describe('the console in a real browser', () => {
     const requested: string[] = [];
     page.on('request', (r) => void requested.push(r.url()));
 
-    await page.goto(`${base}/console`);
     // The page holds no inline script or style; its CSP says so.
     const csp = (await page.request.get(`${base}/console`)).headers()['content-security-policy'];
     expect(csp).toContain("script-src 'self'");
     expect(csp).not.toContain('unsafe-inline');
 
-    // Sign in with the keyboard only: the key field has focus once the script runs.
-    await page.waitForFunction(() => document.activeElement?.id === 'api-key');
-    await page.keyboard.type(API_KEY);
-    await page.keyboard.press('Enter');
-    await page.locator('#app').waitFor({ state: 'visible' });
+    await signIn(page);
     expect(await page.evaluate(() => sessionStorage.getItem('arp.console.apiKey'))).toBe(API_KEY);
     expect(page.url()).not.toContain(API_KEY);
     expect((await context.cookies()).length).toBe(0);
@@ -233,11 +237,7 @@ describe('the console in a real browser', () => {
     const context = await browser.newContext({ viewport: { width: 1440, height: 1000 }, colorScheme: 'light' });
     const page = await context.newPage();
     const trouble = await watch(context, page);
-    await page.goto(`${base}/console`);
-    await page.waitForFunction(() => document.activeElement?.id === 'api-key');
-    await page.keyboard.type(API_KEY);
-    await page.keyboard.press('Enter');
-    await page.locator('#app').waitFor({ state: 'visible' });
+    await signIn(page);
 
     // The task waits (search paused) until the page has it open, so the page follows it from the start.
     const search = h.producer.queues.search;
